@@ -1,0 +1,37 @@
+"""Decoding limits: the only place their values live.
+
+Every length, count and depth read from the wire is checked against these bounds (and against
+the bytes actually left) *before* anything is allocated. The defaults are safe for a process that
+talks to untrusted peers; raise them for trusted bulk transfers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Limits", "DEFAULT_LIMITS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds the decoder enforces before it allocates.
+
+    Attributes:
+        max_depth: deepest nesting of compound, array and described values (a bare scalar is
+            depth 0; each list, map, array or described value adds one).
+        max_count: most elements in one list, map (counting keys and values) or array. Zero-width
+            array elements (null, true, false, uint0, ...) are bounded by this alone, since they
+            take no bytes.
+        max_binary_size: longest binary value in bytes.
+        max_string_size: longest string or symbol, in encoded bytes.
+        max_message_size: largest encoded message the message decoder accepts.
+    """
+
+    max_depth: int = 64
+    max_count: int = 1 << 20
+    max_binary_size: int = 1 << 30
+    max_string_size: int = 1 << 28
+    max_message_size: int = 1 << 30
+
+
+DEFAULT_LIMITS = Limits()
