@@ -1,0 +1,23 @@
+"""Session-wide test setup: report which codec path is active and enforce CI's requirements."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import amqp10.codec
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"amqp10.codec.IMPL = {amqp10.codec.IMPL!r}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # msgpack's hole: a silent fallback to pure Python during the "compiled" run. Close it.
+    if os.environ.get("AMQP10_REQUIRE_SPEEDUPS") == "1" and amqp10.codec.IMPL != "cython":
+        raise pytest.UsageError(
+            "AMQP10_REQUIRE_SPEEDUPS=1 but amqp10.codec.IMPL is "
+            f"{amqp10.codec.IMPL!r}: the Cython speedups did not load (run `pip install .` "
+            "with Cython and a C compiler present)"
+        )
