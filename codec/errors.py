@@ -7,22 +7,45 @@ same way), or carry anything but the condition and a description.
 
 from __future__ import annotations
 
-__all__ = ["CodecError", "DecodeError", "EncodeError"]
+from typing import Any, Mapping
+
+__all__ = ["AMQPError", "CodecError", "DecodeError", "EncodeError"]
 
 
-class CodecError(Exception):
-    """Base class of codec errors.
+class AMQPError(Exception):
+    """Root of every amqp10 error (re-exported as ``amqp10.AMQPError``).
+
+    It lives in the codec, the lowest layer, so that ``DecodeError`` is an ``AMQPError`` too.
 
     Attributes:
-        condition: the AMQP error condition symbol that a peer should be told, as ``str``.
-        description: a human-readable explanation.
+        condition: the AMQP error condition symbol (e.g. ``"amqp:not-found"``), or ``None``.
+        description: human-readable text from the peer or from amqp10, or ``None``.
+        info: the error's ``info`` map as received, or ``None``.
     """
 
-    condition: str = "amqp:internal-error"
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        condition: str | None = None,
+        info: Mapping[Any, Any] | None = None,
+    ) -> None:
+        self.condition = condition
+        self.description = description
+        self.info = info
+        text = description or ""
+        if condition:
+            text = f"{condition}: {text}" if text else condition
+        super().__init__(text)
+
+
+class CodecError(AMQPError):
+    """Base class of codec errors; ``condition`` is fixed per subclass."""
+
+    default_condition = "amqp:internal-error"
 
     def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
+        super().__init__(description, condition=self.default_condition)
 
 
 class DecodeError(CodecError, ValueError):
@@ -32,7 +55,7 @@ class DecodeError(CodecError, ValueError):
     (spec 2.8.15). It is also a ``ValueError`` so that generic callers can catch it.
     """
 
-    condition = "amqp:decode-error"
+    default_condition = "amqp:decode-error"
 
 
 class EncodeError(CodecError, ValueError):
@@ -40,5 +63,3 @@ class EncodeError(CodecError, ValueError):
 
     This is always the caller's mistake, never the peer's.
     """
-
-    condition = "amqp:internal-error"

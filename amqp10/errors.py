@@ -1,0 +1,83 @@
+"""The error types of amqp10 (DESIGN.md rule 7), shared by every layer above the codec.
+
+Owns: the exception hierarchy and the split between *your* misuse (``LocalProtocolError``,
+raised to the caller at once) and what the *peer or the world* did (``RemoteProtocolError``,
+``ConnectionClosedError``, ``SessionEndedError``, ``LinkDetachedError``, ``SASLError``,
+``Timeout``: reported by the engine as events, raised by the adapters). Every error carries the
+AMQP ``condition`` symbol and ``description`` where one exists, and an optional ``info`` map.
+Must never: hold protocol state, or be re-declared elsewhere (the codec's ``DecodeError`` is
+re-exported here, not copied; ``AMQPError`` itself lives in the codec,
+the lowest layer, so that ``DecodeError`` is one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .codec.errors import AMQPError as AMQPError
+from .codec.errors import DecodeError as DecodeError
+from .codec.errors import EncodeError as EncodeError
+
+__all__ = [
+    "AMQPError",
+    "DecodeError",
+    "EncodeError",
+    "FramingError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "ConnectionClosedError",
+    "SessionEndedError",
+    "LinkDetachedError",
+    "SASLError",
+    "Timeout",
+]
+
+
+class FramingError(AMQPError):
+    """Bytes that are not a valid AMQP frame sequence (bad header, frame too large, ...)."""
+
+
+class LocalProtocolError(AMQPError):
+    """You asked the engine for something the protocol forbids in the current state.
+
+    Your code's fault: e.g. sending on a detached link, beginning a session on a closed
+    connection. Nothing was sent.
+    """
+
+
+class RemoteProtocolError(AMQPError):
+    """The peer broke the protocol; the engine has already queued the close/end/detach."""
+
+
+class ConnectionClosedError(AMQPError):
+    """The connection is closed: by the peer (``condition`` says why), by you, or lost."""
+
+
+class SessionEndedError(AMQPError):
+    """The session was ended (by the peer with ``condition``, or locally)."""
+
+
+class LinkDetachedError(AMQPError):
+    """The link was detached or closed (by the peer with ``condition``, or locally)."""
+
+
+class SASLError(AMQPError):
+    """SASL negotiation failed: authentication refused, no common mechanism, or a mechanism
+    refused by policy (e.g. PLAIN over an unencrypted transport). ``code`` is the
+    sasl-outcome code when the peer sent one (1 auth, 2 sys, 3 sys-perm, 4 sys-temp)."""
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        condition: str | None = None,
+        info: Mapping[Any, Any] | None = None,
+        code: int | None = None,
+    ) -> None:
+        super().__init__(description, condition=condition, info=info)
+        self.code = code
+
+
+class Timeout(AMQPError, TimeoutError):
+    """A blocking or async call did not complete within its ``timeout``. The connection is
+    still usable unless another error says otherwise."""
