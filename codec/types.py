@@ -307,7 +307,7 @@ class Described:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Described):
             return NotImplemented
-        return self.descriptor == other.descriptor and self.value == other.value
+        return bool(self.descriptor == other.descriptor and self.value == other.value)
 
     def __hash__(self) -> int:
         try:
@@ -347,7 +347,7 @@ class Array(list):  # type: ignore[type-arg]
             )
         return list.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         name = getattr(self.element_type, "__name__", repr(self.element_type))
