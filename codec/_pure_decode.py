@@ -1,0 +1,854 @@
+"""The pure-Python AMQP 1.0 decoder (spec 1.2, 1.6): bytes -> values, validating as it goes.
+
+Owns: ``decode_value``, ``decode_described_list`` and ``split_sections`` (re-exported by
+``_pure``; ``_speedups._codec`` mirrors them with the same behaviour and error messages).
+
+How it works: ``_DECODERS`` is a 256-entry table from constructor byte to a *body decoder*
+``(buf, pos, end, ctx, depth) -> (value, pos)`` that reads what follows the constructor. ``end``
+is the end of the innermost enclosing value (a list's declared size, or the input), so nothing
+ever reads past it and truncation is reported where it happens. Arrays read their element
+constructor once and call the same body decoders for each element.
+
+Must never: slice-copy anything but the final ``bytes``/``str``; allocate anything sized by a
+length or count before checking it against the bytes left *and* ``Limits`` (DESIGN rule 5); let
+any exception but ``DecodeError`` escape, whatever the input; import I/O or clock modules.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid as _uuid
+from typing import Any, Callable
+
+from .composite import BY_CODE, BY_NAME
+from .errors import DecodeError
+from .formats import AMQP_TYPE, CATEGORY, WIDTH, Category, FormatCode
+from .limits import DEFAULT_LIMITS, Limits
+from .types import (
+    Array,
+    Byte,
+    Char,
+    Decimal32,
+    Decimal64,
+    Decimal128,
+    Described,
+    Float,
+    Int,
+    Short,
+    Symbol,
+    Timestamp,
+    UByte,
+    UInt,
+    ULong,
+    UShort,
+)
+
+__all__ = ["decode_value", "decode_described_list", "split_sections"]
+
+_unpack_H = struct.Struct(">H").unpack_from
+_unpack_h = struct.Struct(">h").unpack_from
+_unpack_I = struct.Struct(">I").unpack_from
+_unpack_i = struct.Struct(">i").unpack_from
+_unpack_Q = struct.Struct(">Q").unpack_from
+_unpack_q = struct.Struct(">q").unpack_from
+_unpack_f = struct.Struct(">f").unpack_from
+_unpack_d = struct.Struct(">d").unpack_from
+_unpack_II = struct.Struct(">II").unpack_from
+_unpack_QQ = struct.Struct(">QQ").unpack_from
+
+# One-byte encodings decode through tables indexed by the raw byte: no range check, no
+# allocation. The wrappers are immutable, so sharing one instance per value is safe; building
+# them with int.__new__ skips the range check their constructors do (the range is implied).
+_UBYTE = tuple(int.__new__(UByte, i) for i in range(256))
+_BYTE = tuple(int.__new__(Byte, i if i < 128 else i - 256) for i in range(256))
+_SMALLUINT = tuple(int.__new__(UInt, i) for i in range(256))
+_SMALLULONG = tuple(int.__new__(ULong, i) for i in range(256))
+_SMALLINT = tuple(int.__new__(Int, i if i < 128 else i - 256) for i in range(256))
+_SMALLLONG = tuple(i if i < 128 else i - 256 for i in range(256))
+
+
+class _Ctx:
+    """Per-call decoding state: the limits as plain attributes, and the zero-width budget.
+
+    Zero-width array elements (null, true, false, uint0, ulong0, list0) take no bytes, so the
+    bytes left cannot bound them; without a shared budget a list of 10-byte arrays, each
+    claiming ``max_count`` nulls, would build ``max_count`` times more values than it has
+    bytes. Every top-level call therefore gets ``max_count`` zero-width elements in total.
+    """
+
+    __slots__ = ("max_depth", "max_count", "max_binary", "max_string", "zero_left")
+
+    def __init__(self, limits: Limits) -> None:
+        self.max_depth = limits.max_depth
+        self.max_count = limits.max_count
+        self.max_binary = limits.max_binary_size
+        self.max_string = limits.max_string_size
+        self.zero_left = limits.max_count
+
+
+_Decoder = Callable[[memoryview, int, int, _Ctx, int], "tuple[Any, int]"]
+
+
+# --- error messages (shared word for word with _speedups._codec) -----------------------------
+
+
+def _short(what: str, pos: int, need: int, end: int) -> DecodeError:
+    left = end - pos if end > pos else 0
+    return DecodeError(f"truncated {what} at offset {pos}: needs {need} bytes, {left} left")
+
+
+def _overrun(what: str, pos: int, size: int, left: int) -> DecodeError:
+    return DecodeError(
+        f"{what} at offset {pos} declares {size} bytes but only {left if left > 0 else 0} remain"
+    )
+
+
+def _over_limit(what: str, pos: int, n: int, limit_name: str, limit: int) -> DecodeError:
+    return DecodeError(f"{what} at offset {pos} declares {n}, over Limits.{limit_name}={limit}")
+
+
+def _too_deep(pos: int, ctx: _Ctx) -> DecodeError:
+    return DecodeError(f"value at offset {pos} nests deeper than Limits.max_depth={ctx.max_depth}")
+
+
+# --- fixed width ------------------------------------------------------------------------------
+
+
+def _dec_null(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return None, pos
+
+
+def _dec_true(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return True, pos
+
+
+def _dec_false(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return False, pos
+
+
+def _dec_uint0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return _SMALLUINT[0], pos
+
+
+def _dec_ulong0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return _SMALLULONG[0], pos
+
+
+def _dec_list0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    return [], pos
+
+
+def _dec_boolean(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("boolean", pos, 1, end)
+    b = buf[pos]
+    if b > 1:
+        # 1.6.2: "0x00 being false and 0x01 being true"; nothing else is a boolean.
+        raise DecodeError(f"boolean at offset {pos} must be 0x00 or 0x01, got 0x{b:02x}")
+    return b == 1, pos + 1
+
+
+def _dec_ubyte(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("ubyte", pos, 1, end)
+    return _UBYTE[buf[pos]], pos + 1
+
+
+def _dec_byte(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("byte", pos, 1, end)
+    return _BYTE[buf[pos]], pos + 1
+
+
+def _dec_smalluint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("smalluint", pos, 1, end)
+    return _SMALLUINT[buf[pos]], pos + 1
+
+
+def _dec_smallulong(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("smallulong", pos, 1, end)
+    return _SMALLULONG[buf[pos]], pos + 1
+
+
+def _dec_smallint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("smallint", pos, 1, end)
+    return _SMALLINT[buf[pos]], pos + 1
+
+
+def _dec_smalllong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("smalllong", pos, 1, end)
+    return _SMALLLONG[buf[pos]], pos + 1
+
+
+def _dec_ushort(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 2 > end:
+        raise _short("ushort", pos, 2, end)
+    return int.__new__(UShort, _unpack_H(buf, pos)[0]), pos + 2
+
+
+def _dec_short(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 2 > end:
+        raise _short("short", pos, 2, end)
+    return int.__new__(Short, _unpack_h(buf, pos)[0]), pos + 2
+
+
+def _dec_uint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("uint", pos, 4, end)
+    return int.__new__(UInt, _unpack_I(buf, pos)[0]), pos + 4
+
+
+def _dec_int(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("int", pos, 4, end)
+    return int.__new__(Int, _unpack_i(buf, pos)[0]), pos + 4
+
+
+def _dec_float(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("float", pos, 4, end)
+    # The unpacked double is exactly the binary32 value, so Float's rounding is not needed.
+    return float.__new__(Float, _unpack_f(buf, pos)[0]), pos + 4
+
+
+def _dec_char(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("char", pos, 4, end)
+    cp = _unpack_I(buf, pos)[0]
+    if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+        # 1.6.16: a char is a single Unicode character, i.e. a scalar value.
+        raise DecodeError(f"char at offset {pos} is not a Unicode scalar value: 0x{cp:x}")
+    return str.__new__(Char, chr(cp)), pos + 4
+
+
+def _dec_decimal32(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("decimal32", pos, 4, end)
+    return int.__new__(Decimal32, _unpack_I(buf, pos)[0]), pos + 4
+
+
+def _dec_ulong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("ulong", pos, 8, end)
+    return int.__new__(ULong, _unpack_Q(buf, pos)[0]), pos + 8
+
+
+def _dec_long(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("long", pos, 8, end)
+    return _unpack_q(buf, pos)[0], pos + 8
+
+
+def _dec_double(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("double", pos, 8, end)
+    return _unpack_d(buf, pos)[0], pos + 8
+
+
+def _dec_timestamp(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("timestamp", pos, 8, end)
+    return int.__new__(Timestamp, _unpack_q(buf, pos)[0]), pos + 8
+
+
+def _dec_decimal64(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("decimal64", pos, 8, end)
+    return int.__new__(Decimal64, _unpack_Q(buf, pos)[0]), pos + 8
+
+
+def _dec_decimal128(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if pos + 16 > end:
+        raise _short("decimal128", pos, 16, end)
+    hi, lo = _unpack_QQ(buf, pos)
+    return int.__new__(Decimal128, (hi << 64) | lo), pos + 16
+
+
+def _dec_uuid(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 16 > end:
+        raise _short("uuid", pos, 16, end)
+    return _uuid.UUID(bytes=bytes(buf[pos : pos + 16])), pos + 16
+
+
+# --- variable width: size, then bytes ---------------------------------------------------------
+
+
+def _binary(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > ctx.max_binary:
+        raise _over_limit(what, pos, n, "max_binary_size", ctx.max_binary)
+    stop = pos + n
+    return bytes(buf[pos:stop]), stop
+
+
+def _string(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > ctx.max_string:
+        raise _over_limit(what, pos, n, "max_string_size", ctx.max_string)
+    stop = pos + n
+    try:
+        return str(buf[pos:stop], "utf-8"), stop
+    except UnicodeDecodeError as exc:
+        # 1.6.19: strings are UTF-8; the strict codec also refuses surrogates and overlongs.
+        raise DecodeError(
+            f"{what} at offset {pos} is not valid UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+
+
+def _symbol(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > ctx.max_string:
+        raise _over_limit(what, pos, n, "max_string_size", ctx.max_string)
+    stop = pos + n
+    try:
+        return str.__new__(Symbol, buf[pos:stop], "ascii"), stop
+    except UnicodeDecodeError as exc:
+        # 1.6.21: symbols are "ASCII character strings".
+        raise DecodeError(
+            f"{what} at offset {pos} is not ASCII (byte {exc.start}: 0x{buf[pos + exc.start]:02x})"
+        ) from None
+
+
+def _dec_vbin8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("vbin8 size", pos, 1, end)
+    return _binary(buf, pos + 1, buf[pos], end, ctx, "vbin8")
+
+
+def _dec_vbin32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("vbin32 size", pos, 4, end)
+    return _binary(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "vbin32")
+
+
+def _dec_str8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("str8 size", pos, 1, end)
+    return _string(buf, pos + 1, buf[pos], end, ctx, "str8")
+
+
+def _dec_str32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("str32 size", pos, 4, end)
+    return _string(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "str32")
+
+
+def _dec_sym8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos >= end:
+        raise _short("sym8 size", pos, 1, end)
+    return _symbol(buf, pos + 1, buf[pos], end, ctx, "sym8")
+
+
+def _dec_sym32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 4 > end:
+        raise _short("sym32 size", pos, 4, end)
+    return _symbol(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "sym32")
+
+
+# --- compound: size, count, then count values -------------------------------------------------
+
+
+def _list_body(
+    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    # Every element takes at least its constructor byte, so the count is bounded by the bytes
+    # the declared size leaves; both checks come before the list is allocated.
+    if count > stop - pos:
+        raise DecodeError(
+            f"list at offset {pos} declares {count} elements in {stop - pos} bytes"
+        )
+    if count > ctx.max_count:
+        raise _over_limit("list", pos, count, "max_count", ctx.max_count)
+    depth += 1
+    if depth > ctx.max_depth:
+        raise _too_deep(pos, ctx)
+    items: list[Any] = [None] * count
+    table = _DECODERS
+    for i in range(count):
+        if pos >= stop:
+            raise DecodeError(f"list element {i} at offset {pos} is beyond the list's size")
+        items[i], pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+    if pos != stop:
+        # 1.2: the size covers exactly the count and the elements.
+        raise DecodeError(f"list elements end at offset {pos}, {stop - pos} bytes before its size")
+    return items, pos
+
+
+def _map_body(
+    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    if count & 1:
+        # 1.6.23: a map's count is of keys *and* values, so it is even.
+        raise DecodeError(f"map at offset {pos} has an odd element count {count}")
+    if count > stop - pos:
+        raise DecodeError(f"map at offset {pos} declares {count} elements in {stop - pos} bytes")
+    if count > ctx.max_count:
+        raise _over_limit("map", pos, count, "max_count", ctx.max_count)
+    depth += 1
+    if depth > ctx.max_depth:
+        raise _too_deep(pos, ctx)
+    result: dict[Any, Any] = {}
+    table = _DECODERS
+    for _ in range(count >> 1):
+        if pos >= stop:
+            raise DecodeError(f"map key at offset {pos} is beyond the map's size")
+        key_pos = pos
+        key, pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+        if pos >= stop:
+            raise DecodeError(f"map value at offset {pos} is beyond the map's size")
+        value, pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+        try:
+            result[key] = value
+        except TypeError:
+            # A Python dict cannot hold a list, map or array key; say so instead of guessing
+            # a representation that would not round-trip.
+            raise DecodeError(
+                f"map key at offset {key_pos} is a {type(key).__name__}, "
+                "which cannot be a Python dict key"
+            ) from None
+    if pos != stop:
+        raise DecodeError(f"map elements end at offset {pos}, {stop - pos} bytes before its size")
+    if len(result) != count >> 1:
+        # 1.6.23 requires distinct keys. Keys of different AMQP types that Python considers
+        # equal (1 and UInt(1), "a" and Symbol("a")) land here too: a dict cannot keep both.
+        raise DecodeError(
+            f"map ending at offset {pos} repeats a key (or has keys equal as Python values)"
+        )
+    return result, pos
+
+
+def _dec_list8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 2 > end:
+        raise _short("list8 header", pos, 2, end)
+    size = buf[pos]
+    stop = pos + 1 + size
+    if stop > end:
+        raise _overrun("list8", pos, size, end - pos - 1)
+    if size < 1:
+        raise DecodeError(f"list8 at offset {pos} has size 0, too small for its count")
+    return _list_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
+
+
+def _dec_list32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("list32 header", pos, 8, end)
+    size, count = _unpack_II(buf, pos)
+    if size > end - pos - 4:
+        raise _overrun("list32", pos, size, end - pos - 4)
+    if size < 4:
+        raise DecodeError(f"list32 at offset {pos} has size {size}, too small for its count")
+    return _list_body(buf, pos + 8, pos + 4 + size, count, ctx, depth)
+
+
+def _dec_map8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 2 > end:
+        raise _short("map8 header", pos, 2, end)
+    size = buf[pos]
+    stop = pos + 1 + size
+    if stop > end:
+        raise _overrun("map8", pos, size, end - pos - 1)
+    if size < 1:
+        raise DecodeError(f"map8 at offset {pos} has size 0, too small for its count")
+    return _map_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
+
+
+def _dec_map32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("map32 header", pos, 8, end)
+    size, count = _unpack_II(buf, pos)
+    if size > end - pos - 4:
+        raise _overrun("map32", pos, size, end - pos - 4)
+    if size < 4:
+        raise DecodeError(f"map32 at offset {pos} has size {size}, too small for its count")
+    return _map_body(buf, pos + 8, pos + 4 + size, count, ctx, depth)
+
+
+# --- described values -------------------------------------------------------------------------
+
+
+def _descriptor(buf: memoryview, pos: int, end: int, ctx: _Ctx) -> tuple[Any, int]:
+    """Read a descriptor: a ulong (any encoding) or a symbol, as ``ULong`` / ``Symbol``."""
+    if pos >= end:
+        raise _short("descriptor", pos, 1, end)
+    code = buf[pos]
+    if code == 0x53:  # smallulong: every spec descriptor code is < 256
+        if pos + 2 > end:
+            raise _short("smallulong", pos + 1, 1, end)
+        return _SMALLULONG[buf[pos + 1]], pos + 2
+    if code == 0xA3:
+        return _dec_sym8(buf, pos + 1, end, ctx, 0)
+    if code == 0x80:
+        return _dec_ulong(buf, pos + 1, end, ctx, 0)
+    if code == 0xB3:
+        return _dec_sym32(buf, pos + 1, end, ctx, 0)
+    if code == 0x44:
+        return _SMALLULONG[0], pos + 1
+    # 1.5: other descriptor types are reserved; refusing them also keeps 0x00 out of here.
+    raise DecodeError(
+        f"descriptor at offset {pos} must be a ulong or a symbol, got constructor 0x{code:02x}"
+    )
+
+
+def _build(cls: Any, fields: list[Any], pos: int) -> Any:
+    """Build a registered composite from its decoded fields; any complaint is a DecodeError."""
+    try:
+        return cls._amqp_from_fields_(fields)
+    except DecodeError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise DecodeError(f"{cls.__name__} at offset {pos}: {exc}") from exc
+
+
+def _dec_described(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    depth += 1
+    if depth > ctx.max_depth:
+        raise _too_deep(pos - 1, ctx)
+    descriptor, pos = _descriptor(buf, pos, end, ctx)
+    if pos >= end:
+        raise _short("described value", pos, 1, end)
+    code = buf[pos]
+    value, after = _DECODERS[code](buf, pos + 1, end, ctx, depth)
+    if code == 0xC0 or code == 0xD0 or code == 0x45:  # list8, list32, list0
+        cls = BY_CODE.get(descriptor) if type(descriptor) is ULong else BY_NAME.get(descriptor)
+        if cls is not None:
+            return _build(cls, value, pos), after
+    return Described(descriptor, value), after
+
+
+# --- arrays: size, count, one element constructor, count element bodies -----------------------
+
+
+def _array_body(
+    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    start = pos
+    depth += 1
+    if depth > ctx.max_depth:
+        raise _too_deep(pos, ctx)
+    if count > ctx.max_count:
+        raise _over_limit("array", pos, count, "max_count", ctx.max_count)
+    if pos >= stop:
+        raise _short("array element constructor", pos, 1, stop)
+    code = buf[pos]
+    descriptor = None
+    if code == 0x00:
+        # An array of described values: the descriptor once, then the value constructor.
+        descriptor, pos = _descriptor(buf, pos + 1, stop, ctx)
+        if pos >= stop:
+            raise _short("array element constructor", pos, 1, stop)
+        code = buf[pos]
+    element_type = _ELEMENT_TYPE[code]
+    if element_type is None:
+        raise DecodeError(f"array at offset {start}: 0x{code:02x} is not an element constructor")
+    pos += 1
+    width = _MIN_WIDTH[code]
+    if width:
+        if count > (stop - pos) // width:
+            raise DecodeError(
+                f"array at offset {start} declares {count} elements of at least {width} bytes "
+                f"in {stop - pos} bytes"
+            )
+    else:
+        if count > ctx.zero_left:
+            raise DecodeError(
+                f"array at offset {start} declares {count} zero-width elements, more than the "
+                f"{ctx.zero_left} left of Limits.max_count={ctx.max_count} for this value"
+            )
+        ctx.zero_left -= count
+    decoder = _DECODERS[code]
+    items: list[Any] = [None] * count
+    for i in range(count):
+        items[i], pos = decoder(buf, pos, stop, ctx, depth)
+    if pos != stop:
+        raise DecodeError(f"array elements end at offset {pos}, {stop - pos} bytes before its size")
+    if descriptor is None:
+        return Array(element_type, items), pos
+    if element_type is list:
+        cls = BY_CODE.get(descriptor) if type(descriptor) is ULong else BY_NAME.get(descriptor)
+        if cls is not None:
+            return Array(cls, [_build(cls, fields, start) for fields in items]), pos
+    return Array(Described, [Described(descriptor, v) for v in items], descriptor), pos
+
+
+def _dec_array8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 2 > end:
+        raise _short("array8 header", pos, 2, end)
+    size = buf[pos]
+    stop = pos + 1 + size
+    if stop > end:
+        raise _overrun("array8", pos, size, end - pos - 1)
+    if size < 2:
+        raise DecodeError(f"array8 at offset {pos} has size {size}, too small for its count and constructor")
+    return _array_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
+
+
+def _dec_array32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    if pos + 8 > end:
+        raise _short("array32 header", pos, 8, end)
+    size, count = _unpack_II(buf, pos)
+    if size > end - pos - 4:
+        raise _overrun("array32", pos, size, end - pos - 4)
+    if size < 5:
+        raise DecodeError(f"array32 at offset {pos} has size {size}, too small for its count and constructor")
+    return _array_body(buf, pos + 8, pos + 4 + size, count, ctx, depth)
+
+
+def _dec_unknown(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    raise DecodeError(f"unknown constructor 0x{buf[pos - 1]:02x} at offset {pos - 1}")
+
+
+# --- the tables -------------------------------------------------------------------------------
+
+_F = FormatCode
+_BY_CODE: dict[FormatCode, tuple[_Decoder, type]] = {
+    _F.NULL: (_dec_null, type(None)),
+    _F.TRUE: (_dec_true, bool),
+    _F.FALSE: (_dec_false, bool),
+    _F.BOOLEAN: (_dec_boolean, bool),
+    _F.UINT0: (_dec_uint0, UInt),
+    _F.SMALLUINT: (_dec_smalluint, UInt),
+    _F.UINT: (_dec_uint, UInt),
+    _F.ULONG0: (_dec_ulong0, ULong),
+    _F.SMALLULONG: (_dec_smallulong, ULong),
+    _F.ULONG: (_dec_ulong, ULong),
+    _F.UBYTE: (_dec_ubyte, UByte),
+    _F.USHORT: (_dec_ushort, UShort),
+    _F.BYTE: (_dec_byte, Byte),
+    _F.SHORT: (_dec_short, Short),
+    _F.SMALLINT: (_dec_smallint, Int),
+    _F.INT: (_dec_int, Int),
+    _F.SMALLLONG: (_dec_smalllong, int),
+    _F.LONG: (_dec_long, int),
+    _F.FLOAT: (_dec_float, Float),
+    _F.DOUBLE: (_dec_double, float),
+    _F.DECIMAL32: (_dec_decimal32, Decimal32),
+    _F.DECIMAL64: (_dec_decimal64, Decimal64),
+    _F.DECIMAL128: (_dec_decimal128, Decimal128),
+    _F.CHAR: (_dec_char, Char),
+    _F.TIMESTAMP: (_dec_timestamp, Timestamp),
+    _F.UUID: (_dec_uuid, _uuid.UUID),
+    _F.VBIN8: (_dec_vbin8, bytes),
+    _F.VBIN32: (_dec_vbin32, bytes),
+    _F.STR8: (_dec_str8, str),
+    _F.STR32: (_dec_str32, str),
+    _F.SYM8: (_dec_sym8, Symbol),
+    _F.SYM32: (_dec_sym32, Symbol),
+    _F.LIST0: (_dec_list0, list),
+    _F.LIST8: (_dec_list8, list),
+    _F.LIST32: (_dec_list32, list),
+    _F.MAP8: (_dec_map8, dict),
+    _F.MAP32: (_dec_map32, dict),
+    _F.ARRAY8: (_dec_array8, Array),
+    _F.ARRAY32: (_dec_array32, Array),
+}
+assert set(_BY_CODE) == set(FormatCode) - {FormatCode.DESCRIBED}
+_KNOWN = frozenset(int(c) for c in _BY_CODE)
+
+#: constructor byte -> body decoder; unknown bytes raise a DecodeError naming them.
+_DECODERS: tuple[_Decoder, ...] = tuple(
+    _dec_described if c == 0 else _BY_CODE[_F(c)][0] if c in _KNOWN else _dec_unknown
+    for c in range(256)
+)
+#: constructor byte -> Python type of array elements it makes; None: not an element constructor.
+_ELEMENT_TYPE: tuple[type | None, ...] = tuple(
+    _BY_CODE[_F(c)][1] if c in _KNOWN else None for c in range(256)
+)
+
+
+def _min_width(code: FormatCode) -> int:
+    """Fewest bytes one array element with this constructor can take (formats tables)."""
+    w, cat = WIDTH[code], CATEGORY[code]
+    if cat is Category.FIXED or cat is Category.VARIABLE:
+        return w
+    if cat is Category.COMPOUND:
+        return 2 * w  # size and count
+    return 2 * w + 1  # size, count and element constructor
+
+
+_MIN_WIDTH: tuple[int, ...] = tuple(
+    _min_width(_F(c)) if c in _KNOWN else 0 for c in range(256)
+)
+
+
+# --- public entry points ----------------------------------------------------------------------
+
+
+def decode_value(
+    buf: memoryview, pos: int, limits: Limits, depth: int = 0
+) -> tuple[Any, int]:
+    """Decode the one value whose constructor is at ``buf[pos]``.
+
+    Args:
+        buf: a one-dimensional memoryview of unsigned bytes (``memoryview(data)``).
+        pos: offset of the value's constructor.
+        limits: bounds to enforce; see ``Limits``.
+        depth: nesting depth already used by enclosing values (0 at top level).
+
+    Returns:
+        ``(value, next_pos)``, where ``next_pos`` is the offset just after the value. Trailing
+        bytes are left alone; ``amqp10.codec.decode`` is the strict whole-input variant.
+
+    Raises:
+        DecodeError: for any input that is not a valid encoding within ``limits``; never any
+            other exception.
+    """
+    end = len(buf)
+    if not 0 <= pos < end:
+        raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
+    ctx = _Ctx(limits)
+    try:
+        return _DECODERS[buf[pos]](buf, pos + 1, end, ctx, depth)
+    except RecursionError:
+        raise DecodeError(
+            f"value at offset {pos} nests deeper than the Python stack allows; "
+            "lower Limits.max_depth"
+        ) from None
+    except MemoryError:
+        raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
+
+
+def decode_described_list(
+    buf: memoryview, pos: int, limits: Limits
+) -> tuple[Any, list[Any], int]:
+    """Decode a described value whose value is a list, such as a performative (spec 2.7).
+
+    Returns:
+        ``(descriptor, fields, next_pos)``: the descriptor as ``ULong`` or ``Symbol``, the
+        decoded list fields (not turned into a composite: the caller knows what it expects),
+        and the offset just after the list.
+
+    Raises:
+        DecodeError: if the bytes at ``pos`` are not a described list, or are invalid.
+    """
+    end = len(buf)
+    if not 0 <= pos < end:
+        raise DecodeError(f"no described list at offset {pos}: the input is {end} bytes long")
+    if buf[pos] != 0x00:
+        raise DecodeError(
+            f"expected a described value (0x00) at offset {pos}, got 0x{buf[pos]:02x}"
+        )
+    ctx = _Ctx(limits)
+    try:
+        descriptor, p = _descriptor(buf, pos + 1, end, ctx)
+        if p >= end:
+            raise _short("described list", p, 1, end)
+        code = buf[p]
+        if code == 0xC0:
+            fields, p = _dec_list8(buf, p + 1, end, ctx, 1)
+        elif code == 0xD0:
+            fields, p = _dec_list32(buf, p + 1, end, ctx, 1)
+        elif code == 0x45:
+            fields, p = [], p + 1
+        else:
+            raise DecodeError(
+                f"described value at offset {pos} is not a list (constructor 0x{code:02x})"
+            )
+    except RecursionError:
+        raise DecodeError(
+            f"value at offset {pos} nests deeper than the Python stack allows; "
+            "lower Limits.max_depth"
+        ) from None
+    except MemoryError:
+        raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
+    return descriptor, fields, p
+
+
+#: constructor byte -> (category, size-field width, limit kind) for skipping without decoding.
+_SKIP: tuple[tuple[Category, int, str] | None, ...] = tuple(
+    (
+        CATEGORY[_F(c)],
+        WIDTH[_F(c)],
+        {"binary": "b", "string": "s", "symbol": "s"}.get(AMQP_TYPE[_F(c)], ""),
+    )
+    if c in _KNOWN
+    else None
+    for c in range(256)
+)
+
+
+def _skip(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> int:
+    """Return the offset after the value at ``pos``, reading only constructors and sizes."""
+    if pos >= end:
+        raise _short("value", pos, 1, end)
+    code = buf[pos]
+    pos += 1
+    while code == 0x00:
+        depth += 1
+        if depth > ctx.max_depth:
+            raise _too_deep(pos - 1, ctx)
+        _, pos = _descriptor(buf, pos, end, ctx)
+        if pos >= end:
+            raise _short("described value", pos, 1, end)
+        code = buf[pos]
+        pos += 1
+    row = _SKIP[code]
+    if row is None:
+        raise DecodeError(f"unknown constructor 0x{code:02x} at offset {pos - 1}")
+    category, width, kind = row
+    if category is Category.FIXED:
+        if pos + width > end:
+            raise _short(FormatCode(code).name.lower(), pos, width, end)
+        return pos + width
+    if pos + width > end:
+        raise _short(FormatCode(code).name.lower() + " size", pos, width, end)
+    size = buf[pos] if width == 1 else _unpack_I(buf, pos)[0]
+    pos += width
+    if size > end - pos:
+        raise _overrun(FormatCode(code).name.lower(), pos - width, size, end - pos)
+    if kind == "b" and size > ctx.max_binary:
+        raise _over_limit("binary", pos, size, "max_binary_size", ctx.max_binary)
+    if kind == "s" and size > ctx.max_string:
+        raise _over_limit("string", pos, size, "max_string_size", ctx.max_string)
+    if category is not Category.VARIABLE and size < width:
+        raise DecodeError(f"value at offset {pos - width} has size {size}, too small for its count")
+    return pos + size
+
+
+def split_sections(buf: memoryview, limits: Limits = DEFAULT_LIMITS) -> list[tuple[Any, int, int]]:
+    """Find the top-level described values (message sections, spec 3.2) without decoding them.
+
+    Each section's body is skipped by its declared size, so a large data section costs one
+    size check here and one copy when the message decoder takes it.
+
+    Returns:
+        ``[(descriptor, start, end), ...]`` in order: the descriptor as ``ULong`` or ``Symbol``
+        and the ``[start, end)`` byte range of the whole section (from its 0x00).
+
+    Raises:
+        DecodeError: if the input is over ``Limits.max_message_size``, a top-level value is not
+            described, or a size runs past the end.
+    """
+    end = len(buf)
+    if end > limits.max_message_size:
+        raise _over_limit("message", 0, end, "max_message_size", limits.max_message_size)
+    ctx = _Ctx(limits)
+    sections: list[tuple[Any, int, int]] = []
+    pos = 0
+    while pos < end:
+        if buf[pos] != 0x00:
+            raise DecodeError(
+                f"message section at offset {pos} is not a described value "
+                f"(constructor 0x{buf[pos]:02x})"
+            )
+        descriptor, p = _descriptor(buf, pos + 1, end, ctx)
+        p = _skip(buf, p, end, ctx, 1)
+        sections.append((descriptor, pos, p))
+        pos = p
+    return sections
