@@ -96,6 +96,10 @@ except ModuleNotFoundError as _exc:
     if _exc.name != __name__ + ".spec":
         raise
 
+# Last, because codec/message.py uses the hot functions bound above.
+from .message import AmqpSequence as AmqpSequence, AmqpValue as AmqpValue, Data as Data  # noqa: E402
+from .message import Header as Header, Message as Message, Properties as Properties  # noqa: E402
+
 
 def _as_buffer(data: Any) -> memoryview:
     """A one-dimensional unsigned-byte view of ``data`` (bytes, bytearray, memoryview, ...)."""
@@ -171,4 +175,5 @@ __all__ = [
     "Decimal128",
     "Described",
     "Array",
+    "Message", "Header", "Properties", "Data", "AmqpSequence", "AmqpValue",  # codec/message.py
 ]
