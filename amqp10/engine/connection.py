@@ -1,0 +1,692 @@
+"""The connection (spec 2.4): protocol headers, SASL hand-over, OPEN/CLOSE, channels, idle.
+
+Owns: ``Connection``, the object adapters drive: ``receive_data(bytes) -> [Event]``,
+``data_to_send() -> bytes``, ``tick(now) -> deadline``, plus the commands ``open``,
+``close`` and ``begin_session``. It holds the one outgoing buffer, the ``FrameReader``, the
+channel maps, the connection state machine and the idle timer, and it is the single choke
+point where a peer's ``PeerViolation`` is turned into the CLOSE/END/DETACH the violation
+table prescribes (a peer's violation never raises out of ``receive_data``; only your own
+misuse raises ``LocalProtocolError``).
+
+Must never: do I/O, read a clock, decode message bodies, or log frames except through
+``trace`` (one place per direction: ``_send_frame``/``_write_transfer`` and ``_on_frame``).
+
+Pipelining (spec 2.4.1 and 2.5.1): a client may call ``open()``, ``begin_session()`` and
+``attach_*()`` at once; the frames queue behind the protocol header. With SASL they wait in a
+held buffer that is released only when authentication succeeds.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from ..codec.composite import Composite
+from ..codec.errors import DecodeError
+from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
+from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SASLError
+from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, encode_frame
+from ..framing.headers import AMQP_HEADER, SASL_HEADER, ProtocolId, answer_header, parse_header
+from ..framing.performatives import decode_body
+from ..framing.reader import FrameReader
+from . import trace
+from .config import Config, ConnectionRole, SaslNegotiator
+from .delivery import Delivery
+from .events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    ProtocolViolationDetected,
+    SaslOutcomeReceived,
+    SessionRemotelyBegun,
+)
+from .fsm import StateMachine, TransitionRefused
+from .idle import IdleAction, IdleTimer
+from .link import Sender
+from .session import Session
+from .states import ConnectionInput as CI
+from .states import ConnectionState as CS
+from .states import LinkState, SessionState
+from .tables import CONNECTION_TRANSITIONS
+from .transfer import OutgoingTransfer
+from .violations import Level, PeerViolation, Violation
+
+__all__ = ["Connection"]
+
+
+class _Expect(enum.Enum):
+    """What the next bytes from the peer must be."""
+
+    ANY_HEADER = "any header"  # server, first bytes
+    SASL_HEADER = "SASL header"
+    SASL_FRAMES = "SASL frames"
+    AMQP_HEADER = "AMQP header"
+    AMQP_FRAMES = "AMQP frames"
+    NOTHING = "nothing"  # the connection is over
+
+
+_OPEN_SENT_STATES = frozenset(
+    {CS.OPEN_PIPE, CS.OPEN_SENT, CS.OPENED, CS.CLOSE_RCVD}
+)
+
+
+def _error(condition: str, description: str | None) -> Error:
+    return Error(condition=condition, description=description)
+
+
+class Connection:
+    """A sans-IO AMQP 1.0 connection endpoint, client or server (``config.role``).
+
+    Feed it what the socket read, send what it gives you, tick it at its deadlines::
+
+        events = conn.receive_data(data)     # b"" when the peer closed the socket
+        sock.sendall(conn.data_to_send())
+        deadline = conn.tick(now)            # call again at `deadline` at the latest
+
+    When ``conn.finished`` is true, send the last ``data_to_send()`` and close the socket.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._events_sink: list[Event] = []
+        self._dispositions_pending: set[Session] = set()
+        self._out = bytearray()
+        self._held = bytearray()  # AMQP frames waiting for SASL to succeed
+        self._header_flushed = False  # our AMQP header is in _out: frames may go there
+        self._reader = FrameReader(config.max_frame_size)
+        self._fsm: StateMachine[CS, CI] = StateMachine(CONNECTION_TRANSITIONS, CS.START)
+        self._idle = IdleTimer(None)
+        self._sessions: dict[int, Session] = {}  # our channel -> session
+        self._remote_sessions: dict[int, Session] = {}  # peer's channel -> session
+        self._peer_opened = False
+        self._deferred_open = False
+        self._closed_reported = False
+        self._local_error: Error | None = None
+        self.remote_open: Open | None = None
+        #: spec 2.4.1: until the peer's OPEN, frames are limited to MIN-MAX-FRAME-SIZE
+        self.remote_max_frame_size = MIN_MAX_FRAME_SIZE
+        self.remote_channel_max = 0
+        self.sasl: SaslNegotiator | None = None
+        self.user: str | None = None
+        if config.role is ConnectionRole.CLIENT:
+            self._fsm.process(CI.SEND_HEADER)
+            if config.sasl is not None:
+                self.sasl = config.sasl()
+                self._write_header(SASL_HEADER, self._out)
+                self._write_header(AMQP_HEADER, self._held)  # released after SASL
+                self._expect = _Expect.SASL_HEADER
+                for body in self.sasl.initial_frames():
+                    self._send_sasl(body)
+            else:
+                self._write_header(AMQP_HEADER, self._out)
+                self._header_flushed = True
+                self._expect = _Expect.AMQP_HEADER
+        else:
+            self._expect = _Expect.ANY_HEADER
+
+    # -- public state ----------------------------------------------------------------------
+    @property
+    def state(self) -> CS:
+        """The connection state (spec 2.4.6)."""
+        return self._fsm.state
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will happen: flush ``data_to_send()`` and close the transport."""
+        return self._fsm.state is CS.END
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions currently mapped on our side."""
+        return list(self._sessions.values())
+
+    # -- the I/O contract ------------------------------------------------------------------
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Process bytes read from the transport; ``b""`` means the peer closed it (EOF).
+
+        Returns the events they caused, plus any produced since the last call (by ``tick``).
+        Never raises for anything the peer sent: violations become a queued CLOSE/END/DETACH
+        and a ``ProtocolViolationDetected`` event.
+        """
+        if self._expect is not _Expect.NOTHING:
+            if not data:
+                self._terminate(
+                    ConnectionClosedError("the transport closed before the AMQP close handshake"),
+                    by_peer=True,
+                )
+            else:
+                self._idle.received()
+                self._reader.feed(data)
+                self._process_input()
+                for session in list(self._sessions.values()):
+                    session._after_input()
+        return self.take_events()
+
+    def take_events(self) -> list[Event]:
+        """Return (and forget) events produced outside ``receive_data``, e.g. by ``tick``."""
+        events = list(self._events_sink)
+        self._events_sink.clear()
+        return events
+
+    def data_to_send(self) -> bytes:
+        """Drain the outgoing buffer: the bytes to write to the transport now.
+
+        Before draining, senders whose receiver asked to drain and that have nothing queued
+        complete the drain (spec 2.6.7), and batched dispositions are written.
+        """
+        if self._header_flushed and not self.finished:
+            for session in list(self._sessions.values()):
+                session._answer_drains()
+        self._flush_all_dispositions()
+        if not self._out:
+            return b""
+        data = bytes(self._out)
+        self._out.clear()
+        self._idle.sent()
+        return data
+
+    def tick(self, now: float) -> float | None:
+        """Advance time to ``now`` (seconds, any monotonic origin); return the next deadline.
+
+        Sends a heartbeat when the peer's idle-time-out needs one, and closes with
+        ``amqp:resource-limit-exceeded`` when ours has passed with nothing read (spec 2.4.5);
+        events from that are returned by ``take_events()`` / the next ``receive_data``.
+        """
+        if self.finished or not (self._peer_opened or self._fsm.state in _OPEN_SENT_STATES):
+            return None
+        action, deadline = self._idle.tick(now)
+        if action is IdleAction.EXPIRE:
+            self._apply_violation(
+                PeerViolation(
+                    Violation.IDLE_TIMEOUT,
+                    f"nothing received for {self.config.idle_timeout} s",
+                )
+            )
+            return None
+        if action is IdleAction.SEND_HEARTBEAT and self._header_flushed:
+            self._out += EMPTY_FRAME
+            if trace.ENABLED:
+                trace.log_frame(self.config.container_id, "->", 0, None)
+        return deadline
+
+    # -- commands --------------------------------------------------------------------------
+    def open(self) -> None:
+        """Send OPEN with the config's fields (spec 2.7.1). A server may call it before the
+        client's header arrived; it is sent right after our header."""
+        cfg = self.config
+        if not self._fsm.can(CI.SEND_OPEN):
+            if self._fsm.state in (CS.START, CS.HDR_RCVD) and cfg.role is ConnectionRole.SERVER:
+                self._deferred_open = True
+                return
+            raise LocalProtocolError(f"cannot open a connection in state {self.state.name}")
+        self._fsm.process(CI.SEND_OPEN)
+        self._idle.local_timeout = cfg.idle_timeout
+        self._send_frame(
+            0,
+            Open(
+                container_id=cfg.container_id,
+                hostname=cfg.hostname,
+                max_frame_size=cfg.max_frame_size,
+                channel_max=cfg.channel_max,
+                idle_time_out=int(cfg.idle_timeout * 1000) if cfg.idle_timeout else None,
+                outgoing_locales=cfg.outgoing_locales,
+                incoming_locales=cfg.incoming_locales,
+                offered_capabilities=cfg.offered_capabilities,
+                desired_capabilities=cfg.desired_capabilities,
+                properties=cfg.properties,
+            ),
+        )
+
+    def close(self, error: Error | None = None) -> None:
+        """Close the connection (spec 2.4.3), with an error if given. Sends OPEN first if it
+        was never sent (a CLOSE must follow an OPEN). ``ConnectionClosed`` is reported when
+        the peer's CLOSE arrives."""
+        if self.finished:
+            raise LocalProtocolError("the connection is already closed")
+        if not self._header_flushed:
+            # Nothing AMQP has gone out (still in SASL, or a server before the header).
+            self._terminate(None if error is None else _closed_error(error), by_peer=False)
+            return
+        if self._fsm.can(CI.SEND_OPEN):
+            self.open()
+        inp = CI.SEND_CLOSE_ERROR if error is not None else CI.SEND_CLOSE
+        if not self._fsm.can(inp):
+            raise LocalProtocolError(f"cannot close a connection in state {self.state.name}")
+        self._flush_all_dispositions()
+        self._fsm.process(inp)
+        self._local_error = error
+        self._send_frame(0, Close(error=error))
+
+    def begin_session(
+        self,
+        *,
+        incoming_window: int | None = None,
+        outgoing_window: int | None = None,
+        handle_max: int | None = None,
+        next_outgoing_id: int = 0,
+        offered_capabilities: Any = None,
+        desired_capabilities: Any = None,
+        properties: Any = None,
+    ) -> Session:
+        """Create a session on the lowest free channel and send its BEGIN.
+
+        Raises:
+            LocalProtocolError: OPEN not sent yet, the connection is closing, or no channel
+                is free under channel-max.
+        """
+        self._check_can_send()
+        session = self._new_session(
+            incoming_window=incoming_window,
+            outgoing_window=outgoing_window,
+            handle_max=handle_max,
+            next_outgoing_id=next_outgoing_id,
+        )
+        session.offered_capabilities = offered_capabilities
+        session.desired_capabilities = desired_capabilities
+        session.properties = properties
+        session.begin()
+        return session
+
+    # -- helpers used by sessions and links ------------------------------------------------
+    def _check_can_send(self) -> None:
+        if self._fsm.state not in _OPEN_SENT_STATES or self._fsm.state is CS.CLOSE_RCVD:
+            raise LocalProtocolError(
+                f"the connection is {self.state.name}: call open() first, and not after close"
+            )
+
+    def _can_write_frames(self) -> bool:
+        return self._header_flushed and self._fsm.state in (CS.OPENED, CS.OPEN_SENT)
+
+    def _new_session(self, **options: Any) -> Session:
+        limit = self.config.channel_max
+        if self._peer_opened:
+            limit = min(limit, self.remote_channel_max)
+        channel = 0
+        while channel in self._sessions:
+            channel += 1
+        if channel > limit:
+            raise LocalProtocolError(f"no free channel (channel-max {limit})")
+        cfg = self.config
+        session = Session(
+            self,
+            channel,
+            incoming_window=options.get("incoming_window") or cfg.incoming_window,
+            outgoing_window=options.get("outgoing_window") or cfg.outgoing_window,
+            handle_max=cfg.handle_max if options.get("handle_max") is None else options["handle_max"],
+            next_outgoing_id=options.get("next_outgoing_id", 0),
+        )
+        self._sessions[channel] = session
+        return session
+
+    def _forget_session(self, session: Session) -> None:
+        if self._sessions.get(session.channel) is session:
+            del self._sessions[session.channel]
+        rc = session.remote_channel
+        if rc is not None and self._remote_sessions.get(rc) is session:
+            del self._remote_sessions[rc]
+        self._dispositions_pending.discard(session)
+
+    def _flush_all_dispositions(self) -> None:
+        while self._dispositions_pending:
+            self._dispositions_pending.pop()._flush_dispositions()
+
+    def _buffer(self) -> bytearray:
+        return self._out if self._header_flushed else self._held
+
+    def _send_frame(self, channel: int, body: Composite, *, flush: bool = True) -> None:
+        if flush and self._dispositions_pending:
+            self._flush_all_dispositions()
+        if trace.ENABLED:
+            trace.log_frame(self.config.container_id, "->", channel, body)
+        encode_frame(self._buffer(), channel, body)
+
+    def _send_sasl(self, body: Composite) -> None:
+        if trace.ENABLED:
+            trace.log_frame(self.config.container_id, "->", 0, body)
+        encode_frame(self._out, 0, body, frame_type=FrameType.SASL)
+
+    def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
+        if self._dispositions_pending:
+            self._flush_all_dispositions()
+        done, body = writer.write_frame(self._out, channel, self.remote_max_frame_size)
+        if trace.ENABLED:
+            trace.log_frame(self.config.container_id, "->", channel, body)
+        return done
+
+    def _write_abort(self, channel: int, sender: Sender, delivery: Delivery) -> None:
+        body = Transfer(handle=sender.handle, delivery_id=delivery.id, aborted=True)
+        self._send_frame(channel, body)
+
+    def _write_header(self, header: bytes, out: bytearray) -> None:
+        if trace.ENABLED:
+            trace.log_header(self.config.container_id, "->", header)
+        out += header
+
+    # -- input -----------------------------------------------------------------------------
+    def _process_input(self) -> None:
+        reader = self._reader
+        while True:
+            expect = self._expect
+            if expect is _Expect.NOTHING:
+                return
+            try:
+                if expect in (_Expect.ANY_HEADER, _Expect.SASL_HEADER, _Expect.AMQP_HEADER):
+                    raw = reader.read_header()
+                    if raw is None:
+                        return
+                    self._on_header(raw)
+                    continue
+                # During SASL read one frame at a time: the AMQP header follows the outcome.
+                frames = reader.read_frames(1 if expect is _Expect.SASL_FRAMES else -1)
+            except FramingError as exc:
+                violation = (
+                    Violation.BAD_HEADER
+                    if expect in (_Expect.ANY_HEADER, _Expect.SASL_HEADER, _Expect.AMQP_HEADER)
+                    else Violation.FRAMING_ERROR
+                )
+                self._apply_violation(PeerViolation(violation, exc.description or str(exc)))
+                return
+            if not frames:
+                return
+            for frame in frames:
+                try:
+                    self._on_frame(frame)
+                except PeerViolation as violation:
+                    self._apply_violation(violation)
+                if self._expect is not expect:
+                    break
+
+    def _on_header(self, raw: bytes) -> None:
+        header = parse_header(raw)
+        if trace.ENABLED:
+            trace.log_header(self.config.container_id, "<-", raw)
+        expect = self._expect
+        sasl_ok = self.config.sasl is not None
+        if expect is _Expect.ANY_HEADER:
+            acceptable = [ProtocolId.SASL] if sasl_ok else []
+            if not sasl_ok or self.config.allow_no_sasl:
+                acceptable.append(ProtocolId.AMQP)
+        else:
+            acceptable = [ProtocolId.SASL if expect is _Expect.SASL_HEADER else ProtocolId.AMQP]
+        answer = answer_header(
+            header, acceptable, already_sent=expect is not _Expect.ANY_HEADER and (
+                self.config.role is ConnectionRole.CLIENT
+            )
+        )
+        if not answer.accepted:
+            if answer.reply:
+                self._write_header(answer.reply, self._out)
+            raise_violation = PeerViolation(Violation.BAD_HEADER, answer.description or "")
+            self._apply_violation(raise_violation)
+            return
+        if header.protocol_id is ProtocolId.SASL:
+            if answer.reply:
+                self._write_header(answer.reply, self._out)
+            if self.sasl is None and self.config.sasl is not None:
+                self.sasl = self.config.sasl()
+            self._expect = _Expect.SASL_FRAMES
+            if self.config.role is ConnectionRole.SERVER and self.sasl is not None:
+                for body in self.sasl.initial_frames():
+                    self._send_sasl(body)
+            return
+        # The AMQP header (spec 2.2).
+        self._fsm.process(CI.RECV_HEADER)
+        self._expect = _Expect.AMQP_FRAMES
+        if self.config.role is ConnectionRole.SERVER:
+            self._fsm.process(CI.SEND_HEADER)
+            self._write_header(AMQP_HEADER, self._out)
+            self._release_held()
+            if self._deferred_open:
+                self._deferred_open = False
+                self.open()
+
+    def _release_held(self) -> None:
+        self._header_flushed = True
+        if self._held:
+            self._out += self._held
+            self._held.clear()
+
+    def _on_frame(self, frame: Frame) -> None:
+        if self._expect is _Expect.SASL_FRAMES:
+            self._on_sasl_frame(frame)
+            return
+        if frame.type is not FrameType.AMQP:
+            raise PeerViolation(Violation.ILLEGAL_STATE, "SASL frame after the SASL exchange")
+        if frame.is_heartbeat:
+            if trace.ENABLED:
+                trace.log_frame(self.config.container_id, "<-", frame.channel, None)
+            return
+        try:
+            body, payload = decode_body(frame, self.config.limits)
+        except DecodeError as exc:
+            raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
+        if trace.ENABLED:
+            trace.log_frame(self.config.container_id, "<-", frame.channel, body, len(payload))
+        state = self._fsm.state
+        if state in (CS.DISCARDING, CS.CLOSE_SENT) and not isinstance(body, (Close, Open)):
+            return  # spec 2.4.6: after our CLOSE the peer's frames are discarded
+        handler = _HANDLERS[type(body)]
+        handler(self, frame.channel, body, payload)
+
+    def _on_sasl_frame(self, frame: Frame) -> None:
+        sasl = self.sasl
+        if frame.type is not FrameType.SASL or sasl is None or sasl.done:
+            raise PeerViolation(Violation.ILLEGAL_STATE, "AMQP frame during the SASL exchange")
+        try:
+            body, _ = decode_body(frame, self.config.limits)
+        except DecodeError as exc:
+            raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
+        if trace.ENABLED:
+            trace.log_frame(self.config.container_id, "<-", 0, body)
+        try:
+            replies = sasl.receive(body)
+        except SASLError as exc:
+            # A negotiator refusing a peer's SASL frame: the SASL layer cannot send CLOSE.
+            self._events_sink.append(SaslOutcomeReceived(succeeded=False, error=exc))
+            self._terminate(_closed_error_from(exc), by_peer=False)
+            return
+        for reply in replies:
+            self._send_sasl(reply)
+        if not sasl.done:
+            return
+        self.user = sasl.user
+        self._events_sink.append(
+            SaslOutcomeReceived(succeeded=sasl.succeeded, error=sasl.error, user=sasl.user)
+        )
+        if not sasl.succeeded:
+            err = sasl.error or SASLError("SASL negotiation failed")
+            self._terminate(_closed_error_from(err), by_peer=self.config.role is ConnectionRole.CLIENT)
+            return
+        self._expect = _Expect.AMQP_HEADER
+        if self.config.role is ConnectionRole.CLIENT:
+            self._release_held()
+
+    # -- performative handlers -----------------------------------------------------------------
+    def _on_open(self, channel: int, body: Open, payload: memoryview) -> None:
+        try:
+            self._fsm.process(CI.RECV_OPEN)
+        except TransitionRefused:
+            raise PeerViolation(Violation.ILLEGAL_STATE, f"OPEN in state {self.state.name}") from None
+        self._peer_opened = True
+        self.remote_open = body
+        mfs = body.max_frame_size
+        self.remote_max_frame_size = (1 << 32) - 1 if mfs is None else int(mfs)
+        self.remote_channel_max = 65535 if body.channel_max is None else int(body.channel_max)
+        if body.idle_time_out:
+            self._idle.remote_timeout = int(body.idle_time_out) / 1000.0
+        if self.remote_max_frame_size < MIN_MAX_FRAME_SIZE:
+            raise PeerViolation(
+                Violation.INVALID_FIELD,
+                f"max-frame-size {self.remote_max_frame_size} is below 512 (spec 2.7.1)",
+            )
+        self._events_sink.append(ConnectionOpened(container_id=str(body.container_id), open=body))
+
+    def _on_close(self, channel: int, body: Close, payload: memoryview) -> None:
+        if self._fsm.state is CS.OPEN_RCVD:
+            self.open()  # spec 2.4.3: answer a CLOSE with OPEN then CLOSE if not opened yet
+        try:
+            self._fsm.process(CI.RECV_CLOSE)
+        except TransitionRefused:
+            raise PeerViolation(Violation.ILLEGAL_STATE, f"CLOSE in state {self.state.name}") from None
+        error = None if body.error is None else _closed_error(body.error)
+        by_peer = self._fsm.state is CS.CLOSE_RCVD
+        if by_peer:
+            self._flush_all_dispositions()
+            self._fsm.process(CI.SEND_CLOSE)
+            self._send_frame(0, Close())
+        elif error is None and self._local_error is not None:
+            error = _closed_error(self._local_error)
+        self._terminate(error, by_peer=by_peer)
+
+    def _require_open(self) -> None:
+        if not self._peer_opened:
+            raise PeerViolation(Violation.ILLEGAL_STATE, "session frame before OPEN")
+
+    def _on_begin(self, channel: int, body: Begin, payload: memoryview) -> None:
+        self._require_open()
+        if channel > self.config.channel_max:
+            raise PeerViolation(Violation.CHANNEL_OUT_OF_RANGE, f"BEGIN on channel {channel}")
+        if channel in self._remote_sessions:
+            raise PeerViolation(Violation.ILLEGAL_STATE, f"BEGIN on channel {channel}, already in use")
+        if body.remote_channel is not None:
+            session = self._sessions.get(int(body.remote_channel))
+            if session is None or session.remote_channel is not None:
+                raise PeerViolation(
+                    Violation.UNKNOWN_CHANNEL, f"BEGIN answers channel {body.remote_channel}, not ours"
+                )
+            self._remote_sessions[channel] = session
+            session._on_begin(body, channel)
+            return
+        try:
+            session = self._new_session()
+        except LocalProtocolError:
+            raise PeerViolation(Violation.CHANNEL_OUT_OF_RANGE, "no free channel for the peer's BEGIN") from None
+        self._remote_sessions[channel] = session
+        session._on_begin(body, channel)
+        self._events_sink.append(SessionRemotelyBegun(session=session))
+
+    def _session_for(self, channel: int) -> Session | None:
+        self._require_open()
+        session = self._remote_sessions.get(channel)
+        if session is None:
+            if channel > self.config.channel_max:
+                raise PeerViolation(Violation.CHANNEL_OUT_OF_RANGE, f"frame on channel {channel}")
+            raise PeerViolation(Violation.UNKNOWN_CHANNEL, f"frame on channel {channel}, no session")
+        return None if session._is_discarding() else session
+
+    def _on_end(self, channel: int, body: End, payload: memoryview) -> None:
+        self._require_open()
+        session = self._remote_sessions.get(channel)
+        if session is None:
+            raise PeerViolation(Violation.UNKNOWN_CHANNEL, f"END on channel {channel}, no session")
+        session._on_end(body)
+
+    def _on_attach(self, channel: int, body: Attach, payload: memoryview) -> None:
+        session = self._session_for(channel)
+        if session is not None:
+            session._on_attach(body)
+
+    def _on_detach(self, channel: int, body: Detach, payload: memoryview) -> None:
+        session = self._session_for(channel)
+        if session is not None:
+            session._on_detach(body)
+
+    def _on_flow(self, channel: int, body: Flow, payload: memoryview) -> None:
+        session = self._session_for(channel)
+        if session is not None:
+            session._on_flow(body)
+
+    def _on_transfer(self, channel: int, body: Transfer, payload: memoryview) -> None:
+        session = self._session_for(channel)
+        if session is not None:
+            session._on_transfer(body, payload)
+
+    def _on_disposition(self, channel: int, body: Disposition, payload: memoryview) -> None:
+        session = self._session_for(channel)
+        if session is not None:
+            session._on_disposition(body)
+
+    # -- violations and the end ------------------------------------------------------------------
+    def _apply_violation(self, violation: PeerViolation) -> None:
+        """The one place a peer's violation becomes a CLOSE, END or DETACH (violations.py)."""
+        rule = violation.rule
+        session = self._sessions.get(violation.channel) if violation.channel is not None else None
+        link = None
+        if session is not None and violation.handle is not None:
+            link = session._links.get(violation.handle)
+        self._events_sink.append(
+            ProtocolViolationDetected(
+                violation=violation.violation,
+                level=rule.level,
+                condition=rule.condition,
+                description=violation.description,
+                session=session,
+                link=link,
+            )
+        )
+        error = _error(rule.condition, violation.description)
+        if rule.level is Level.LINK and link is not None:
+            if link.state in (LinkState.ATTACHED, LinkState.ATTACH_SENT):
+                link.detach(closed=True, error=error)
+                return
+        if rule.level in (Level.LINK, Level.SESSION) and session is not None:
+            if session.state in (SessionState.MAPPED, SessionState.BEGIN_SENT):
+                session.end(error)
+                return
+        # Connection level. A broken byte stream or a silent peer cannot finish a close
+        # handshake: send CLOSE (if AMQP is up) and end at once.
+        fatal = violation.violation in (
+            Violation.BAD_HEADER,
+            Violation.FRAMING_ERROR,
+            Violation.IDLE_TIMEOUT,
+        )
+        if self._header_flushed and self._fsm.state not in (CS.CLOSE_SENT, CS.DISCARDING, CS.END):
+            if self._fsm.can(CI.SEND_OPEN):
+                self.open()
+            if self._fsm.can(CI.SEND_CLOSE_ERROR):
+                self._flush_all_dispositions()
+                self._fsm.process(CI.SEND_CLOSE_ERROR)
+                self._local_error = error
+                self._send_frame(0, Close(error=error))
+        if fatal or not self._header_flushed:
+            self._terminate(_closed_error(error), by_peer=False)
+
+    def _terminate(self, error: AMQPError | None, *, by_peer: bool) -> None:
+        """The connection is over: end every session, report once, stop reading."""
+        for session in list(self._sessions.values()):
+            session._finish(
+                None if error is None else _session_error_from(error), by_peer=by_peer, emit=True
+            )
+        self._fsm.process(CI.TRANSPORT_CLOSED)
+        self._expect = _Expect.NOTHING
+        self._held.clear()
+        if not self._closed_reported:
+            self._closed_reported = True
+            self._events_sink.append(ConnectionClosed(error=error, by_peer=by_peer))
+
+
+def _closed_error(error: Error) -> ConnectionClosedError:
+    return ConnectionClosedError(error.description, condition=error.condition, info=error.info)
+
+
+def _closed_error_from(exc: AMQPError) -> AMQPError:
+    return exc
+
+
+def _session_error_from(error: AMQPError) -> Any:
+    from ..errors import SessionEndedError
+
+    return SessionEndedError(error.description, condition=error.condition, info=error.info)
+
+
+_HANDLERS: dict[type, Any] = {
+    Open: Connection._on_open,
+    Begin: Connection._on_begin,
+    Attach: Connection._on_attach,
+    Flow: Connection._on_flow,
+    Transfer: Connection._on_transfer,
+    Disposition: Connection._on_disposition,
+    Detach: Connection._on_detach,
+    End: Connection._on_end,
+    Close: Connection._on_close,
+}

@@ -1,0 +1,562 @@
+"""Links (spec 2.6): ATTACH/DETACH, termini, settle modes, and the two ends, Sender and Receiver.
+
+Owns: ``Link`` (handshake, terminus and capability fields, both as we sent them and as the
+peer sent them), ``Sender`` (queued deliveries, credit spending, drain answers) and
+``Receiver`` (credit grants, drain requests, assembly of incoming transfers). A link the peer
+attached is the same class as one we attached (DESIGN.md rule 4); it starts in ATTACH_RCVD.
+Must never: touch the session window or write frames except through its session.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ..codec.spec import (
+    Attach,
+    Detach,
+    Error,
+    Flow,
+    ReceiverSettleMode,
+    Role,
+    SenderSettleMode,
+    Source,
+    Target,
+    Transfer,
+)
+from ..errors import LinkDetachedError, LocalProtocolError
+from .credit import CreditExceeded, LinkCredit
+from .delivery import Delivery
+from .events import (
+    CreditChanged,
+    DeliveryAborted,
+    DeliveryReceived,
+    LinkAttached,
+    LinkDetached,
+)
+from .fsm import StateMachine, TransitionRefused
+from .states import LinkInput, LinkState
+from .tables import LINK_TRANSITIONS
+from .transfer import OutgoingTransfer, fits_message_size
+from .violations import PeerViolation, Violation
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["Link", "Sender", "Receiver", "link_error"]
+
+_SENDING_STATES = (LinkState.ATTACH_SENT, LinkState.ATTACHED)
+
+
+def link_error(error: Error | None) -> LinkDetachedError | None:
+    """The typed exception for a DETACH's error field."""
+    if error is None:
+        return None
+    return LinkDetachedError(error.description, condition=error.condition, info=error.info)
+
+
+class Link:
+    """One end of a link. Use ``Session.attach_sender`` / ``attach_receiver``, or answer a
+    ``LinkRemotelyAttached`` event.
+
+    Attributes (ours, sent in ATTACH; settable until attached):
+        name, handle, role, source, target, snd_settle_mode, rcv_settle_mode,
+        max_message_size (the largest message we accept; 0/None: no limit),
+        offered_capabilities, desired_capabilities, properties.
+    Attributes (the peer's, from its ATTACH): remote_source, remote_target,
+        remote_max_message_size, remote_offered_capabilities, remote_desired_capabilities,
+        remote_properties, remote_attach (the whole ATTACH).
+    """
+
+    role: Role
+
+    def __init__(
+        self,
+        session: "Session",
+        name: str,
+        handle: int,
+        *,
+        source: Source | None = None,
+        target: Target | Any = None,
+        snd_settle_mode: SenderSettleMode = SenderSettleMode.MIXED,
+        rcv_settle_mode: ReceiverSettleMode = ReceiverSettleMode.FIRST,
+        max_message_size: int | None = None,
+        initial_delivery_count: int = 0,
+        offered_capabilities: Sequence[str] | None = None,
+        desired_capabilities: Sequence[str] | None = None,
+        properties: Mapping[Any, Any] | None = None,
+    ) -> None:
+        self.session = session
+        self.name = name
+        self.handle = handle
+        self.remote_handle: int | None = None
+        self.source = source
+        self.target = target
+        self.snd_settle_mode = SenderSettleMode(snd_settle_mode)
+        self.rcv_settle_mode = ReceiverSettleMode(rcv_settle_mode)
+        self.max_message_size = max_message_size
+        self.initial_delivery_count = initial_delivery_count
+        self.offered_capabilities = offered_capabilities
+        self.desired_capabilities = desired_capabilities
+        self.properties = properties
+        self.remote_attach: Attach | None = None
+        self.remote_detach: Detach | None = None
+        self.credit = LinkCredit(initial_delivery_count)
+        self._fsm: StateMachine[LinkState, LinkInput] = StateMachine(
+            LINK_TRANSITIONS, LinkState.DETACHED
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} handle={self.handle} {self.state.name}>"
+
+    # -- the peer's view -----------------------------------------------------------------
+    @property
+    def state(self) -> LinkState:
+        """Where the attach/detach handshake is."""
+        return self._fsm.state
+
+    @property
+    def remote_source(self) -> Any:
+        """The source the peer sent in its ATTACH."""
+        return self.remote_attach.source if self.remote_attach else None
+
+    @property
+    def remote_target(self) -> Any:
+        """The target the peer sent in its ATTACH."""
+        return self.remote_attach.target if self.remote_attach else None
+
+    @property
+    def remote_max_message_size(self) -> int | None:
+        """The largest message the peer accepts (0 or ``None``: no limit)."""
+        return self.remote_attach.max_message_size if self.remote_attach else None
+
+    @property
+    def remote_offered_capabilities(self) -> Any:
+        """The peer's offered-capabilities."""
+        return self.remote_attach.offered_capabilities if self.remote_attach else None
+
+    @property
+    def remote_desired_capabilities(self) -> Any:
+        """The peer's desired-capabilities."""
+        return self.remote_attach.desired_capabilities if self.remote_attach else None
+
+    @property
+    def remote_properties(self) -> Any:
+        """The peer's link properties."""
+        return self.remote_attach.properties if self.remote_attach else None
+
+    @property
+    def is_sender(self) -> bool:
+        """True for the sending end."""
+        return self.role is Role.SENDER
+
+    # -- commands ------------------------------------------------------------------------
+    def attach(self) -> None:
+        """Send our ATTACH: open a new link, or accept one the peer attached.
+
+        Raises:
+            LocalProtocolError: the link is not detached / awaiting our answer, or its session
+                is not usable.
+        """
+        if not self._fsm.can(LinkInput.SEND_ATTACH):
+            raise LocalProtocolError(f"cannot attach a link in state {self.state.name}")
+        self.session._check_usable()
+        self._send_attach(refuse=False)
+
+    def detach(self, *, closed: bool = True, error: Error | None = None) -> None:
+        """Detach (``closed=False``) or close the link (spec 2.6.5/2.6.6).
+
+        For a link the peer attached and we have not answered, this refuses it: an ATTACH
+        with a null terminus, then the DETACH (spec 2.6.3).
+
+        Raises:
+            LocalProtocolError: already detached or detaching.
+        """
+        if self.state is LinkState.ATTACH_RCVD:
+            self._send_attach(refuse=True)
+        if not self._fsm.can(LinkInput.SEND_DETACH):
+            raise LocalProtocolError(f"cannot detach a link in state {self.state.name}")
+        self._fsm.process(LinkInput.SEND_DETACH)
+        self.session._send(Detach(handle=self.handle, closed=closed or None, error=error))
+        if self.state is LinkState.DETACHED:
+            self.session._forget_link(self)
+
+    def _send_attach(self, *, refuse: bool) -> None:
+        source, target = self.source, self.target
+        if refuse:
+            # Spec 2.6.3: a refusing peer answers with a null terminus for its own end.
+            if self.role is Role.SENDER:
+                source = None
+            else:
+                target = None
+        self._fsm.process(LinkInput.SEND_ATTACH)
+        self.session._send(
+            Attach(
+                name=self.name,
+                handle=self.handle,
+                role=self.role,
+                snd_settle_mode=self.snd_settle_mode,
+                rcv_settle_mode=self.rcv_settle_mode,
+                source=source,
+                target=target,
+                initial_delivery_count=(
+                    self.credit.delivery_count if self.role is Role.SENDER else None
+                ),
+                max_message_size=self.max_message_size,
+                offered_capabilities=self.offered_capabilities,
+                desired_capabilities=self.desired_capabilities,
+                properties=self.properties,
+            )
+        )
+
+    # -- the peer's frames (called by the session) -------------------------------------------
+    def _on_remote_attach(self, attach: Attach, *, answer: bool) -> None:
+        self._fsm.process(LinkInput.RECV_ATTACH)
+        self.remote_attach = attach
+        # The sender decides snd-settle-mode and the receiver rcv-settle-mode (spec 2.6.3):
+        # adopt the peer's choice for its half.
+        if self.role is Role.SENDER:
+            if attach.rcv_settle_mode is not None:
+                self.rcv_settle_mode = ReceiverSettleMode(attach.rcv_settle_mode)
+        else:
+            if attach.snd_settle_mode is not None:
+                self.snd_settle_mode = SenderSettleMode(attach.snd_settle_mode)
+            if attach.initial_delivery_count is not None:
+                self.credit.delivery_count = int(attach.initial_delivery_count)
+        if answer and self.state is LinkState.ATTACHED:
+            self.session._events.append(LinkAttached(link=self))
+
+    def _on_remote_detach(self, detach: Detach) -> None:
+        try:
+            self._fsm.process(LinkInput.RECV_DETACH)
+        except TransitionRefused:
+            raise PeerViolation(
+                Violation.ILLEGAL_STATE, f"DETACH for a link in state {self.state.name}"
+            ) from None
+        self.remote_detach = detach
+        by_peer = self.state is LinkState.DETACH_RCVD
+        if by_peer:
+            # The engine answers a peer's detach at once (events.py: "Ending and errors").
+            self._fsm.process(LinkInput.SEND_DETACH)
+            self.session._send(Detach(handle=self.handle, closed=detach.closed or None))
+        self.session._forget_link(self)
+        self.session._events.append(
+            LinkDetached(
+                link=self,
+                closed=bool(detach.closed),
+                error=link_error(detach.error),
+                by_peer=by_peer,
+            )
+        )
+
+    def _on_flow(self, flow: Flow) -> None:
+        raise NotImplementedError  # pragma: no cover - both subclasses override
+
+    def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
+        raise PeerViolation(
+            Violation.TRANSFER_TO_SENDER,
+            f"TRANSFER on link {self.name!r}, where the peer is the receiver",
+            channel=self.session.channel,
+            handle=self.handle,
+        )
+
+    def _delivery_updated(self, delivery: Delivery, state: Any, settle: bool) -> None:
+        self.session._queue_disposition(self.role, delivery, state, settle)
+
+    def _abort(self, delivery: Delivery) -> None:
+        raise LocalProtocolError("only a sender can abort a delivery")
+
+    def _session_ended(self, error: Any, by_peer: bool) -> None:
+        """The session ended under this link: it is detached without a DETACH (spec 2.5)."""
+        if self.state is LinkState.DETACHED:
+            return
+        self._fsm.state = LinkState.DETACHED
+        self.session._events.append(
+            LinkDetached(link=self, closed=False, error=error, by_peer=by_peer)
+        )
+
+    def _flow_frame(self, *, echo: bool = False) -> Flow:
+        w = self.session.window
+        c = self.credit
+        return Flow(
+            next_incoming_id=w.next_incoming_id,
+            incoming_window=w.incoming_window,
+            next_outgoing_id=w.next_outgoing_id,
+            outgoing_window=w.outgoing_window,
+            handle=self.handle,
+            delivery_count=c.delivery_count,
+            link_credit=c.link_credit,
+            available=c.available,
+            drain=c.drain,
+            echo=echo or None,
+        )
+
+
+class Sender(Link):
+    """The sending end: ``send`` queues deliveries; they go out as credit and window allow."""
+
+    role = Role.SENDER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue: deque[Delivery] = deque()
+        self._current: tuple[Delivery, OutgoingTransfer] | None = None
+        self._drain_answer_due = False
+        self._tag_counter = 0
+
+    @property
+    def queued(self) -> int:
+        """Deliveries waiting for credit or window (not counting one partly sent)."""
+        return len(self._queue)
+
+    def send(
+        self,
+        payload: bytes | bytearray | memoryview,
+        *,
+        tag: bytes | None = None,
+        settled: bool | None = None,
+        message_format: int = 0,
+    ) -> Delivery:
+        """Queue one encoded message; it is sent when credit and the session window allow.
+
+        Args:
+            payload: the encoded message (``Message.encode()``); never decoded here.
+            tag: the delivery-tag (at most 32 bytes); default: a per-link counter.
+            settled: send pre-settled. Default: true for snd-settle-mode ``settled``,
+                false otherwise.
+            message_format: spec 2.7.5 message-format (0: AMQP message).
+
+        Returns:
+            The ``Delivery``; watch for ``DeliveryUpdated``/``DeliverySettled`` unless settled.
+
+        Raises:
+            LocalProtocolError: the link is not attached (or attaching), ``settled``
+                contradicts the snd-settle-mode, the tag is too long, or the payload exceeds
+                the peer's max-message-size.
+        """
+        if self.state not in _SENDING_STATES:
+            raise LocalProtocolError(f"cannot send on a link in state {self.state.name}")
+        mode = self.snd_settle_mode
+        if settled is None:
+            settled = mode is SenderSettleMode.SETTLED
+        elif settled and mode is SenderSettleMode.UNSETTLED:
+            raise LocalProtocolError("snd-settle-mode is unsettled: cannot send pre-settled")
+        elif not settled and mode is SenderSettleMode.SETTLED:
+            raise LocalProtocolError("snd-settle-mode is settled: every delivery is pre-settled")
+        if tag is None:
+            tag = self._tag_counter.to_bytes(4, "big") if self._tag_counter < 1 << 32 else (
+                self._tag_counter.to_bytes(8, "big")
+            )
+            self._tag_counter += 1
+        elif len(tag) > 32:
+            raise LocalProtocolError("a delivery-tag is at most 32 bytes (spec 2.8.7)")
+        limit = self.remote_max_message_size
+        if limit and len(payload) > limit:
+            raise LocalProtocolError(
+                f"message of {len(payload)} bytes exceeds the peer's max-message-size {limit}"
+            )
+        view = payload if isinstance(payload, memoryview) else memoryview(payload)
+        delivery = Delivery(self, bytes(tag), payload=view, message_format=message_format, settled=settled)
+        self._queue.append(delivery)
+        self.session._pump()
+        return delivery
+
+    def drained(self) -> None:
+        """Finish a drain the receiver asked for (spec 2.6.7): give back unused credit.
+
+        The engine calls this itself when ``data_to_send`` is called with nothing queued on a
+        draining link; call it earlier if you know nothing more will be sent.
+        """
+        if self.credit.drain and self._current is None and not self._queue:
+            self.credit.sender_drain()
+            self._send_drain_answer()
+
+    def _send_drain_answer(self) -> None:
+        self._drain_answer_due = False
+        self.credit.available = len(self._queue)
+        self.session._send(self._flow_frame())
+
+    def _auto_drain(self) -> None:
+        if self._drain_answer_due and self.state is LinkState.ATTACHED:
+            if self._current is None and not self._queue:
+                self.credit.sender_drain()
+                self._send_drain_answer()
+            elif self.credit.link_credit == 0:
+                self._send_drain_answer()
+
+    def _on_flow(self, flow: Flow) -> None:
+        self.credit.sender_on_flow(
+            None if flow.delivery_count is None else int(flow.delivery_count),
+            int(flow.link_credit or 0),
+            bool(flow.drain),
+        )
+        if flow.drain:
+            self._drain_answer_due = True
+        c = self.credit
+        self.session._events.append(
+            CreditChanged(
+                link=self,
+                link_credit=c.link_credit,
+                delivery_count=c.delivery_count,
+                available=c.available,
+                drain=c.drain,
+            )
+        )
+        if flow.echo:
+            self.credit.available = len(self._queue)
+            self.session._send(self._flow_frame())
+
+    # Called by the session's pump: write at most one frame; return False if blocked.
+    def _write_next_frame(self) -> bool:
+        if self.state is not LinkState.ATTACHED:
+            return False
+        if self._current is None:
+            if not self._queue or self.credit.link_credit <= 0:
+                return False
+            delivery = self._queue.popleft()
+            delivery.id = self.session._allocate_delivery_id()
+            self.credit.sender_consume()
+            first = Transfer(
+                handle=self.handle,
+                delivery_id=delivery.id,
+                delivery_tag=delivery.tag,
+                message_format=delivery.message_format,
+                settled=True if delivery.settled else None,
+            )
+            assert isinstance(delivery.payload, memoryview)
+            self._current = (delivery, OutgoingTransfer(first, delivery.payload))
+            if not delivery.settled:
+                self.session._track_outgoing(delivery)
+        delivery, writer = self._current
+        if self.session._write_transfer(writer):
+            self._current = None
+            delivery.complete = True
+        return True
+
+    def _abort(self, delivery: Delivery) -> None:
+        if delivery.link is not self or delivery.complete or delivery.aborted:
+            raise LocalProtocolError("only a delivery still being sent can be aborted")
+        delivery.aborted = True
+        if self._current is not None and self._current[0] is delivery:
+            self._current = None
+            self.session._write_abort(self, delivery)
+            return
+        try:
+            self._queue.remove(delivery)
+        except ValueError:
+            raise LocalProtocolError("the delivery is not queued on this sender") from None
+
+
+class Receiver(Link):
+    """The receiving end: grant credit with ``flow``; deliveries arrive as events."""
+
+    role = Role.RECEIVER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._incoming: Delivery | None = None
+
+    def flow(self, credit: int, *, drain: bool = False, echo: bool = False) -> None:
+        """Set the link-credit to ``credit`` (absolute, spec 2.6.7) and send a FLOW.
+
+        Raises:
+            LocalProtocolError: the link is not attached or attaching, or credit is not a uint.
+        """
+        if self.state not in _SENDING_STATES:
+            raise LocalProtocolError(f"cannot grant credit on a link in state {self.state.name}")
+        if not 0 <= credit < 1 << 32:
+            raise LocalProtocolError("credit must be in [0, 2**32)")
+        self.credit.receiver_grant(credit, drain)
+        self.session._send(self._flow_frame(echo=echo))
+
+    def drain(self, credit: int | None = None) -> None:
+        """Ask the sender to use the credit now or give it back (spec 2.6.7 drain).
+
+        ``CreditChanged(drained=True)`` reports when the sender has answered.
+        """
+        self.flow(self.credit.link_credit if credit is None else credit, drain=True)
+
+    def _on_flow(self, flow: Flow) -> None:
+        drained = self.credit.receiver_on_flow(
+            None if flow.delivery_count is None else int(flow.delivery_count),
+            None if flow.available is None else int(flow.available),
+        )
+        c = self.credit
+        self.session._events.append(
+            CreditChanged(
+                link=self,
+                link_credit=c.link_credit,
+                delivery_count=c.delivery_count,
+                available=c.available,
+                drain=c.drain,
+                drained=drained,
+            )
+        )
+        if flow.echo:
+            self.session._send(self._flow_frame())
+
+    def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
+        session = self.session
+        delivery = self._incoming
+        if delivery is None:
+            if transfer.delivery_id is None or transfer.delivery_tag is None:
+                raise PeerViolation(
+                    Violation.BAD_DELIVERY_ID,
+                    "first TRANSFER of a delivery without delivery-id or delivery-tag",
+                    channel=session.channel,
+                )
+            session._check_incoming_delivery_id(int(transfer.delivery_id))
+            try:
+                self.credit.receiver_on_transfer()
+            except CreditExceeded:
+                raise PeerViolation(
+                    Violation.TRANSFER_LIMIT_EXCEEDED,
+                    f"TRANSFER on {self.name!r} with no link credit",
+                    channel=session.channel,
+                    handle=self.handle,
+                ) from None
+            delivery = Delivery(
+                self,
+                bytes(transfer.delivery_tag),
+                message_format=int(transfer.message_format or 0),
+                delivery_id=int(transfer.delivery_id),
+            )
+            self._incoming = delivery
+            if not transfer.settled:
+                session._track_incoming(delivery)
+        elif transfer.delivery_id is not None and transfer.delivery_id != delivery.id:
+            raise PeerViolation(
+                Violation.BAD_DELIVERY_ID,
+                f"continuation TRANSFER with delivery-id {transfer.delivery_id}, "
+                f"expected {delivery.id}",
+                channel=session.channel,
+            )
+        if transfer.settled:
+            delivery.remote_settled = True
+        if transfer.state is not None:
+            delivery.remote_state = transfer.state
+        if transfer.aborted:
+            # Spec 2.6.14: an aborted delivery is discarded; its bytes never surface.
+            self._incoming = None
+            delivery.aborted = True
+            delivery.settled = True
+            session._untrack_incoming(delivery)
+            session._events.append(DeliveryAborted(delivery=delivery))
+            return
+        if not fits_message_size(delivery.size, len(payload), self.max_message_size):
+            self._incoming = None
+            session._untrack_incoming(delivery)
+            raise PeerViolation(
+                Violation.MESSAGE_SIZE_EXCEEDED,
+                f"delivery on {self.name!r} exceeds max-message-size {self.max_message_size}",
+                channel=session.channel,
+                handle=self.handle,
+            )
+        delivery._append(payload)
+        if not transfer.more:
+            self._incoming = None
+            delivery._finish()
+            if delivery.remote_settled:
+                # A pre-settled delivery needs no disposition: this end is done with it too.
+                delivery.settled = True
+            session._events.append(DeliveryReceived(delivery=delivery))

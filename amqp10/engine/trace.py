@@ -1,0 +1,52 @@
+"""Frame tracing: every frame in and out, decoded, on logger ``amqp10.frames``.
+
+Owns: the one environment variable of the engine, ``AMQP10_TRACE_FRM`` (``1`` enables it),
+read once, here, at import. ``Connection`` calls ``log_frame`` from one place per direction
+only when ``ENABLED`` is true, so an untraced connection pays one boolean test per frame.
+Must never: be called from anywhere but ``Connection``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+__all__ = ["ENABLED", "LOGGER", "set_enabled", "log_frame", "log_header"]
+
+LOGGER = logging.getLogger("amqp10.frames")
+
+#: true when frames are traced; read at import, changeable with ``set_enabled``
+ENABLED: bool = os.environ.get("AMQP10_TRACE_FRM") == "1"
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn tracing on or off at run time (tests; a CLI ``--trace`` flag)."""
+    global ENABLED
+    ENABLED = enabled
+    if enabled and LOGGER.level == logging.NOTSET:
+        LOGGER.setLevel(logging.DEBUG)
+
+
+if ENABLED:
+    set_enabled(True)
+
+
+def log_frame(
+    container_id: str, direction: str, channel: int, body: Any, payload_size: int = 0
+) -> None:
+    """Log one frame. ``direction`` is ``"->"`` (sent) or ``"<-"`` (received); ``body`` is
+    the decoded performative or ``None`` for a heartbeat."""
+    if body is None:
+        LOGGER.debug("[%s] %s heartbeat", container_id, direction)
+    elif payload_size:
+        LOGGER.debug(
+            "[%s] %s @%d %r (%d payload bytes)", container_id, direction, channel, body, payload_size
+        )
+    else:
+        LOGGER.debug("[%s] %s @%d %r", container_id, direction, channel, body)
+
+
+def log_header(container_id: str, direction: str, header: bytes) -> None:
+    """Log a protocol header."""
+    LOGGER.debug("[%s] %s header %r", container_id, direction, header)
