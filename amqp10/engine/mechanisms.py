@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Protocol, Union
 
+from ..codec.spec import AmqpErrorCondition
 from ..errors import SASLError
 
 __all__ = [
@@ -106,16 +107,12 @@ def saslprep(text: str, *, what: str = "string") -> str:
     return prepared
 
 
-# TODO(spec.py): take this symbol from the generated amqp-error Enum once codec/spec.py lands.
-_UNAUTHORIZED_ACCESS = "amqp:unauthorized-access"
-
-
 def auth_failed(description: str) -> SASLError:
     """The ``SASLError`` for "these credentials (or this exchange) do not authenticate".
 
     Its ``code`` is 1, the sasl-outcome ``auth`` code (spec 5.3.3.6), which the server sends.
     """
-    return SASLError(description, condition=_UNAUTHORIZED_ACCESS, code=1)
+    return SASLError(description, condition=AmqpErrorCondition.UNAUTHORIZED_ACCESS, code=1)
 
 
 # -- client halves ----------------------------------------------------------------------------
