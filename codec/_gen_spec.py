@@ -878,7 +878,7 @@ class _Renderer:
         return lines
 
     def _registry(self) -> list[str]:
-        self.public += ["COMPOSITES", "ENUMS"]
+        self.public += ["COMPOSITES", "ENUMS", "ENUM_BY_TYPE"]
         return [
             "",
             "#: Every generated composite class, in spec order.",
@@ -891,6 +891,12 @@ class _Renderer:
             ),
             "#: Every generated restricted-type enum, in spec order.",
             *_wrap("ENUMS: tuple[type, ...] = (", list(self.enums.values()), ")", "", tuple_=True),
+            "#: Restricted type name (as ``FieldSpec.amqp_type`` gives it) -> its enum.",
+            "ENUM_BY_TYPE: Mapping[str, type] = MappingProxyType(",
+            "    {",
+            *(f"        {_q(t)}: {e}," for t, e in self.enums.items()),
+            "    }",
+            ")",
         ]
 
 

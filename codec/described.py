@@ -191,6 +191,10 @@ WIRE_TYPES: Mapping[str, type] = {
 }
 
 
+#: The inverse of WIRE_TYPES, for messages: UByte -> "ubyte".
+_PRIMITIVE_OF: Mapping[type, str] = {t: p for p, t in WIRE_TYPES.items()}
+
+
 def _brief(value: Any) -> str:
     """``TypeName repr`` of a value, cut short: error messages must stay small whatever came."""
     text = repr(value)
@@ -514,7 +518,8 @@ def decode_choice(
 ) -> Any:
     """The enum member for a received restricted-type value; DecodeError if it is no choice."""
     if type(value) is not wire_type:
-        raise decode_mismatch(owner, field, amqp, value)
+        primitive = _PRIMITIVE_OF.get(wire_type, wire_type.__name__)
+        raise decode_mismatch(owner, field, f"{amqp} ({primitive})", value)
     member = table.get(value)
     if member is None:
         raise DecodeError(f"{owner} field {field}: {value!r} is not a valid {amqp}")

@@ -144,6 +144,7 @@ __all__ = [
     "TxnId",
     "COMPOSITES",
     "ENUMS",
+    "ENUM_BY_TYPE",
 ]
 
 # Decoding pads a short field list with these; no composite has more fields.
@@ -3684,4 +3685,22 @@ ENUMS: tuple[type, ...] = (
     SaslCode,
     TxnCapability,
     TransactionErrorCondition,
+)
+#: Restricted type name (as ``FieldSpec.amqp_type`` gives it) -> its enum.
+ENUM_BY_TYPE: Mapping[str, type] = MappingProxyType(
+    {
+        "role": Role,
+        "sender-settle-mode": SenderSettleMode,
+        "receiver-settle-mode": ReceiverSettleMode,
+        "amqp-error": AmqpErrorCondition,
+        "connection-error": ConnectionErrorCondition,
+        "session-error": SessionErrorCondition,
+        "link-error": LinkErrorCondition,
+        "terminus-durability": TerminusDurability,
+        "terminus-expiry-policy": TerminusExpiryPolicy,
+        "std-dist-mode": StdDistMode,
+        "sasl-code": SaslCode,
+        "txn-capability": TxnCapability,
+        "transaction-error": TransactionErrorCondition,
+    }
 )
