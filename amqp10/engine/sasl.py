@@ -16,8 +16,6 @@ caller's own misuse (feeding frames after ``done``) raises ``LocalProtocolError`
 from __future__ import annotations
 
 import enum
-import hmac
-import secrets
 from typing import Callable, Iterable, Mapping
 
 from ..codec.composite import Composite
@@ -43,7 +41,6 @@ from .mechanisms import (
     NonceFactory,
     PlainClient,
     PlainServer,
-    ScramCredentials,
     ServerMechanism,
     ServerStep,
     StepChallenge,
@@ -52,7 +49,7 @@ from .mechanisms import (
     default_nonce,
     saslprep,
 )
-from .scram import DEFAULT_SCRAM_ITERATIONS, MAX_SCRAM_ITERATIONS, ScramClient, ScramServer, derive_scram_credentials
+from .scram import MAX_SCRAM_ITERATIONS, ScramClient, ScramServer
 
 __all__ = [
     "SaslClient",
@@ -63,7 +60,6 @@ __all__ = [
     "SASL_CLIENT_TRANSITIONS",
     "SASL_SERVER_TRANSITIONS",
     "MECHANISM_PREFERENCE",
-    "SimpleAuthenticator",
 ]
 
 _Cond = AmqpErrorCondition
@@ -602,59 +598,3 @@ class SaslServer:
         self._advance(SaslInput.SEND_OUTCOME_OK)
         # Spec 5.3.3.6: additional-data carries the mechanism's success data (SCRAM's v=...).
         return [SaslOutcome(code=SaslCode.OK, additional_data=step.additional_data)]
-
-
-class SimpleAuthenticator:
-    """An in-memory ``Authenticator`` over ``{user: password}``, for tests and the dev server.
-
-    SCRAM credentials are derived on first use per user and mechanism, with a salt from
-    ``salt()`` (default: 16 bytes from ``secrets``), and cached, so only the first SCRAM login of
-    each user pays for ``Hi()``. EXTERNAL admits the identities in ``external_identities``.
-
-    Args:
-        users: user name -> password.
-        external_identities: TLS identities EXTERNAL admits.
-        iterations: SCRAM iteration count for derived credentials.
-        salt: salt source for derived credentials.
-
-    Raises:
-        ValueError: a user name or password with a character SASLprep prohibits.
-    """
-
-    def __init__(
-        self,
-        users: Mapping[str, str],
-        *,
-        external_identities: Iterable[str] = (),
-        iterations: int = DEFAULT_SCRAM_ITERATIONS,
-        salt: Callable[[], bytes] = lambda: secrets.token_bytes(16),
-    ) -> None:
-        self._users = {
-            saslprep(user, what="user name"): saslprep(password, what="password")
-            for user, password in users.items()
-        }
-        self._external = frozenset(external_identities)
-        self._iterations = iterations
-        self._salt = salt
-        self._scram: dict[tuple[str, Mechanism], ScramCredentials] = {}
-
-    def authenticate_plain(self, user: str, password: str) -> bool:
-        """True when ``password`` is ``user``'s (compared in constant time)."""
-        expected = self._users.get(user)
-        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
-
-    def scram_credentials(self, user: str, mechanism: Mechanism) -> ScramCredentials | None:
-        """Derived from the stored password, once per user and mechanism; None if unknown."""
-        password = self._users.get(user)
-        if password is None:
-            return None
-        key = (user, mechanism)
-        if key not in self._scram:
-            self._scram[key] = derive_scram_credentials(
-                password, mechanism, salt=self._salt(), iterations=self._iterations
-            )
-        return self._scram[key]
-
-    def authenticate_external(self, identity: str) -> bool:
-        """True for the configured identities."""
-        return identity in self._external

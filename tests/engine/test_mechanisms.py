@@ -23,7 +23,7 @@ from amqp10.engine.mechanisms import (
     StepSuccess,
     saslprep,
 )
-from amqp10.engine.sasl import SimpleAuthenticator
+from amqp10.engine.authenticators import SimpleAuthenticator
 from amqp10.engine.scram import (
     MAX_SCRAM_ITERATIONS,
     ScramClient,

@@ -27,8 +27,8 @@ from amqp10.engine.sasl import (
     SaslInput,
     SaslServer,
     SaslServerState,
-    SimpleAuthenticator,
 )
+from amqp10.engine.authenticators import SimpleAuthenticator
 from amqp10.errors import LocalProtocolError, SASLError
 
 USERS = {"alice": "wonderland", "bob": "builder"}

@@ -14,7 +14,8 @@ import proton
 
 from amqp10.codec import decode, encode
 from amqp10.codec.composite import Composite
-from amqp10.engine.sasl import SaslClient, SaslServer, SimpleAuthenticator
+from amqp10.engine.authenticators import SimpleAuthenticator
+from amqp10.engine.sasl import SaslClient, SaslServer
 
 SASL_HEADER = b"AMQP\x03\x01\x00\x00"
 AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
