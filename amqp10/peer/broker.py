@@ -1,0 +1,629 @@
+"""The embedded peer's broker: engine events in, routing and credit out, written once, sans-IO.
+
+Owns: ``Broker``, a server ``Handler`` (notes in ADAPTERS.md) that answers every session and link
+a client opens, keeps the nodes of ``nodes.py`` (queues, topics, dynamic reply-to nodes), moves
+each received message into its node and from there to the receivers that have credit, applies
+the outcomes receivers report, and grants senders credit only while their node has room. It is
+driven purely by ``events_received`` calls on the adapter's one thread (blocking listener or trio
+``serve``) or by an in-memory pump in tests, and touches the engines of several connections in
+one call (a message from connection A goes out on connection B) without locks.
+
+Must never: do I/O, read a clock, or decode more of a message than its properties section (the
+anonymous relay needs ``to``; nothing else is looked at).
+
+Behaviour, with the spec sections it follows:
+
+- *Addresses.* An address names a queue unless it starts with ``topic://`` or the terminus
+  carries the ``topic`` capability, which make it a topic. Queues and topics are created on
+  first use and forgotten when they hold nothing and no link is attached. Addresses under
+  ``dynamic/`` are reserved for dynamic nodes (3.5.3 ``dynamic``): a terminus with
+  ``dynamic=true`` gets a fresh one, deleted when that link goes away.
+- *Anonymous relay.* The connection offers ``ANONYMOUS-RELAY``; a sending link with a null
+  target address routes each message by its ``to`` (3.2.4). No ``to``, or an unknown dynamic
+  address, rejects that message.
+- *Receiving from a client* (our receiver link). Each message is settled with ``accepted`` as
+  soon as its node has taken it (unless the client sent it pre-settled); rcv-settle-mode second
+  is honoured. Credit is granted up to a window, never above the node's room; a message that
+  arrives when its node is full (possible with several senders, or an anonymous one) is parked
+  unsettled on its link until there is room. Nothing is dropped for lack of space.
+- *Sending to a client* (our sender link). Each message goes to one receiver of its queue
+  (round-robin over those with credit) or to every subscriber of its topic, pre-settled when the
+  client's receiver asked for snd-settle-mode ``settled``. Outcomes (3.4): ``accepted`` removes
+  it; ``rejected`` removes it and logs; ``released`` puts it back at the front; ``modified``
+  puts it back with its header's delivery-count raised when ``delivery-failed`` and its message
+  annotations merged, and never again to that link when ``undeliverable-here``. Settling
+  without an outcome counts as ``accepted``. Unsettled messages of a receiver that detaches or
+  whose connection goes away come back as if ``modified`` with ``delivery-failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+
+from ..codec import DecodeError
+from ..codec.spec import (
+    Accepted,
+    AmqpErrorCondition,
+    Error,
+    Modified,
+    Rejected,
+    Released,
+    SenderSettleMode,
+    Source,
+    StdDistMode,
+    Target,
+)
+from ..engine.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    CreditChanged,
+    DeliveryReceived,
+    DeliverySettled,
+    DeliveryUpdated,
+    Event,
+    LinkDetached,
+    LinkRemotelyAttached,
+    ProtocolViolationDetected,
+    SessionRemotelyBegun,
+)
+from ..engine.link import Link, Receiver, Sender
+from ..engine.states import ConnectionState, LinkState
+from ..errors import LocalProtocolError
+from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
+from .sections import find_to, rewrite_for_redelivery
+
+if TYPE_CHECKING:
+    from ..engine.connection import Connection
+    from ..engine.delivery import Delivery
+
+__all__ = [
+    "Broker",
+    "ServerConnection",
+    "ANONYMOUS_RELAY",
+    "TOPIC_PREFIX",
+    "TOPIC_CAPABILITY",
+    "DYNAMIC_PREFIX",
+]
+
+log = logging.getLogger("amqp10.peer")
+
+#: the connection capability offered for the anonymous relay (a de-facto standard name
+#: shared by Qpid, ActiveMQ and Azure)
+ANONYMOUS_RELAY = "ANONYMOUS-RELAY"
+#: an address with this prefix is a topic
+TOPIC_PREFIX = "topic://"
+#: a terminus capability that makes its address a topic
+TOPIC_CAPABILITY = "topic"
+#: addresses of dynamic nodes start with this; it is reserved for them
+DYNAMIC_PREFIX = "dynamic/"
+
+
+class ServerConnection(Protocol):
+    """What an adapter hands the handler for each accepted socket (ADAPTERS.md)."""
+
+    @property
+    def engine(self) -> Connection:
+        """The sans-IO engine of the connection, in the server role."""
+        ...
+
+
+class _Refused(Exception):
+    """An attach or a routed message that the broker says no to, with the condition to send."""
+
+    def __init__(self, condition: AmqpErrorCondition, description: str) -> None:
+        super().__init__(description)
+        self.condition = condition
+        self.description = description
+
+    def error(self) -> Error:
+        return Error(condition=self.condition, description=self.description)
+
+
+def _capabilities(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (str(value),)
+    return tuple(str(v) for v in value)
+
+
+class _Outlet:
+    """Our sending end of a client's receiver: a ``Consumer`` of one queue."""
+
+    __slots__ = ("link", "node", "queue", "presettle", "unsettled", "owns_node", "default_outcome")
+
+    def __init__(self, link: Sender, node: Node, *, presettle: bool, owns_node: bool, default_outcome: Any) -> None:
+        self.link = link
+        self.node = node
+        self.presettle = presettle
+        self.unsettled: dict[Delivery, StoredMessage] = {}
+        self.owns_node = owns_node
+        #: what settling without an outcome means (3.5.3 default-outcome; accepted if unset)
+        self.default_outcome = default_outcome if default_outcome is not None else Accepted()
+        # The queue this consumer takes from: the node itself, or its own subscription.
+        self.queue: Queue = node if isinstance(node, Queue) else node.subscribe(self)
+        if isinstance(node, Queue):
+            node.add_consumer(self)
+
+    def __repr__(self) -> str:
+        return f"<outlet {self.link.name!r} from {self.node.address!r}>"
+
+    def capacity(self) -> int:
+        link = self.link
+        if link.state is not LinkState.ATTACHED:
+            return 0
+        return link.credit.link_credit - link.queued
+
+    def deliver(self, queue: Queue, message: StoredMessage) -> None:
+        try:
+            delivery = self.link.send(
+                message.payload, settled=self.presettle, message_format=message.message_format
+            )
+        except LocalProtocolError as exc:
+            # Larger than the client's max-message-size: another consumer may take it.
+            log.warning("cannot send to %r: %s", self.link.name, exc)
+            message.excluded.add(self)
+            queue.give_back([message])
+            return
+        if self.presettle:
+            queue.remove(message)  # at-most-once: gone once handed to the engine
+        else:
+            self.unsettled[delivery] = message
+
+
+class _Inlet:
+    """Our receiving end of a client's sender: feeds one node, or routes by ``to``."""
+
+    __slots__ = ("link", "node", "parked", "owns_node")
+
+    def __init__(self, link: Receiver, node: Node | None, owns_node: bool) -> None:
+        self.link = link
+        self.node = node  # None: the anonymous relay
+        self.parked: deque[tuple[Delivery, StoredMessage, Node]] = deque()
+        self.owns_node = owns_node
+
+    def __repr__(self) -> str:
+        where = self.node.address if self.node is not None else "(anonymous relay)"
+        return f"<inlet {self.link.name!r} into {where!r}>"
+
+
+class Broker:
+    """The embedded peer: queues, topics, dynamic nodes and the anonymous relay, as a server
+    ``Handler``.
+
+    Args:
+        limits: the memory bound of every queue and of every topic subscription.
+        credit_window: the most credit one sending link is given at a time. It also bounds what
+            a link can park when its node is full, hence memory beyond ``limits``.
+
+    Give it to ``amqp10.listen`` or ``amqp10.trio.serve`` (``amqp10.peer.server`` does), with
+    ``offered_capabilities=[ANONYMOUS_RELAY]`` so clients know they may use a null target.
+    """
+
+    def __init__(self, *, limits: NodeLimits | None = None, credit_window: int = 200) -> None:
+        if credit_window < 1:
+            raise ValueError("credit_window must be at least 1")
+        self.limits = limits if limits is not None else NodeLimits()
+        self.credit_window = credit_window
+        self._nodes: dict[str, Node] = {}
+        self._outlets: dict[Link, _Outlet] = {}
+        self._inlets: dict[Link, _Inlet] = {}
+        self._by_connection: dict[Connection, set[Link]] = {}
+        self._dynamic_serial = 0
+        # Work for the end of the current batch (``_settle``):
+        self._dirty_queues: set[Queue] = set()  # may have messages for consumers with credit
+        self._recheck: set[Node] = set()  # gained room: their senders may get credit
+        self._grant_due: set[_Inlet] = set()  # used credit: may need a top-up
+        self._parking: set[_Inlet] = set()  # hold parked messages
+
+    # -- inspection --------------------------------------------------------------------------
+    def node(self, address: str) -> Node | None:
+        """The node at ``address``, if it exists now."""
+        return self._nodes.get(address)
+
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses of the nodes that exist now."""
+        return sorted(self._nodes)
+
+    # -- the Handler protocol ------------------------------------------------------------------
+    def connection_made(self, conn: ServerConnection) -> None:
+        """A client connected (after SASL); nothing to do until it opens things."""
+        self._by_connection.setdefault(conn.engine, set())
+
+    def events_received(self, conn: ServerConnection, events: Sequence[Event]) -> None:
+        """React to a batch of one connection's engine events, then move messages and credit."""
+        engine = conn.engine
+        for event in events:
+            self._on_event(engine, event)
+        self._settle()
+
+    def connection_lost(self, conn: ServerConnection) -> None:
+        """The socket is gone: every link of the connection ends as if detached."""
+        self._forget_connection(conn.engine)
+        self._settle()
+
+    # -- events --------------------------------------------------------------------------------
+    def _on_event(self, engine: Connection, event: Event) -> None:
+        if isinstance(event, DeliveryReceived):
+            inlet = self._inlets.get(event.delivery.link)
+            if inlet is not None:
+                self._on_message(inlet, event.delivery)
+        elif isinstance(event, DeliveryUpdated):
+            outlet = self._outlets.get(event.delivery.link)
+            if outlet is not None:
+                self._on_outcome(outlet, event.delivery, event.state, event.settled)
+        elif isinstance(event, DeliverySettled):
+            outlet = self._outlets.get(event.delivery.link)
+            if outlet is not None and event.delivery in outlet.unsettled:
+                # Settled with no terminal outcome: the source's default-outcome applies (3.5.3).
+                self._on_outcome(outlet, event.delivery, outlet.default_outcome, True)
+        elif isinstance(event, CreditChanged):
+            outlet = self._outlets.get(event.link)
+            if outlet is not None:
+                self._dirty_queues.add(outlet.queue)
+        elif isinstance(event, LinkRemotelyAttached):
+            self._on_attach(engine, event.link)
+        elif isinstance(event, SessionRemotelyBegun):
+            event.session.begin()
+        elif isinstance(event, LinkDetached):
+            self._forget_link(event.link)
+        elif isinstance(event, ConnectionClosed):
+            self._forget_connection(engine)
+        elif isinstance(event, ConnectionOpened):
+            log.debug("connection from container %r opened", event.container_id)
+            if engine.state is ConnectionState.OPEN_RCVD:
+                engine.open()  # the adapter did not open it for us: answer the OPEN
+        elif isinstance(event, ProtocolViolationDetected):
+            log.warning("peer violated the protocol: %s (%s)", event.description, event.condition)
+
+    # -- attach ----------------------------------------------------------------------------------
+    def _on_attach(self, engine: Connection, link: Link) -> None:
+        try:
+            if isinstance(link, Sender):
+                self._attach_outlet(link)
+            elif isinstance(link, Receiver):
+                self._attach_inlet(link)
+        except _Refused as refusal:
+            log.info("refused link %r: %s", link.name, refusal.description)
+            link.detach(closed=True, error=refusal.error())
+            return
+        self._by_connection.setdefault(engine, set()).add(link)
+
+    def _attach_outlet(self, link: Sender) -> None:
+        """A client attached a receiver: we send from the node its source names."""
+        source = link.remote_source
+        if not isinstance(source, Source):
+            raise _Refused(AmqpErrorCondition.INVALID_FIELD, "a receiving link needs a source")
+        owns = bool(source.dynamic)
+        if owns:
+            node: Node = self._new_dynamic_queue()
+        else:
+            node = self._lookup(source.address, _capabilities(source.capabilities))
+        # 3.5.3: we apply no filter (the answer lists the filters in force: none), and tell the
+        # client how messages are distributed from this node.
+        link.source = dataclasses.replace(
+            source,
+            address=node.address,
+            filter=None,
+            distribution_mode=StdDistMode.COPY if isinstance(node, Topic) else StdDistMode.MOVE,
+        )
+        link.attach()
+        outlet = _Outlet(
+            link,
+            node,
+            presettle=link.snd_settle_mode is SenderSettleMode.SETTLED,
+            owns_node=owns,
+            default_outcome=source.default_outcome,
+        )
+        node.links.add(outlet)
+        self._outlets[link] = outlet
+        log.debug("attached %r", outlet)
+
+    def _attach_inlet(self, link: Receiver) -> None:
+        """A client attached a sender: we receive into the node its target names."""
+        target = link.remote_target
+        if not isinstance(target, Target):
+            raise _Refused(
+                AmqpErrorCondition.NOT_IMPLEMENTED,
+                f"this peer has no {type(target).__name__} target (transactions are not supported)",
+            )
+        owns = bool(target.dynamic)
+        node: Node | None
+        if owns:
+            node = self._new_dynamic_queue()
+            link.target = dataclasses.replace(target, address=node.address)
+        elif target.address is None:
+            node = None  # the anonymous relay: each message says where it goes
+        else:
+            node = self._lookup(target.address, _capabilities(target.capabilities))
+        # A message larger than a whole queue may hold could never be taken: refuse it early.
+        link.max_message_size = self.limits.max_bytes
+        inlet = _Inlet(link, node, owns)
+        link.attach()
+        if node is not None:
+            node.links.add(inlet)
+        self._inlets[link] = inlet
+        self._grant_due.add(inlet)
+        log.debug("attached %r", inlet)
+
+    # -- nodes -----------------------------------------------------------------------------------
+    def _lookup(self, address: Any, capabilities: Iterable[str] = ()) -> Node:
+        """The node for an address, created on first use (except dynamic ones)."""
+        if address is None:
+            raise _Refused(AmqpErrorCondition.INVALID_FIELD, "the terminus has no address")
+        address = str(address)
+        want_topic = address.startswith(TOPIC_PREFIX) or TOPIC_CAPABILITY in capabilities
+        node = self._nodes.get(address)
+        if node is None:
+            if address.startswith(DYNAMIC_PREFIX):
+                raise _Refused(AmqpErrorCondition.NOT_FOUND, f"no dynamic node {address!r} (it was deleted, or never made)")
+            node = Topic(address, self.limits) if want_topic else Queue(address, self.limits)
+            self._nodes[address] = node
+            log.debug("created %r", node)
+        elif want_topic and not isinstance(node, Topic):
+            raise _Refused(
+                AmqpErrorCondition.PRECONDITION_FAILED,
+                f"{address!r} is a queue; a topic capability cannot attach to it",
+            )
+        return node
+
+    def _new_dynamic_queue(self) -> Queue:
+        self._dynamic_serial += 1
+        address = f"{DYNAMIC_PREFIX}{self._dynamic_serial}"
+        queue = Queue(address, self.limits, dynamic=True)
+        self._nodes[address] = queue
+        log.debug("created dynamic %r", queue)
+        return queue
+
+    def _delete_node(self, node: Node) -> None:
+        """Delete a node: its messages are gone, and links still attached to it are closed
+        with ``amqp:resource-deleted``."""
+        if self._nodes.get(node.address) is node:
+            del self._nodes[node.address]
+        for holder in list(node.links):
+            link = holder.link if isinstance(holder, (_Outlet, _Inlet)) else None
+            if link is not None and link.state is LinkState.ATTACHED:
+                link.detach(
+                    closed=True,
+                    error=Error(
+                        condition=AmqpErrorCondition.RESOURCE_DELETED,
+                        description=f"node {node.address!r} was deleted",
+                    ),
+                )
+            if link is not None:
+                self._forget_link(link)
+        if isinstance(node, Queue):
+            dropped = node.drop_all()
+            if dropped:
+                log.info("deleted %r with %d messages", node, dropped)
+        self._recheck.discard(node)
+
+    def _forget_if_idle(self, node: Node) -> None:
+        if node.idle and self._nodes.get(node.address) is node:
+            del self._nodes[node.address]
+            self._recheck.discard(node)
+            log.debug("forgot idle %r", node)
+
+    # -- messages in -----------------------------------------------------------------------------
+    def _on_message(self, inlet: _Inlet, delivery: Delivery) -> None:
+        self._grant_due.add(inlet)
+        message = StoredMessage(bytes(delivery.payload), delivery.message_format)
+        node = inlet.node
+        if node is None:
+            try:
+                node = self._route(message)
+            except _Refused as refusal:
+                log.info("rejected a message on %r: %s", inlet.link.name, refusal.description)
+                if not delivery.settled:
+                    delivery.reject(refusal.condition, refusal.description)
+                return
+        if not inlet.parked and node.room() > 0:
+            self._store(delivery, message, node)
+        else:
+            # Full: keep it unsettled here until the node drains (back-pressure, no loss).
+            inlet.parked.append((delivery, message, node))
+            self._parking.add(inlet)
+
+    def _route(self, message: StoredMessage) -> Node:
+        try:
+            to = find_to(message.payload)
+        except DecodeError as exc:
+            raise _Refused(AmqpErrorCondition.DECODE_ERROR, f"cannot read the message properties: {exc}") from None
+        if to is None:
+            raise _Refused(
+                AmqpErrorCondition.PRECONDITION_FAILED,
+                "a message sent on an anonymous-relay link (null target) needs properties.to",
+            )
+        return self._lookup(to)
+
+    def _store(self, delivery: Delivery, message: StoredMessage, node: Node) -> None:
+        if isinstance(node, Topic):
+            node.put(message)
+            for queue in node.subscriptions():
+                self._dirty_queues.add(queue)
+        else:
+            node.put(message)
+            self._dirty_queues.add(node)
+        if not delivery.settled:
+            delivery.accept()
+
+    # -- messages out: outcomes --------------------------------------------------------------------
+    def _on_outcome(self, outlet: _Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
+        message = outlet.unsettled.get(delivery)
+        if message is None:
+            return
+        queue = outlet.queue
+        if isinstance(state, (Accepted, Rejected)):
+            if isinstance(state, Rejected):
+                log.info("message on %r rejected: %r", outlet.link.name, state.error)
+            del outlet.unsettled[delivery]
+            queue.remove(message)
+            self._room_changed(queue)
+        elif isinstance(state, Released):
+            del outlet.unsettled[delivery]
+            queue.give_back([message])
+            self._dirty_queues.add(queue)
+        elif isinstance(state, Modified):
+            del outlet.unsettled[delivery]
+            self._redeliver(outlet, [message], state)
+        else:
+            return  # Received (3.4.1) or another non-terminal state: wait for the outcome
+        if not delivery.settled:
+            delivery.settle()
+
+    def _redeliver(self, outlet: _Outlet, messages: list[StoredMessage], state: Modified) -> None:
+        queue = outlet.queue
+        back: list[StoredMessage] = []
+        for message in messages:
+            if state.undeliverable_here:
+                if queue.topic is not None:
+                    queue.remove(message)  # a subscription has no other consumer to try
+                    self._room_changed(queue)
+                    continue
+                message.excluded.add(outlet)
+            if state.delivery_failed or state.message_annotations:
+                try:
+                    payload = rewrite_for_redelivery(
+                        message.payload,
+                        delivery_failed=bool(state.delivery_failed),
+                        annotations=state.message_annotations,
+                    )
+                except DecodeError as exc:
+                    log.warning("redelivering a message whose header cannot be updated: %s", exc)
+                else:
+                    queue.resize(message, payload)
+            back.append(message)
+        if back:
+            queue.give_back(back)
+            self._dirty_queues.add(queue)
+
+    # -- links going away ------------------------------------------------------------------------
+    def _forget_link(self, link: Link) -> None:
+        outlet = self._outlets.pop(link, None)
+        if outlet is not None:
+            self._close_outlet(outlet)
+        inlet = self._inlets.pop(link, None)
+        if inlet is not None:
+            self._close_inlet(inlet)
+        conns = self._by_connection.get(link.session.connection)
+        if conns is not None:
+            conns.discard(link)
+
+    def _close_outlet(self, outlet: _Outlet) -> None:
+        node = outlet.node
+        node.links.discard(outlet)
+        unsettled = list(outlet.unsettled.values())
+        outlet.unsettled.clear()
+        if isinstance(node, Topic):
+            queue = node.unsubscribe(outlet)
+            if queue is not None:
+                for message in unsettled:
+                    queue.remove(message)
+                queue.drop_all()
+                self._dirty_queues.discard(queue)
+                self._room_changed(node)
+        else:
+            node.remove_consumer(outlet)
+            if unsettled:
+                # The receiver went away before settling: they may have been seen, so they come
+                # back counted as a failed delivery attempt (3.4.5 delivery-failed).
+                self._redeliver(outlet, unsettled, Modified(delivery_failed=True))
+                log.debug("%d unsettled messages of %r returned to %r", len(unsettled), outlet, node)
+        log.debug("detached %r", outlet)
+        if outlet.owns_node:
+            self._delete_node(node)
+        else:
+            self._forget_if_idle(node)
+
+    def _close_inlet(self, inlet: _Inlet) -> None:
+        self._parking.discard(inlet)
+        # Parked messages were received whole; the client will not hear that they were taken,
+        # so at-least-once allows a duplicate but never a loss: store them over the limit.
+        while inlet.parked:
+            _, message, destination = inlet.parked.popleft()
+            if self._nodes.get(destination.address) is destination:
+                destination.put(message)
+                if isinstance(destination, Queue):
+                    self._dirty_queues.add(destination)
+                else:
+                    self._dirty_queues.update(destination.subscriptions())
+        node = inlet.node
+        if node is not None:
+            node.links.discard(inlet)
+            if inlet.owns_node:
+                self._delete_node(node)
+            else:
+                self._forget_if_idle(node)
+        log.debug("detached %r", inlet)
+
+    def _forget_connection(self, engine: Connection) -> None:
+        for link in list(self._by_connection.pop(engine, ())):
+            self._forget_link(link)
+
+    # -- after every batch: deliver, unpark, grant credit -------------------------------------------
+    def _room_changed(self, queue_or_node: Queue | Topic) -> None:
+        node: Node = queue_or_node
+        if isinstance(queue_or_node, Queue) and queue_or_node.topic is not None:
+            node = queue_or_node.topic
+        self._recheck.add(node)
+
+    def _settle(self) -> None:
+        """Move what can move after a batch of events: dispatch to receivers with credit,
+        store parked messages that now fit, and top up senders' credit.
+
+        Each step only ever makes room or moves messages forward, so the loop ends; it is
+        bounded anyway, and anything left is picked up after the next batch.
+        """
+        for _ in range(4):
+            while self._dirty_queues:
+                queue = self._dirty_queues.pop()
+                if queue.dispatch():
+                    self._room_changed(queue)  # pre-settled sends free room at once
+            for inlet in list(self._parking):
+                self._unpark(inlet)
+            recheck, self._recheck = self._recheck, set()
+            for node in recheck:
+                for holder in node.links:
+                    if isinstance(holder, _Inlet):
+                        self._grant_due.add(holder)
+            grant_due, self._grant_due = self._grant_due, set()
+            for inlet in grant_due:
+                self._grant(inlet)
+            if not self._dirty_queues and not self._recheck:
+                return
+
+    def _unpark(self, inlet: _Inlet) -> None:
+        parked = inlet.parked
+        while parked:
+            delivery, message, node = parked[0]
+            if self._nodes.get(node.address) is not node:
+                parked.popleft()
+                if not delivery.settled:
+                    delivery.reject(
+                        AmqpErrorCondition.RESOURCE_DELETED, f"node {node.address!r} was deleted"
+                    )
+                continue
+            if node.room() <= 0:
+                return
+            parked.popleft()
+            self._store(delivery, message, node)
+        self._parking.discard(inlet)
+        self._grant_due.add(inlet)
+
+    def _grant(self, inlet: _Inlet) -> None:
+        """Top up a sender's credit: up to the window, never beyond its node's room, and not
+        while it has messages parked."""
+        link = inlet.link
+        if link.state is not LinkState.ATTACHED or inlet.parked:
+            return
+        want = self.credit_window
+        if inlet.node is not None:
+            want = min(want, inlet.node.room())
+        current = link.credit.link_credit
+        # Re-grant only once half the window is used: one FLOW per many messages, not per one.
+        if want > 0 and current <= want // 2:
+            link.flow(want)
