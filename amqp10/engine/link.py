@@ -367,7 +367,7 @@ class Sender(Link):
         The engine calls this itself when ``data_to_send`` is called with nothing queued on a
         draining link; call it earlier if you know nothing more will be sent.
         """
-        if self.credit.drain and self._current is None and not self._queue:
+        if self._drain_answer_due and self._current is None and not self._queue:
             self.credit.sender_drain()
             self._send_drain_answer()
 
@@ -428,6 +428,11 @@ class Sender(Link):
             if not delivery.settled:
                 self.session._track_outgoing(delivery)
         delivery, writer = self._current
+        if delivery.aborted:
+            # Spec 2.6.14: the abort is itself a transfer frame, so it waits for window too.
+            self._current = None
+            self.session._write_abort(self, delivery)
+            return True
         if self.session._write_transfer(writer):
             self._current = None
             delivery.complete = True
@@ -436,15 +441,15 @@ class Sender(Link):
     def _abort(self, delivery: Delivery) -> None:
         if delivery.link is not self or delivery.complete or delivery.aborted:
             raise LocalProtocolError("only a delivery still being sent can be aborted")
-        delivery.aborted = True
         if self._current is not None and self._current[0] is delivery:
-            self._current = None
-            self.session._write_abort(self, delivery)
+            delivery.aborted = True
+            self.session._pump()
             return
         try:
             self._queue.remove(delivery)
         except ValueError:
             raise LocalProtocolError("the delivery is not queued on this sender") from None
+        delivery.aborted = True
 
 
 class Receiver(Link):

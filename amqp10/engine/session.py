@@ -339,8 +339,6 @@ class Session:
         return self.connection._write_transfer(self.channel, writer)
 
     def _write_abort(self, sender: Sender, delivery: Delivery) -> None:
-        # Spec 2.6.14: the abort is itself a transfer frame, so it spends window like one; it
-        # is sent even with the window closed since it frees the receiver's resources.
         self.window.on_send_transfer()
         if delivery.id is not None:
             self._outgoing.pop(delivery.id, None)
