@@ -653,7 +653,7 @@ def _arr_array(out: bytearray, arr: Array) -> None:
 
 
 def _arr_composite(out: bytearray, arr: Array) -> None:
-    cls = arr.element_type
+    cls: Any = arr.element_type
     for x in arr:
         if not isinstance(x, cls):
             raise _bad_element(cls.__name__, x)
@@ -681,16 +681,18 @@ def _arr_described(out: bytearray, arr: Array) -> None:
             values.append(x.value)
         else:
             values.append(x)  # a bare value is the value under the shared descriptor
+    out.append(0x00)
+    _enc_descriptor(out, descriptor)
     if not values:
-        raise EncodeError("Array(Described) with no elements cannot say its value type")
+        # No value says the type: list8, since described values are mostly composites (lists).
+        out.append(0xC0)
+        return
     value_type = type(values[0])
     writer = _ARRAY_WRITERS.get(value_type)
     if writer is None:
         writer = _resolve_array_writer(value_type)
     if writer is _arr_described or writer is _arr_composite:
         raise EncodeError("Array(Described) values cannot themselves be described")
-    out.append(0x00)
-    _enc_descriptor(out, descriptor)
     writer(out, Array(value_type, values))
 
 
