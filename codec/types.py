@@ -325,8 +325,10 @@ class Array(list):  # type: ignore[type-arg]
     ``element_type`` is the Python-side type of the elements: a wrapper class from this module,
     or ``bool``, ``int`` (long), ``float`` (double), ``str``, ``bytes``, ``uuid.UUID``, ``list``,
     ``dict``, ``Array`` (arrays of arrays), ``type(None)``, or a ``Described`` / spec composite
-    class (arrays of described values; ``descriptor`` then names the shared descriptor). It is
-    a ``list`` subclass, so it iterates and indexes as one.
+    class (arrays of described values). For ``Array(Described, ...)``, ``descriptor`` names the
+    shared descriptor; when omitted it is taken from the first item. A composite class implies
+    its own descriptor, so ``descriptor`` stays ``None`` for those. It is a ``list`` subclass,
+    so it iterates and indexes as one.
     """
 
     __slots__ = ("element_type", "descriptor")
@@ -336,6 +338,10 @@ class Array(list):  # type: ignore[type-arg]
     ) -> None:
         super().__init__(items)
         self.element_type = element_type
+        if descriptor is None and element_type is Described and self and isinstance(
+            self[0], Described
+        ):
+            descriptor = self[0].descriptor  # the shared descriptor, inferred from the items
         self.descriptor = descriptor
 
     def __eq__(self, other: object) -> bool:
