@@ -618,12 +618,20 @@ class Broker:
         """Top up a sender's credit: up to the window, never beyond its node's room, and not
         while it has messages parked."""
         link = inlet.link
-        if link.state is not LinkState.ATTACHED or inlet.parked:
+        if link.state is not LinkState.ATTACHED:
             return
         want = self.credit_window
-        if inlet.node is not None:
+        if inlet.parked:
+            want = 0
+        elif inlet.node is not None:
             want = min(want, inlet.node.room())
         current = link.credit.link_credit
-        # Re-grant only once half the window is used: one FLOW per many messages, not per one.
-        if want > 0 and current <= want // 2:
+        if want == 0:
+            # Full (the byte limit cannot be reserved per credit): take back what is left, so
+            # the sender stops; what it sent meanwhile is parked (2.6.7 lets a receiver lower
+            # the credit it gave).
+            if current > 0:
+                link.flow(0)
+        elif current <= want // 2:
+            # Re-grant only once half the window is used: one FLOW per many messages.
             link.flow(want)

@@ -255,6 +255,7 @@ class Queue:
             if target is None:
                 if not message.excluded or not self._skip_excluded_head():
                     break
+                sent += 1
                 continue
             ready.popleft()
             target.deliver(self, message)
