@@ -22,7 +22,7 @@ import dataclasses
 import datetime as _dt
 import decimal as _decimal
 import uuid as _uuid
-from enum import Enum, IntEnum
+from enum import Enum
 from typing import Any, Callable, Mapping
 
 from .composite import BY_CODE, BY_NAME, Composite
@@ -56,6 +56,7 @@ __all__ = [
     "as_list",
     "spec_default",
     "value_or_default",
+    "composite_repr",
     "to_described",
     "from_described",
     "encode_mismatch",
