@@ -13,7 +13,7 @@ codec's hot functions: one output ``bytearray`` on encode; on decode a single pa
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 # The package picks the implementation (pure or Cython) once; these are its hot functions.
 # amqp10.codec imports this module only after binding them, so the import is not circular.
@@ -22,7 +22,7 @@ from . import encode_value as _encode_value
 from .errors import DecodeError, EncodeError
 from .limits import DEFAULT_LIMITS, Limits
 from .spec import SECTION_DESCRIPTOR_NAMES, Header, Properties, SectionCode
-from .types import Symbol
+from .types import Array, Symbol
 
 __all__ = ["Message", "Data", "AmqpSequence", "AmqpValue", "Header", "Properties"]
 
@@ -66,17 +66,22 @@ _RANK: Final[dict[int, int]] = {
 _JOIN_THRESHOLD: Final = 4096
 
 
-class Data(bytes):
+class Data(bytearray):
     """The payload of one ``data`` section (spec 3.2.6): opaque binary application data.
 
     Use it to send a body of several data sections (``body=[Data(b"a"), Data(b"b")]``); a plain
-    ``bytes`` body is a single data section already. It is ``bytes``, so it behaves as one.
+    ``bytes`` body is a single data section already. It compares equal to ``bytes`` with the
+    same content and works wherever a bytes-like object does.
+
+    It is a ``bytearray`` rather than a ``bytes`` subclass for one reason: CPython builds a
+    ``bytes`` subclass by first building a plain ``bytes`` and then copying it, so each data
+    section would be copied twice on decode; a ``bytearray`` subclass is filled in place.
     """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"Data({bytes.__repr__(self)})"
+        return f"Data({bytes(self)!r})"
 
 
 class AmqpSequence(list):  # type: ignore[type-arg]
@@ -119,6 +124,8 @@ class AmqpValue:
 
 
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
+# 3.2.5: application-property values are simple types, "excluding map, list, and array".
+_NOT_SIMPLE: Final = frozenset((list, dict, Array))
 
 
 class Message:
@@ -324,23 +331,26 @@ class Message:
         """
         if limits is None:
             limits = DEFAULT_LIMITS
-        size = len(data) if not isinstance(data, memoryview) else data.nbytes
+        buf = data if type(data) is memoryview else memoryview(data)
+        if buf.ndim != 1 or buf.format != "B":
+            buf = buf.cast("B")
+        size = len(buf)
         if size > limits.max_message_size:
             raise DecodeError(
                 f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
             )
-        buf = data if type(data) is memoryview and data.format == "B" else memoryview(data)
-        if buf.format != "B" or buf.ndim != 1:
-            buf = buf.cast("B")
         decode_value = _decode_value
+        rank_of = _RANK
         msg = cls.__new__(cls)
-        msg.header = msg.delivery_annotations = msg.message_annotations = None
-        msg.properties = msg.application_properties = msg.footer = None
+        header = delivery_annotations = message_annotations = None
+        properties = application_properties = footer = None
         body: Any = None
         body_code = 0
         data_spans: list[tuple[int, int]] | None = None
         rank = -1
         pos = 0
+        # The section codes are written as literals below (0x70 header ... 0x78 footer, 3.2):
+        # this loop runs for every delivery, and constants are cheaper than global lookups.
         while pos < size:
             start = pos
             # 3.2: every section is a described value; descriptor fast path: smallulong.
@@ -355,19 +365,16 @@ class Message:
             else:
                 descriptor, pos = decode_value(buf, pos + 1, limits, 1)
                 code = _section_code(descriptor, start)
-            section_rank = _RANK.get(code, -1)
-            if section_rank < 0:
-                raise DecodeError(f"unknown message section descriptor 0x{code:x} at offset {start}")
-            if section_rank <= rank and not (
-                # 3.2: one or more data sections, or one or more amqp-sequence sections.
-                code == body_code and code != _AMQP_VALUE
-            ):
-                _order_error(code, body_code, section_rank, rank, start)
+            section_rank = rank_of.get(code, -1)
+            if section_rank <= rank:
+                # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
+                if code != body_code or code == 0x77 or section_rank < 0:
+                    _order_error(code, body_code, section_rank, rank, start)
             rank = section_rank
             if pos >= size:
                 raise DecodeError(f"{_SECTION_NAME[code]} section at offset {start} has no value")
 
-            if code == _DATA:
+            if code == 0x75:  # data
                 # Parsed here rather than by decode_value: only the span is noted now, so that
                 # the payload is copied once, at the end, into bytes or Data as the count says.
                 constructor = buf[pos]
@@ -397,41 +404,41 @@ class Message:
                 else:
                     data_spans.append((pos, pos + n))
                 pos += n
-                body_code = _DATA
+                body_code = 0x75
                 continue
 
             value, pos = decode_value(buf, pos, limits, 1)
-            if code == _HEADER:
-                if type(value) is not list:
-                    raise DecodeError(f"header section at offset {start} must hold a list")
-                msg.header = Header._amqp_from_fields_(value)
-            elif code == _PROPERTIES:
-                if type(value) is not list:
-                    raise DecodeError(f"properties section at offset {start} must hold a list")
-                msg.properties = Properties._amqp_from_fields_(value)
-            elif code == _APPLICATION_PROPERTIES:
-                msg.application_properties = _check_application_properties(value, start)
-            elif code == _MESSAGE_ANNOTATIONS:
-                msg.message_annotations = _check_map(value, code, start)
-            elif code == _DELIVERY_ANNOTATIONS:
-                msg.delivery_annotations = _check_map(value, code, start)
-            elif code == _AMQP_VALUE:
+            if code == 0x77:  # amqp-value
                 body = value
                 if value is None or isinstance(value, bytes):
                     body = AmqpValue(value)  # see the class docstring: keep it unambiguous
-                body_code = _AMQP_VALUE
-            elif code == _AMQP_SEQUENCE:
+                body_code = 0x77
+            elif code == 0x73:  # properties
+                if type(value) is not list:
+                    raise DecodeError(f"properties section at offset {start} must hold a list")
+                properties = Properties._amqp_from_fields_(value)
+            elif code == 0x74:  # application-properties
+                application_properties = _check_application_properties(value, start)
+            elif code == 0x70:  # header
+                if type(value) is not list:
+                    raise DecodeError(f"header section at offset {start} must hold a list")
+                header = Header._amqp_from_fields_(value)
+            elif code == 0x72:  # message-annotations
+                message_annotations = _check_map(value, code, start)
+            elif code == 0x71:  # delivery-annotations
+                delivery_annotations = _check_map(value, code, start)
+            elif code == 0x76:  # amqp-sequence
                 if type(value) is not list:
                     raise DecodeError(
                         f"amqp-sequence section at offset {start} must hold a list"
                     )
-                if body_code == _AMQP_SEQUENCE:
+                if body_code == 0x76:
                     body.append(AmqpSequence(value))
                 else:
                     body = [AmqpSequence(value)]
-                    body_code = _AMQP_SEQUENCE
-            else:  # _FOOTER
-                msg.footer = _check_map(value, code, start)
+                    body_code = 0x76
+            else:  # 0x78 footer
+                footer = _check_map(value, code, start)
 
         if data_spans is not None:
             # The one copy of each payload: from the input straight into its body object.
@@ -440,7 +447,13 @@ class Message:
                 body = bytes(buf[a:b])
             else:
                 body = [Data(buf[a:b]) for a, b in data_spans]
+        msg.header = header
+        msg.delivery_annotations = delivery_annotations
+        msg.message_annotations = message_annotations
+        msg.properties = properties
+        msg.application_properties = application_properties
         msg.body = body
+        msg.footer = footer
         return msg
 
 
@@ -531,16 +544,18 @@ def _check_map(value: Any, code: int, start: int) -> dict[Any, Any]:
 
 
 def _check_application_properties(value: Any, start: int) -> dict[str, Any]:
+    """3.2.5 on decode: string keys, simple values (the decoder returns exact types)."""
     if type(value) is not dict:
         raise DecodeError(f"application-properties section at offset {start} must hold a map")
-    for key, item in value.items():
+    for key in value:
         if type(key) is not str:
             raise DecodeError(
                 f"application-properties key {key!r} at offset {start} is not a string (3.2.5)"
             )
-        if isinstance(item, (list, dict)):
+    for item in value.values():
+        if type(item) in _NOT_SIMPLE:
             raise DecodeError(
-                f"application-properties value for {key!r} at offset {start} is a "
+                f"application-properties value {item!r} at offset {start} is a "
                 f"{type(item).__name__}; 3.2.5 allows only simple types"
             )
     return value
@@ -560,8 +575,10 @@ def _section_code(descriptor: Any, start: int) -> int:
     raise DecodeError(f"message section descriptor at offset {start} is not a ulong or symbol")
 
 
-def _order_error(code: int, body_code: int, section_rank: int, rank: int, start: int) -> None:
-    """Raise the DecodeError that says how a section broke the order of 3.2."""
+def _order_error(code: int, body_code: int, section_rank: int, rank: int, start: int) -> NoReturn:
+    """Raise the DecodeError that says how a section broke the order of 3.2 (or is unknown)."""
+    if section_rank < 0:
+        raise DecodeError(f"unknown message section descriptor 0x{code:x} at offset {start}")
     name = _SECTION_NAME[code]
     if section_rank == 5 and body_code:
         raise DecodeError(
