@@ -1,0 +1,1 @@
+"""The ``amqp10`` command line: ``serve``, ``send``, ``receive``, ``trace`` and ``demo``."""
