@@ -45,6 +45,12 @@ from .types import (
 
 __all__ = ["decode_value", "decode_described_list", "split_sections"]
 
+# Wrappers built with the base type's __new__ skip the range check their constructors do: the
+# encoding's width already implies the range. (Module-level names: one lookup, not two.)
+_int_new = int.__new__
+_float_new = float.__new__
+_str_new = str.__new__
+
 _unpack_H = struct.Struct(">H").unpack_from
 _unpack_h = struct.Struct(">h").unpack_from
 _unpack_I = struct.Struct(">I").unpack_from
@@ -59,12 +65,16 @@ _unpack_QQ = struct.Struct(">QQ").unpack_from
 # One-byte encodings decode through tables indexed by the raw byte: no range check, no
 # allocation. The wrappers are immutable, so sharing one instance per value is safe; building
 # them with int.__new__ skips the range check their constructors do (the range is implied).
-_UBYTE = tuple(int.__new__(UByte, i) for i in range(256))
-_BYTE = tuple(int.__new__(Byte, i if i < 128 else i - 256) for i in range(256))
-_SMALLUINT = tuple(int.__new__(UInt, i) for i in range(256))
-_SMALLULONG = tuple(int.__new__(ULong, i) for i in range(256))
-_SMALLINT = tuple(int.__new__(Int, i if i < 128 else i - 256) for i in range(256))
+_UBYTE = tuple(_int_new(UByte, i) for i in range(256))
+_BYTE = tuple(_int_new(Byte, i if i < 128 else i - 256) for i in range(256))
+_SMALLUINT = tuple(_int_new(UInt, i) for i in range(256))
+_SMALLULONG = tuple(_int_new(ULong, i) for i in range(256))
+_SMALLINT = tuple(_int_new(Int, i if i < 128 else i - 256) for i in range(256))
 _SMALLLONG = tuple(i if i < 128 else i - 256 for i in range(256))
+
+
+#: raw bytes -> Symbol for short symbols already seen (bounded: at most 1024 of 64 bytes).
+_SYMBOLS: dict[bytes, Symbol] = {}
 
 
 class _Ctx:
@@ -189,32 +199,32 @@ def _dec_smalllong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -
 def _dec_ushort(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("ushort", pos, 2, end)
-    return int.__new__(UShort, _unpack_H(buf, pos)[0]), pos + 2
+    return _int_new(UShort, _unpack_H(buf, pos)[0]), pos + 2
 
 
 def _dec_short(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("short", pos, 2, end)
-    return int.__new__(Short, _unpack_h(buf, pos)[0]), pos + 2
+    return _int_new(Short, _unpack_h(buf, pos)[0]), pos + 2
 
 
 def _dec_uint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("uint", pos, 4, end)
-    return int.__new__(UInt, _unpack_I(buf, pos)[0]), pos + 4
+    return _int_new(UInt, _unpack_I(buf, pos)[0]), pos + 4
 
 
 def _dec_int(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("int", pos, 4, end)
-    return int.__new__(Int, _unpack_i(buf, pos)[0]), pos + 4
+    return _int_new(Int, _unpack_i(buf, pos)[0]), pos + 4
 
 
 def _dec_float(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("float", pos, 4, end)
     # The unpacked double is exactly the binary32 value, so Float's rounding is not needed.
-    return float.__new__(Float, _unpack_f(buf, pos)[0]), pos + 4
+    return _float_new(Float, _unpack_f(buf, pos)[0]), pos + 4
 
 
 def _dec_char(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
@@ -224,7 +234,7 @@ def _dec_char(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
     if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
         # 1.6.16: a char is a single Unicode character, i.e. a scalar value.
         raise DecodeError(f"char at offset {pos} is not a Unicode scalar value: 0x{cp:x}")
-    return str.__new__(Char, chr(cp)), pos + 4
+    return _str_new(Char, chr(cp)), pos + 4
 
 
 def _dec_decimal32(
@@ -232,13 +242,13 @@ def _dec_decimal32(
 ) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("decimal32", pos, 4, end)
-    return int.__new__(Decimal32, _unpack_I(buf, pos)[0]), pos + 4
+    return _int_new(Decimal32, _unpack_I(buf, pos)[0]), pos + 4
 
 
 def _dec_ulong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("ulong", pos, 8, end)
-    return int.__new__(ULong, _unpack_Q(buf, pos)[0]), pos + 8
+    return _int_new(ULong, _unpack_Q(buf, pos)[0]), pos + 8
 
 
 def _dec_long(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
@@ -258,7 +268,7 @@ def _dec_timestamp(
 ) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("timestamp", pos, 8, end)
-    return int.__new__(Timestamp, _unpack_q(buf, pos)[0]), pos + 8
+    return _int_new(Timestamp, _unpack_q(buf, pos)[0]), pos + 8
 
 
 def _dec_decimal64(
@@ -266,7 +276,7 @@ def _dec_decimal64(
 ) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("decimal64", pos, 8, end)
-    return int.__new__(Decimal64, _unpack_Q(buf, pos)[0]), pos + 8
+    return _int_new(Decimal64, _unpack_Q(buf, pos)[0]), pos + 8
 
 
 def _dec_decimal128(
@@ -275,7 +285,7 @@ def _dec_decimal128(
     if pos + 16 > end:
         raise _short("decimal128", pos, 16, end)
     hi, lo = _unpack_QQ(buf, pos)
-    return int.__new__(Decimal128, (hi << 64) | lo), pos + 16
+    return _int_new(Decimal128, (hi << 64) | lo), pos + 16
 
 
 def _dec_uuid(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
@@ -303,7 +313,7 @@ def _string(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
         raise _over_limit(what, pos, n, "max_string_size", ctx.max_string)
     stop = pos + n
     try:
-        return str(buf[pos:stop], "utf-8"), stop
+        return buf[pos:stop].tobytes().decode(), stop
     except UnicodeDecodeError as exc:
         # 1.6.19: strings are UTF-8; the strict codec also refuses surrogates and overlongs.
         raise DecodeError(
@@ -318,7 +328,7 @@ def _symbol(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
         raise _over_limit(what, pos, n, "max_string_size", ctx.max_string)
     stop = pos + n
     try:
-        return str.__new__(Symbol, buf[pos:stop], "ascii"), stop
+        return _str_new(Symbol, buf[pos:stop], "ascii"), stop
     except UnicodeDecodeError as exc:
         # 1.6.21: symbols are "ASCII character strings".
         raise DecodeError(
@@ -339,9 +349,18 @@ def _dec_vbin32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> t
 
 
 def _dec_str8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    # The commonest variable encoding, so _string is inlined for the valid case.
     if pos >= end:
         raise _short("str8 size", pos, 1, end)
-    return _string(buf, pos + 1, buf[pos], end, ctx, "str8")
+    n = buf[pos]
+    pos += 1
+    stop = pos + n
+    if stop > end or n > ctx.max_string:
+        return _string(buf, pos, n, end, ctx, "str8")  # raises the right error
+    try:
+        return buf[pos:stop].tobytes().decode(), stop
+    except UnicodeDecodeError:
+        return _string(buf, pos, n, end, ctx, "str8")  # raises the right error
 
 
 def _dec_str32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
@@ -351,9 +370,23 @@ def _dec_str32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tu
 
 
 def _dec_sym8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+    # Symbols repeat (capabilities, conditions, annotation keys), so short valid ones are
+    # interned in a bounded table; anything else takes the checked path.
     if pos >= end:
         raise _short("sym8 size", pos, 1, end)
-    return _symbol(buf, pos + 1, buf[pos], end, ctx, "sym8")
+    n = buf[pos]
+    pos += 1
+    stop = pos + n
+    if stop <= end and n <= ctx.max_string:
+        raw = buf[pos:stop].tobytes()
+        sym = _SYMBOLS.get(raw)
+        if sym is not None:
+            return sym, stop
+        sym, stop = _symbol(buf, pos, n, end, ctx, "sym8")
+        if n <= 64 and len(_SYMBOLS) < 1024:
+            _SYMBOLS[raw] = sym
+        return sym, stop
+    return _symbol(buf, pos, n, end, ctx, "sym8")  # raises the right error
 
 
 def _dec_sym32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
