@@ -65,7 +65,7 @@ def _is_ip(host: str | None) -> bool:
     return True
 
 
-class Scenario(MessagingHandler):  # type: ignore[misc]
+class Scenario(MessagingHandler):
     """Runs one scenario on one connection and collects the result."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -195,7 +195,7 @@ class Scenario(MessagingHandler):  # type: ignore[misc]
     def make_message(self, index: int) -> Message:
         body: Any = bytes(self.args.size) if self.args.size else f"{self.args.body}{index}"
         message = Message(body=body, id=f"{self.args.container_id}-{index}")
-        if self.args.scenario == "request":
+        if self.args.scenario == "request" and self.reply_to is not None:
             message.reply_to = self.reply_to
         return message
 
@@ -233,14 +233,14 @@ class Scenario(MessagingHandler):  # type: ignore[misc]
             if self.args.scenario == "respond":
                 self.respond(event, message)
         if not delivery.settled:
-            self.settle(delivery)
+            self.settle_with_outcome(delivery)
         if self.received < self.args.count:
             if self.receiver.credit == 0:
                 self.receiver.flow(min(self.args.credit, self.args.count - self.received))
         elif self.args.scenario != "respond":
             self.finish()
 
-    def settle(self, delivery: Delivery) -> None:
+    def settle_with_outcome(self, delivery: Delivery) -> None:
         outcome = self.args.outcome
         if outcome == "accept":
             delivery.update(Delivery.ACCEPTED)

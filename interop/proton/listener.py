@@ -63,7 +63,7 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
-class Broker(MessagingHandler):  # type: ignore[misc]
+class Broker(MessagingHandler):
     """Queues, topics, dynamic nodes and the echo service, for every accepted connection."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -244,7 +244,7 @@ class Broker(MessagingHandler):  # type: ignore[misc]
             self.in_flight.pop(delivery, None)
 
     def _route(self, address: str, message: Message) -> None:
-        if address == self.args.echo:
+        if address == self.args.echo and message.reply_to:
             reply = Message(body=message.body, address=message.reply_to,
                             correlation_id=message.correlation_id or message.id,
                             properties=message.properties, subject=message.subject)
