@@ -353,6 +353,11 @@ class Array(list):  # type: ignore[type-arg]
             )
         return list.__eq__(self, other)
 
+    def __ne__(self, other: object) -> bool:
+        # list.__ne__ would compare the items only, so != must be spelled out.
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
     __hash__ = None
 
     def __repr__(self) -> str:
