@@ -62,9 +62,8 @@ _unpack_d = struct.Struct(">d").unpack_from
 _unpack_II = struct.Struct(">II").unpack_from
 _unpack_QQ = struct.Struct(">QQ").unpack_from
 
-# One-byte encodings decode through tables indexed by the raw byte: no range check, no
-# allocation. The wrappers are immutable, so sharing one instance per value is safe; building
-# them with int.__new__ skips the range check their constructors do (the range is implied).
+# One-byte encodings decode through tables indexed by the raw byte: no allocation. The
+# wrappers are immutable, so sharing one instance per value is safe.
 _UBYTE = tuple(_int_new(UByte, i) for i in range(256))
 _BYTE = tuple(_int_new(Byte, i if i < 128 else i - 256) for i in range(256))
 _SMALLUINT = tuple(_int_new(UInt, i) for i in range(256))
