@@ -1,0 +1,656 @@
+"""Sans-IO waiting logic shared by the blocking and trio adapters (written once, used twice).
+
+Owns: what the engine's events mean to a client's waiting calls. ``ClientCore`` folds every
+event into per-session and per-link records; the *predicates* (``opened``, ``attached``,
+``outcome``, ``take_delivery``, ``drained``, ``reply``, ...) answer "is it done?" with a
+value, ``PENDING``, or the typed error that says why it never will be; the *commands*
+(``begin_session``, ``attach_sender``, ``send``, ...) queue engine work. The prefetch credit
+policy and the request/reply correlation live here too, and so does the public ``Delivery``.
+
+An adapter only adds two things: a *runner* that executes a command with exclusive access to
+the engine and then wakes its I/O (blocking: under the connection's lock; trio: on the trio
+thread), and a *wait* that re-evaluates a predicate whenever events arrive (blocking: a
+``Condition``; trio: a ``ParkingLot``) until it stops being ``PENDING`` or the timeout passes.
+
+Must never: do I/O, block, sleep, read a clock, or import an adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections import deque
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Protocol, TypeVar
+
+from .codec.message import Message
+from .codec.spec import Accepted, Error, Modified, Properties, Rejected, Released
+from .codec.types import Symbol
+from .engine.connection import Connection as EngineConnection
+from .engine.delivery import Delivery as EngineDelivery
+from .engine.events import (
+    ConnectionClosed,
+    ConnectionOpened,
+    CreditChanged,
+    DeliveryReceived,
+    DeliveryUpdated,
+    Event,
+    LinkAttached,
+    LinkDetached,
+    LinkRemotelyAttached,
+    ProtocolViolationDetected,
+    SaslOutcomeReceived,
+    SessionBegun,
+    SessionEnded,
+    SessionRemotelyBegun,
+)
+from .engine.link import Link, Receiver, Sender
+from .engine.session import Session
+from .engine.states import LinkState
+from .errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError
+
+__all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "Requests"]
+
+log = logging.getLogger("amqp10.client")
+
+_T = TypeVar("_T")
+
+
+class Pending(enum.Enum):
+    """The single value ``PENDING``: a predicate's "not yet"."""
+
+    PENDING = "pending"
+
+
+PENDING = Pending.PENDING
+
+#: The outcomes that end an unsettled delivery's life at the sender (spec 3.4).
+OUTCOMES = (Accepted, Rejected, Released, Modified)
+
+_NOT_ALLOWED = "amqp:not-allowed"
+
+
+class Runner(Protocol):
+    """Runs ``fn`` with exclusive access to the engine, wakes the I/O, returns ``fn()``."""
+
+    def __call__(self, fn: Callable[[], _T]) -> _T: ...
+
+
+class ClientCore:
+    """What one client connection's engine has told us, in the shape waiters need.
+
+    Args:
+        engine: the sans-IO connection (client role).
+        peer: how to name the peer in error messages (the URL, password hidden).
+    """
+
+    def __init__(self, engine: EngineConnection, peer: str) -> None:
+        self.engine = engine
+        self.peer = peer
+        self.opened = False
+        self.finished = False  # ConnectionClosed seen: no more events will come
+        self.closing = False  # the user called close()
+        self.error: AMQPError | None = None  # why it ended badly (peer, SASL, transport)
+        self.sessions: dict[Session, SessionRecord] = {}
+        self.links: dict[Link, LinkRecord] = {}
+        self.default_session: SessionRecord | None = None
+        #: a predicate queued engine output (credit top-up, auto-accept): the adapter must
+        #: wake its I/O after evaluating it, then clear this.
+        self.output_pending = False
+        self._names = 0
+        self._handlers: dict[type[Event], Callable[[Any], None]] = {
+            SaslOutcomeReceived: self._on_sasl,
+            ConnectionOpened: self._on_opened,
+            ConnectionClosed: self._on_closed,
+            SessionRemotelyBegun: self._on_session_remotely_begun,
+            SessionBegun: self._on_session_begun,
+            SessionEnded: self._on_session_ended,
+            LinkRemotelyAttached: self._on_link_remotely_attached,
+            LinkAttached: self._on_link_attached,
+            LinkDetached: self._on_link_detached,
+            CreditChanged: self._on_credit,
+            DeliveryReceived: self._on_delivery_received,
+            DeliveryUpdated: self._on_delivery_updated,
+            ProtocolViolationDetected: self._on_violation,
+        }
+
+    # -- events --------------------------------------------------------------------------------
+    def handle(self, events: list[Event]) -> None:
+        """Fold engine events into the records (call with exclusive engine access)."""
+        for event in events:
+            handler = self._handlers.get(type(event))
+            if handler is not None:
+                handler(event)
+
+    def transport_failed(self, reason: str) -> None:
+        """The socket or TLS broke: end the engine and remember why, in words."""
+        if self.error is None and not self.finished:
+            self.error = ConnectionClosedError(f"the connection to {self.peer} broke: {reason}")
+        self.handle(self.engine.receive_data(b""))
+        self.finished = True
+
+    def _on_sasl(self, event: SaslOutcomeReceived) -> None:
+        if not event.succeeded and self.error is None:
+            self.error = event.error
+            log.warning("SASL with %s failed: %s", self.peer, event.error)
+
+    def _on_opened(self, event: ConnectionOpened) -> None:
+        self.opened = True
+        log.debug("connection to %s open (peer container %s)", self.peer, event.container_id)
+
+    def _on_closed(self, event: ConnectionClosed) -> None:
+        self.finished = True
+        if event.error is not None and self.error is None:
+            self.error = event.error
+            log.info("connection to %s closed: %s", self.peer, event.error)
+
+    def _on_session_remotely_begun(self, event: SessionRemotelyBegun) -> None:
+        # A client API has nowhere to hand a session the peer starts: refuse it cleanly.
+        event.session.end(Error(condition=_NOT_ALLOWED, description="this client does not accept sessions begun by the peer"))
+
+    def _on_session_begun(self, event: SessionBegun) -> None:
+        record = self.sessions.get(event.session)
+        if record is not None:
+            record.begun = True
+
+    def _on_session_ended(self, event: SessionEnded) -> None:
+        record = self.sessions.get(event.session)
+        if record is not None:
+            record.ended = True
+            record.error = event.error
+
+    def _on_link_remotely_attached(self, event: LinkRemotelyAttached) -> None:
+        event.link.detach(error=Error(condition=_NOT_ALLOWED, description="this client does not accept links attached by the peer"))
+
+    def _on_link_attached(self, event: LinkAttached) -> None:
+        record = self.links.get(event.link)
+        if record is None:
+            return
+        link = event.link
+        # Spec 2.6.3: a refusing peer answers with a null terminus, then detaches.
+        terminus = link.remote_target if link.is_sender else link.remote_source
+        record.attached = terminus is not None
+
+    def _on_link_detached(self, event: LinkDetached) -> None:
+        record = self.links.get(event.link)
+        if record is None:
+            return
+        record.detached = True
+        record.error = event.error
+        record.detached_by_peer = event.by_peer
+        if event.error is not None:
+            log.info("%s detached by %s: %s", record.describe(), self.peer, event.error)
+
+    def _on_credit(self, event: CreditChanged) -> None:
+        record = self.links.get(event.link)
+        if record is not None and event.drained:
+            record.draining = False
+
+    def _on_delivery_received(self, event: DeliveryReceived) -> None:
+        record = self.links.get(event.delivery.link)
+        if record is not None:
+            record.deliveries.append(event.delivery)
+
+    def _on_delivery_updated(self, event: DeliveryUpdated) -> None:
+        delivery = event.delivery
+        # Spec 2.6.12: with rcv-settle-mode second the receiver waits for us to settle once it
+        # has decided; settling as soon as the outcome is known keeps nothing dangling, even
+        # when nobody waits for it any more (a cancelled or timed-out send).
+        if delivery.link.is_sender and isinstance(event.state, OUTCOMES) and not delivery.settled:
+            delivery.settle()
+
+    def _on_violation(self, event: ProtocolViolationDetected) -> None:
+        log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
+
+    # -- checks ------------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise why the connection cannot be used, or return if it can."""
+        if self.error is not None:
+            raise self.error
+        if self.finished or self.closing:
+            raise ConnectionClosedError(f"the connection to {self.peer} is closed (you closed it)")
+
+    def opened_or_failed(self) -> "ClientCore | Pending":
+        """Predicate: the peer's OPEN arrived (raises the SASL/close/transport error otherwise)."""
+        if self.opened and not self.finished:
+            return self
+        if self.error is not None:
+            raise self.error
+        if self.finished:
+            raise ConnectionClosedError(f"the connection to {self.peer} closed before it opened")
+        return PENDING
+
+    def closed(self) -> "bool | Pending":
+        """Predicate: the close handshake finished (or the connection died anyway)."""
+        return True if self.finished else PENDING
+
+    def next_name(self, kind: str) -> str:
+        """A link name unique within this connection's container (spec 2.6.1)."""
+        self._names += 1
+        return f"{self.engine.config.container_id}-{kind}-{self._names}"
+
+    # -- commands (run them through the adapter's Runner) -----------------------------------------
+    def begin_session(self, **options: Any) -> "SessionRecord":
+        """Begin a session; wait on ``SessionRecord.begun_or_failed``."""
+        self.check()
+        session = self.engine.begin_session(**options)
+        record = SessionRecord(self, session)
+        self.sessions[session] = record
+        return record
+
+    def session_for_links(self) -> "SessionRecord":
+        """The connection's default session, begun on first use."""
+        if self.default_session is None or self.default_session.ended:
+            self.default_session = self.begin_session()
+        return self.default_session
+
+    def close(self) -> None:
+        """Start the close handshake (nothing if the connection is already over)."""
+        self.closing = True
+        if not self.finished and not self.engine.finished:
+            self.engine.close()
+
+
+class SessionRecord:
+    """A session as the adapters see it."""
+
+    def __init__(self, core: ClientCore, session: Session) -> None:
+        self.core = core
+        self.session = session
+        self.begun = False
+        self.ended = False
+        self.closing = False
+        self.error: SessionEndedError | None = None
+
+    def check(self) -> None:
+        """Raise why the session cannot be used."""
+        self.core.check()
+        if self.error is not None:
+            raise self.error
+        if self.ended or self.closing:
+            raise SessionEndedError("the session is ended (you ended it)" if self.closing else "the peer ended the session")
+
+    def begun_or_failed(self) -> "SessionRecord | Pending":
+        """Predicate: the peer answered our BEGIN."""
+        self.check()
+        return self if self.begun else PENDING
+
+    def ended_or_gone(self) -> "bool | Pending":
+        """Predicate: the END handshake finished (or the connection is over)."""
+        return True if self.ended or self.core.finished else PENDING
+
+    def end(self) -> None:
+        """Start ending the session."""
+        self.closing = True
+        if not self.ended and not self.core.finished:
+            self.session.end()
+
+    def attach_sender(self, address: str | None, attach: Mapping[str, Any]) -> "LinkRecord":
+        """Attach a sending link with ``_options.sender_attach`` fields."""
+        self.check()
+        link = self.session.attach_sender(self.core.next_name("sender"), **attach)
+        return self._track(link, address, credit=0, auto_accept=False)
+
+    def attach_receiver(self, address: str | None, attach: Mapping[str, Any], *, credit: int, auto_accept: bool) -> "LinkRecord":
+        """Attach a receiving link and grant the prefetch credit at once (pipelined)."""
+        if credit < 0:
+            raise ValueError("credit must be >= 0 (0: manual flow control)")
+        self.check()
+        link = self.session.attach_receiver(self.core.next_name("receiver"), **attach)
+        record = self._track(link, address, credit=credit, auto_accept=auto_accept)
+        if credit:
+            assert isinstance(link, Receiver)
+            link.flow(credit)
+        return record
+
+    def _track(self, link: Link, address: str | None, *, credit: int, auto_accept: bool) -> "LinkRecord":
+        record = LinkRecord(self, link, address, credit_window=credit, auto_accept=auto_accept)
+        self.core.links[link] = record
+        return record
+
+
+class LinkRecord:
+    """A link as the adapters see it, with the receiver's buffer and credit policy.
+
+    Prefetch policy (``credit_window`` > 0): keep ``credit + buffered`` near the window. Each
+    time the application takes a delivery, and whenever a receive finds the buffer empty, the
+    credit is topped up to ``window - buffered`` once that sum has fallen to half the window,
+    so FLOW frames go out in batches rather than one per message. With a window of 0 credit is
+    the application's business (``flow``, ``drain``).
+    """
+
+    def __init__(self, session: SessionRecord, link: Link, address: str | None, *, credit_window: int, auto_accept: bool) -> None:
+        self.session = session
+        self.core = session.core
+        self.link = link
+        self.requested_address = address
+        self.credit_window = credit_window
+        self.auto_accept = auto_accept
+        self.attached = False
+        self.detached = False
+        self.detached_by_peer = False
+        self.closing = False
+        self.draining = False
+        self.error: LinkDetachedError | None = None
+        self.deliveries: deque[EngineDelivery] = deque()
+
+    def describe(self) -> str:
+        """``receiver link from 'q'`` / ``sender link to 'q'`` for messages."""
+        if self.link.is_sender:
+            return f"sender link to {self.address!r}"
+        return f"receiver link from {self.address!r}"
+
+    @property
+    def address(self) -> str | None:
+        """The node address: what the peer assigned for dynamic termini, else what we asked."""
+        terminus = self.link.remote_target if self.link.is_sender else self.link.remote_source
+        dynamic_terminus = self.link.target if self.link.is_sender else self.link.source
+        if getattr(dynamic_terminus, "dynamic", None) and terminus is not None and terminus.address is not None:
+            return str(terminus.address)
+        return self.requested_address
+
+    def check(self) -> None:
+        """Raise why the link cannot be used."""
+        self.session.check()
+        if self.detached or self.closing:
+            raise self._detached_error()
+
+    def _detached_error(self) -> LinkDetachedError:
+        err = self.error
+        if err is not None:
+            what = "refused" if not self.attached else "detached"
+            text = f"the peer {what} the {self.describe()}"
+            if err.description:
+                text += f": {err.description}"
+            return LinkDetachedError(text, condition=err.condition, info=err.info)
+        if self.closing:
+            return LinkDetachedError(f"the {self.describe()} is closed (you closed it)")
+        return LinkDetachedError(f"the peer closed the {self.describe()}")
+
+    # -- predicates ------------------------------------------------------------------------------
+    def attached_or_failed(self) -> "LinkRecord | Pending":
+        """Predicate: the peer accepted our ATTACH (``LinkDetachedError`` if it refused)."""
+        self.check()
+        return self if self.attached else PENDING
+
+    def detached_or_gone(self) -> "bool | Pending":
+        """Predicate: the DETACH handshake finished (or the session/connection is over)."""
+        return True if self.detached or self.session.ended or self.core.finished else PENDING
+
+    def sent(self, delivery: EngineDelivery) -> "None | Pending":
+        """Predicate: every transfer of a pre-settled delivery is written (at-most-once)."""
+        if delivery.complete:
+            return None
+        self.check()
+        return PENDING
+
+    def outcome(self, delivery: EngineDelivery) -> Any:
+        """Predicate: the receiver's outcome (``Accepted``, ``Rejected``, ...; ``None`` if it
+        settled without one)."""
+        state = delivery.remote_state
+        if isinstance(state, OUTCOMES) or delivery.remote_settled:
+            return state
+        self.check()
+        return PENDING
+
+    def take_delivery(self, run: Runner) -> "Delivery | Pending":
+        """Predicate: the next buffered delivery, handed to the application.
+
+        Deliveries that arrived before the link ended are still handed out; then the
+        link's end is raised. Tops up prefetch credit (see the class docstring).
+        """
+        if self.deliveries:
+            delivery = self.deliveries.popleft()
+            self._top_up()
+            return self._hand_out(delivery, run)
+        self.check()
+        self._top_up()
+        return PENDING
+
+    def take_all(self, run: Runner) -> list["Delivery"]:
+        """Every buffered delivery, handed to the application."""
+        taken = [self._hand_out(d, run) for d in self._drain_buffer()]
+        self._top_up()
+        return taken
+
+    def _drain_buffer(self) -> list[EngineDelivery]:
+        taken = list(self.deliveries)
+        self.deliveries.clear()
+        return taken
+
+    def drained(self, run: Runner) -> "list[Delivery] | Pending":
+        """Predicate: the sender answered our drain; returns the buffered deliveries."""
+        if not self.draining:
+            return self.take_all(run)
+        self.check()
+        return PENDING
+
+    def _hand_out(self, delivery: EngineDelivery, run: Runner) -> "Delivery":
+        public = Delivery(delivery, run)
+        if self.auto_accept and not delivery.settled:
+            delivery.accept()
+            self.core.output_pending = True
+        return public
+
+    def _top_up(self) -> None:
+        window = self.credit_window
+        link = self.link
+        if not window or link.state is not LinkState.ATTACHED or not isinstance(link, Receiver):
+            return
+        buffered = len(self.deliveries)
+        if link.credit.link_credit + buffered <= window // 2 and not self.draining:
+            link.flow(window - buffered)
+            self.core.output_pending = True
+
+    # -- commands ----------------------------------------------------------------------------------
+    def send(self, payload: bytes, *, settled: bool) -> EngineDelivery:
+        """Queue one encoded message on the sender."""
+        self.check()
+        assert isinstance(self.link, Sender)
+        return self.link.send(payload, settled=settled)
+
+    def withdraw(self, delivery: EngineDelivery) -> bool:
+        """Take back a delivery nobody will wait for, if none of it has gone out yet.
+
+        Returns True when it was withdrawn (never sent, no credit spent), False when it is
+        already on the wire, in which case its outcome is still tracked and settled on arrival.
+        """
+        if delivery.id is None and not delivery.aborted and not delivery.complete:
+            try:
+                delivery.abort()
+            except AMQPError:
+                return False
+            return True
+        return False
+
+    def add_credit(self, count: int) -> None:
+        """Grant ``count`` more credit (manual flow control)."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self.check()
+        assert isinstance(self.link, Receiver)
+        self.link.flow(self.link.credit.link_credit + count)
+
+    def start_drain(self) -> None:
+        """Ask the sender to use up or give back all credit (spec 2.6.7)."""
+        self.check()
+        assert isinstance(self.link, Receiver)
+        self.draining = True
+        self.link.drain()
+
+    def detach(self, *, closed: bool) -> None:
+        """Start closing (``closed``) or detaching the link."""
+        self.closing = True
+        if not self.detached and not self.session.ended and not self.core.finished:
+            self.link.detach(closed=closed)
+
+
+class Delivery:
+    """A message received on a ``Receiver``, and how you settle it.
+
+    ``message`` is decoded on first use (so a malformed message surfaces as a ``DecodeError``
+    you can answer with ``reject``). ``accept``, ``reject``, ``release`` and ``modify`` report
+    the outcome to the sender and settle the delivery (spec 3.4); a delivery the sender sent
+    pre-settled needs no outcome, and they do nothing for it. Safe to call from any thread.
+    """
+
+    __slots__ = ("_delivery", "_run", "_message")
+
+    def __init__(self, delivery: EngineDelivery, run: Runner) -> None:
+        self._delivery = delivery
+        self._run = run
+        self._message: Message | None = None
+
+    def __repr__(self) -> str:
+        return f"<Delivery tag={self.tag!r} settled={self.settled}>"
+
+    @property
+    def message(self) -> Message:
+        """The decoded message.
+
+        Raises:
+            DecodeError: the payload is not a valid AMQP message.
+        """
+        if self._message is None:
+            self._message = Message.decode(self._delivery.payload)
+        return self._message
+
+    @property
+    def payload(self) -> bytes:
+        """The encoded message, as received."""
+        return bytes(self._delivery.payload)
+
+    @property
+    def tag(self) -> bytes:
+        """The delivery-tag the sender chose."""
+        return self._delivery.tag
+
+    @property
+    def settled(self) -> bool:
+        """Settled at this end (by an outcome, auto-accept, or because the sender pre-settled)."""
+        return self._delivery.settled
+
+    @property
+    def state(self) -> Any:
+        """The outcome given here so far (``Accepted()`` ...), or ``None``."""
+        return self._delivery.local_state
+
+    def _update(self, action: Callable[[], None]) -> None:
+        def run() -> None:
+            if self._delivery.remote_settled and self._delivery.settled and self._delivery.local_state is None:
+                return  # pre-settled by the sender: there is no one to tell
+            action()
+
+        self._run(run)
+
+    def accept(self) -> None:
+        """Accept: processed successfully (spec 3.4.2)."""
+        self._update(lambda: self._delivery.accept())
+
+    def reject(self, condition: str | None = None, description: str | None = None, *, info: Mapping[str, Any] | None = None) -> None:
+        """Reject: invalid and will not be processed (spec 3.4.3); ``condition`` and
+        ``description`` tell the sender why (e.g. ``"amqp:decode-error"``)."""
+        self._update(lambda: self._delivery.reject(condition, description, info=info))
+
+    def release(self) -> None:
+        """Release: not processed; the sender may deliver it again, to anyone (spec 3.4.4)."""
+        self._update(lambda: self._delivery.release())
+
+    def modify(self, *, delivery_failed: bool = True, undeliverable_here: bool = False, message_annotations: Mapping[Any, Any] | None = None) -> None:
+        """Modify: not processed, with changes for redelivery (spec 3.4.5): count it as a
+        failed attempt, keep it from this receiver, and/or annotate it."""
+        annotations = None
+        if message_annotations is not None:
+            annotations = {Symbol(k) if isinstance(k, str) else k: v for k, v in message_annotations.items()}
+        self._update(lambda: self._delivery.modify(
+            delivery_failed=delivery_failed,
+            undeliverable_here=undeliverable_here,
+            message_annotations=annotations,
+        ))
+
+
+def encode_for(record: LinkRecord, message: Message | Any) -> bytes:
+    """Encode what ``send`` was given; a non-``Message`` becomes the body of one.
+
+    Raises:
+        ValueError: an anonymous sender (no target address) got a message without ``to``.
+    """
+    if not isinstance(message, Message):
+        message = Message(body=message)
+    target = record.link.target
+    if record.requested_address is None and not getattr(target, "dynamic", None):
+        if message.properties is None or message.properties.to is None:
+            raise ValueError("this sender is anonymous (no address): give each message properties.to")
+    return message.encode()
+
+
+class Requests:
+    """Request/reply correlation over one sender and one dynamic receiver.
+
+    Each request gets a ``message-id`` (a UUID unless it has one) and ``reply-to`` = the
+    receiver's address; a reply is matched by its ``correlation-id`` (the convention of
+    brokers' management nodes and of RPC over AMQP). Replies nobody waits for any more (the
+    request timed out or was cancelled) are accepted and dropped.
+    """
+
+    def __init__(self, sender: LinkRecord, receiver: LinkRecord) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self._waiting: set[Any] = set()
+        self._replies: dict[Any, Message] = {}
+
+    def prepare(self, message: Message | Any) -> tuple[Message, Any]:
+        """A copy of ``message`` addressed for a reply, and the id its reply will carry."""
+        if not isinstance(message, Message):
+            message = Message(body=message)
+        properties = message.properties
+        if properties is None:
+            properties = Properties()
+        message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
+        properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
+        copy = Message(
+            body=message.body,
+            header=message.header,
+            delivery_annotations=message.delivery_annotations,
+            message_annotations=message.message_annotations,
+            properties=properties,
+            application_properties=message.application_properties,
+            footer=message.footer,
+        )
+        self._waiting.add(message_id)
+        return copy, message_id
+
+    def forget(self, key: Any) -> None:
+        """Stop waiting for ``key``'s reply (timed out, cancelled, or send failed)."""
+        self._waiting.discard(key)
+        self._replies.pop(key, None)
+
+    def reply(self, key: Any) -> "Message | Pending":
+        """Predicate: the reply to request ``key``."""
+        receiver = self.receiver
+        while receiver.deliveries:
+            delivery = receiver.deliveries.popleft()
+            try:
+                message = Message.decode(delivery.payload)
+            except AMQPError as exc:
+                log.warning("dropping an undecodable reply on %s: %s", receiver.describe(), exc)
+                if not delivery.settled:
+                    delivery.reject("amqp:decode-error", str(exc))
+                    receiver.core.output_pending = True
+                continue
+            if not delivery.settled:
+                delivery.accept()
+                receiver.core.output_pending = True
+            corr = message.properties.correlation_id if message.properties else None
+            if corr in self._waiting:
+                self._replies[corr] = message
+            else:
+                log.debug("dropping a reply nobody waits for (correlation-id %r)", corr)
+        receiver._top_up()
+        if key in self._replies:
+            self._waiting.discard(key)
+            return self._replies.pop(key)
+        receiver.check()
+        self.sender.check()
+        return PENDING

@@ -1,0 +1,249 @@
+"""The blocking server role: ``listen()`` accepts sockets and serves them with a ``Handler``.
+
+Owns: the listening socket, one reactor thread for it and every connection it accepts (so all
+handler calls of a listener are on one thread, ADAPTERS.md), a server-role engine per accepted
+socket configured with the listener's SASL and TLS options, and shutting it all down. Must
+never: interpret AMQP beyond SASL setup (the handler does), or call the handler concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from .._handler import Handler
+from .._options import new_container_id, server_config
+from ..codec.spec import Error
+from ..engine.connection import Connection as EngineConnection
+from ..engine.events import Event
+from ..engine.mechanisms import Authenticator
+from ..errors import Timeout
+from ..tls import certificate_identity
+from ._reactor import Channel, Reactor
+from ._transport import Transport
+
+__all__ = ["listen", "Listener"]
+
+log = logging.getLogger("amqp10.blocking.server")
+
+_T = TypeVar("_T")
+
+
+class _ServerConnection:
+    """``amqp10.ServerConnection`` for the blocking adapter."""
+
+    __slots__ = ("engine", "peer_address", "tls_identity", "_reactor")
+
+    def __init__(self, engine: EngineConnection, peer_address: tuple[str, int], tls_identity: str | None, reactor: Reactor) -> None:
+        self.engine = engine
+        self.peer_address = peer_address
+        self.tls_identity = tls_identity
+        self._reactor = reactor
+
+    def __repr__(self) -> str:
+        return f"<ServerConnection {self.peer_address[0]}:{self.peer_address[1]}>"
+
+    def wakeup(self) -> None:
+        """Thread-safe: flush this engine's output soon."""
+        self._reactor.wakeup()
+
+
+def listen(
+    host: str,
+    port: int,
+    handler: Handler,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    container_id: str | None = None,
+    authenticator: Authenticator | None = None,
+    sasl_mechanisms: Sequence[str] | None = None,
+    allow_anonymous: bool = True,
+    allow_insecure_plain: bool = False,
+    idle_timeout: float | None = None,
+    max_frame_size: int | None = None,
+    channel_max: int | None = None,
+    properties: Mapping[str, Any] | None = None,
+    offered_capabilities: Sequence[str] | None = None,
+    desired_capabilities: Sequence[str] | None = None,
+    backlog: int = 128,
+) -> "Listener":
+    """Listen on ``host:port`` and serve every connection with ``handler``, on one thread.
+
+    Returns once the socket is bound (``port=0`` picks a free port: read ``Listener.port``).
+
+    Args:
+        host, port: where to listen.
+        handler: an ``amqp10.Handler``; all its calls happen on the listener's thread.
+        ssl_context: serve TLS (``amqp10.tls.server_context``); clients' verified
+            certificates enable SASL EXTERNAL.
+        container_id: our container-id (default: a fresh one).
+        authenticator: checks PLAIN / SCRAM / EXTERNAL credentials
+            (e.g. ``amqp10.engine.sasl.SimpleAuthenticator``); ``None``: ANONYMOUS only.
+        sasl_mechanisms: offer only these.
+        allow_anonymous: offer ANONYMOUS (and accept clients that skip SASL).
+        allow_insecure_plain: offer PLAIN without TLS.
+        idle_timeout, max_frame_size, channel_max, properties, offered_capabilities,
+            desired_capabilities: our OPEN, for every connection.
+        backlog: the listen queue length.
+
+    Raises:
+        OSError: the address cannot be bound.
+        ValueError: the SASL options leave nothing to offer.
+    """
+    cid = container_id or new_container_id()
+    tls_active = ssl_context is not None
+
+    def make_config(identity: str | None) -> Any:
+        return server_config(
+            tls_active=tls_active,
+            peer_identity=identity,
+            container_id=cid,
+            authenticator=authenticator,
+            sasl_mechanisms=sasl_mechanisms,
+            allow_anonymous=allow_anonymous,
+            allow_insecure_plain=allow_insecure_plain,
+            idle_timeout=idle_timeout,
+            max_frame_size=max_frame_size,
+            channel_max=channel_max,
+            properties=properties,
+            offered_capabilities=offered_capabilities,
+            desired_capabilities=desired_capabilities,
+        )
+
+    make_config(None)  # fail now on bad options, not for each client
+    sock = socket.create_server((host, port), backlog=backlog, reuse_port=False)
+    return Listener(sock, handler, ssl_context, make_config)
+
+
+class Listener:
+    """A listening socket and the thread serving its connections. Use ``listen()``.
+
+    A context manager: leaving it closes every connection and stops the thread.
+    """
+
+    def __init__(self, sock: socket.socket, handler: Handler, ssl_context: ssl.SSLContext | None, make_config: Callable[[str | None], Any]) -> None:
+        self._sock = sock
+        address = sock.getsockname()
+        self.host: str = address[0]
+        #: The bound port (useful with ``port=0``).
+        self.port: int = address[1]
+        self._handler = handler
+        self._ssl_context = ssl_context
+        self._make_config = make_config
+        self._connections: dict[Channel, _ServerConnection] = {}
+        self._reactor = Reactor(f"amqp10 listener {self.host}:{self.port}", stop_when_idle=False)
+        self._reactor.add_listener(sock, self._accept)
+        self._reactor.start()
+        log.info("listening on %s:%d%s", self.host, self.port, " (TLS)" if ssl_context else "")
+
+    def __enter__(self) -> "Listener":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """``amqp[s]://host:port`` for clients of this listener."""
+        scheme = "amqps" if self._ssl_context is not None else "amqp"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def call(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` with exclusive access to every engine of this listener (no handler call
+        runs meanwhile), then flush their output. Thread-safe; use it to act on connections
+        from outside handler calls."""
+        with self._reactor.lock:
+            result = fn()
+        self._reactor.wakeup()
+        return result
+
+    @property
+    def connections(self) -> list[_ServerConnection]:
+        """The connections currently served."""
+        with self._reactor.lock:
+            return list(self._connections.values())
+
+    def _accept(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        reactor = self._reactor
+        server_side = self._ssl_context is not None
+        transport = Transport(sock, self._ssl_context, server_side=server_side)
+        channel = Channel(
+            reactor,
+            transport,
+            make_engine=lambda ch: self._made(ch, address),
+            on_events=self._events,
+            on_closed=self._closed,
+        )
+        reactor.add_channel(channel)
+        channel._ensure_engine()  # plain TCP: now; TLS: once the handshake is done
+        log.debug("accepted %s:%d", address[0], address[1])
+
+    def _made(self, channel: Channel, address: tuple[str, int]) -> EngineConnection:
+        identity = certificate_identity(channel.transport.peer_certificate())
+        engine = EngineConnection(self._make_config(identity))
+        engine.open()
+        conn = _ServerConnection(engine, (address[0], address[1]), identity, self._reactor)
+        self._connections[channel] = conn
+        self._call_handler(channel, lambda: self._handler.connection_made(conn))
+        return engine
+
+    def _events(self, channel: Channel, events: list[Event]) -> None:
+        conn = self._connections.get(channel)
+        if conn is not None:
+            self._call_handler(channel, lambda: self._handler.events_received(conn, events))
+
+    def _closed(self, channel: Channel, reason: str | None) -> None:
+        conn = self._connections.pop(channel, None)
+        if conn is not None:
+            try:
+                self._handler.connection_lost(conn)
+            except Exception:
+                log.exception("handler.connection_lost failed for %r", conn)
+
+    def _call_handler(self, channel: Channel, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception as exc:
+            log.exception("the handler failed; closing that connection")
+            engine = channel.engine
+            if engine is not None and not engine.finished:
+                try:
+                    engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
+                except Exception:
+                    channel.lose("the handler failed")
+
+    def close(self, *, timeout: float = 5.0) -> None:
+        """Stop accepting, close every connection (CLOSE with ``amqp:connection:forced``),
+        wait up to ``timeout`` for them to finish, then stop the thread. Idempotent."""
+        reactor = self._reactor
+        if reactor.stopped:
+            return
+
+        def shut() -> None:
+            reactor.remove_listener(self._sock)
+            for channel in reactor.channels():
+                engine = channel.engine
+                if engine is None:
+                    channel.close("the listener is closing")
+                elif not engine.finished:
+                    try:
+                        engine.close(Error(condition="amqp:connection:forced", description="the server is shutting down"))
+                    except Exception:
+                        channel.lose("the listener is closing")
+
+        self.call(shut)
+        deadline = time.monotonic() + timeout
+        with reactor.changed:
+            while reactor.channels() and not reactor.stopped:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                reactor.changed.wait(min(remaining, 0.05))
+        reactor.stop()
+        reactor.join(timeout)
+        if not reactor.stopped:
+            raise Timeout(f"the listener on {self.host}:{self.port} did not stop within {timeout:g} s")

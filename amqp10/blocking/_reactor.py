@@ -1,0 +1,316 @@
+"""The blocking adapter's I/O thread: one selector loop pumping sockets <-> engines.
+
+Owns: the thread, the selector, the wake-up socketpair and the lock that guards every engine
+it serves (its condition is notified by the owners' event callbacks and when a socket closes,
+never merely because the loop turned, so waiters are not woken for nothing). A client connection runs one reactor for its one socket; a listener runs one for its
+listening socket and every socket it accepts, so all of a listener's handler calls happen on
+one thread (ADAPTERS.md). Each loop turn, with the lock held, it ticks every engine with
+``time.monotonic()``, hands their output to the sockets, then waits in ``select`` (lock
+released) until a socket is ready, a wake-up arrives, or the earliest engine deadline passes.
+That is what keeps heartbeats flowing while user code does nothing.
+
+Must never: call user code without the lock, or block while holding it (sockets are
+non-blocking; only ``select`` waits, unlocked).
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+import time
+from typing import Callable
+
+from ..engine.connection import Connection as EngineConnection
+from ..engine.events import Event
+from ._transport import Transport, TransportError
+
+__all__ = ["Reactor", "Channel"]
+
+log = logging.getLogger("amqp10.blocking")
+
+#: How long a finished connection may take to flush its last bytes before we drop them.
+_LINGER = 2.0
+
+
+class Channel:
+    """One socket served by a reactor.
+
+    Args:
+        reactor: the reactor serving it.
+        transport: the non-blocking socket (plain or TLS).
+        engine: the engine, or ``None`` to build it with ``make_engine`` once the TLS
+            handshake is done (a server needs the client's certificate for SASL EXTERNAL).
+        make_engine: builds the engine from the finished transport.
+        on_events: called with the engine's events (lock held).
+        on_closed: called once when the socket is closed, with why (``None``: a clean end).
+    """
+
+    def __init__(
+        self,
+        reactor: "Reactor",
+        transport: Transport,
+        *,
+        engine: EngineConnection | None = None,
+        make_engine: Callable[["Channel"], EngineConnection] | None = None,
+        on_events: Callable[["Channel", list[Event]], None],
+        on_closed: Callable[["Channel", str | None], None],
+    ) -> None:
+        self.reactor = reactor
+        self.transport = transport
+        self.engine = engine
+        self._make_engine = make_engine
+        self._on_events = on_events
+        self._on_closed = on_closed
+        self.closed = False
+        self._linger_until: float | None = None
+        self._mask = 0
+
+    def _deliver(self, events: list[Event]) -> None:
+        if events:
+            self._on_events(self, events)
+
+    def _ensure_engine(self) -> None:
+        if self.engine is None and self.transport.handshake_done and self._make_engine is not None:
+            self.engine = self._make_engine(self)
+
+    def service(self, now: float) -> float | None:
+        """Tick the engine, move its output to the socket; return its next deadline."""
+        if self.closed:
+            return None
+        engine = self.engine
+        deadline: float | None = None
+        try:
+            if engine is not None:
+                deadline = engine.tick(now)
+                self._deliver(engine.take_events())
+                self.transport.write(engine.data_to_send())
+            self.transport.flush()
+        except TransportError as exc:
+            self.lose(str(exc))
+            return None
+        if engine is not None and engine.finished:
+            if not self.transport.wants_write:
+                self.close(None)
+                return None
+            if self._linger_until is None:
+                self._linger_until = now + _LINGER
+            elif now >= self._linger_until:
+                self.close("the peer stopped reading before the connection's last bytes went out")
+                return None
+            return self._linger_until
+        return deadline
+
+    def on_readable(self) -> None:
+        """The socket has bytes (or EOF, or an error)."""
+        try:
+            data = self.transport.read()
+        except TransportError as exc:
+            self.lose(str(exc))
+            return
+        self._ensure_engine()
+        engine = self.engine
+        if engine is not None and data:
+            self._deliver(engine.receive_data(data))
+        if self.transport.eof:
+            if engine is not None and not engine.finished:
+                self._deliver(engine.receive_data(b""))
+                self.close("the peer closed the socket before the AMQP close handshake")
+            else:
+                self.close(None)
+
+    def on_writable(self) -> None:
+        """The socket takes bytes again."""
+        try:
+            self.transport.flush()
+        except TransportError as exc:
+            self.lose(str(exc))
+
+    def lose(self, reason: str) -> None:
+        """The transport failed: tell the engine (it reports ConnectionClosed), then close."""
+        if self.closed:
+            return
+        if self.engine is not None and not self.engine.finished:
+            self._deliver(self.engine.receive_data(b""))
+        self.close(reason)
+
+    def close(self, reason: str | None) -> None:
+        """Close the socket and tell the owner once."""
+        if self.closed:
+            return
+        self.closed = True
+        self.reactor._forget(self)
+        self.transport.close()
+        if reason is not None:
+            log.debug("connection closed: %s", reason)
+        self._on_closed(self, reason)
+        self.reactor.changed.notify_all()
+
+
+class Reactor:
+    """A selector loop on its own daemon thread.
+
+    Args:
+        name: the thread's name (shows in debuggers and logs).
+        stop_when_idle: end the thread once its last channel closed (a client connection).
+
+    Attributes:
+        lock: guards every engine this reactor serves; hold it to call engine commands.
+        changed: notified (under ``lock``) after every batch of events; waiters wait on it.
+    """
+
+    def __init__(self, name: str, *, stop_when_idle: bool) -> None:
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._woken = False
+        self._channels: list[Channel] = []
+        self._listeners: dict[socket.socket, Callable[[socket.socket, tuple[str, int]], None]] = {}
+        self._stopping = False
+        self._stop_when_idle = stop_when_idle
+        self.stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @property
+    def in_reactor_thread(self) -> bool:
+        """True when called from the reactor's own thread (e.g. in a handler)."""
+        return threading.current_thread() is self._thread
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def add_channel(self, channel: Channel) -> None:
+        """Serve ``channel`` (lock held or before ``start``)."""
+        self._channels.append(channel)
+        channel._mask = selectors.EVENT_READ
+        self._selector.register(channel.transport.sock, selectors.EVENT_READ, channel)
+        self.wakeup()
+
+    def add_listener(self, sock: socket.socket, on_accept: Callable[[socket.socket, tuple[str, int]], None]) -> None:
+        """Accept connections on ``sock``; ``on_accept(sock, address)`` runs with the lock held."""
+        sock.setblocking(False)
+        self._listeners[sock] = on_accept
+        self._selector.register(sock, selectors.EVENT_READ, sock)
+
+    def remove_listener(self, sock: socket.socket) -> None:
+        """Stop accepting on ``sock`` and close it (lock held)."""
+        if self._listeners.pop(sock, None) is not None:
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+
+    def _forget(self, channel: Channel) -> None:
+        if channel in self._channels:
+            self._channels.remove(channel)
+            try:
+                self._selector.unregister(channel.transport.sock)
+            except (KeyError, ValueError):
+                pass
+
+    def channels(self) -> list[Channel]:
+        """The channels being served (lock held)."""
+        return list(self._channels)
+
+    def wakeup(self) -> None:
+        """Make the loop run a turn soon (thread-safe; cheap when a wake is already pending)."""
+        if self._woken:
+            return
+        self._woken = True
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # full: a wake-up is pending anyway; closed: the reactor is gone
+
+    def stop(self) -> None:
+        """Ask the loop to end; sockets still open are closed without goodbye."""
+        self._stopping = True
+        self.wakeup()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (no-op from the reactor thread itself)."""
+        if not self.in_reactor_thread and self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def _turn_prepare(self) -> float | None:
+        now = time.monotonic()
+        earliest: float | None = None
+        for channel in list(self._channels):
+            deadline = channel.service(now)
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        for channel in self._channels:
+            mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.transport.wants_write else 0)
+            if mask != channel._mask:
+                channel._mask = mask
+                self._selector.modify(channel.transport.sock, mask, channel)
+        if earliest is None:
+            return None
+        return max(0.0, earliest - time.monotonic())
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self.lock:
+                    if self._stopping or (self._stop_when_idle and not self._channels):
+                        break
+                    timeout = self._turn_prepare()
+                    if self._stop_when_idle and not self._channels:
+                        break
+                ready = self._selector.select(timeout)
+                with self.lock:
+                    for key, mask in ready:
+                        self._dispatch(key.data, mask)
+        except Exception:  # a bug here must not leave waiters hanging forever
+            log.exception("the amqp10 I/O thread failed")
+        finally:
+            with self.lock:
+                for channel in list(self._channels):
+                    channel.lose("the I/O thread stopped")
+                for sock in self._listeners:
+                    sock.close()
+                self._listeners.clear()
+                self.stopped = True
+                self.changed.notify_all()
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _dispatch(self, data: object, mask: int) -> None:
+        if data is None:
+            self._woken = False
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+        elif isinstance(data, socket.socket):
+            self._accept(data)
+        elif isinstance(data, Channel):
+            if mask & selectors.EVENT_WRITE and not data.closed:
+                data.on_writable()
+            if mask & selectors.EVENT_READ and not data.closed:
+                data.on_readable()
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(64):  # bounded: a flood of connects must not starve the others
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            try:
+                self._listeners[listener](sock, address)
+            except Exception:
+                log.exception("setting up an accepted connection failed")
+                sock.close()
