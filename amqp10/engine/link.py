@@ -309,6 +309,11 @@ class Sender(Link):
         """Deliveries waiting for credit or window (not counting one partly sent)."""
         return len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and no delivery partly sent."""
+        return self._current is None and not self._queue
+
     def send(
         self,
         payload: bytes | bytearray | memoryview,
