@@ -206,7 +206,7 @@ class Connection:
         if action is IdleAction.SEND_HEARTBEAT and self._header_flushed:
             self._out += EMPTY_FRAME
             if trace.ENABLED:
-                trace.log_frame(self.config.container_id, "->", 0, None)
+                self._trace("->", 0, None)
         return deadline
 
     # -- commands --------------------------------------------------------------------------
@@ -337,12 +337,12 @@ class Connection:
         if flush and self._dispositions_pending:
             self._flush_all_dispositions()
         if trace.ENABLED:
-            trace.log_frame(self.config.container_id, "->", channel, body)
+            self._trace("->", channel, body)
         encode_frame(self._buffer(), channel, body)
 
     def _send_sasl(self, body: Composite) -> None:
         if trace.ENABLED:
-            trace.log_frame(self.config.container_id, "->", 0, body)
+            self._trace("->", 0, body)
         encode_frame(self._out, 0, body, frame_type=FrameType.SASL)
 
     def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
@@ -350,16 +350,26 @@ class Connection:
             self._flush_all_dispositions()
         done, body = writer.write_frame(self._out, channel, self.remote_max_frame_size)
         if trace.ENABLED:
-            trace.log_frame(self.config.container_id, "->", channel, body)
+            self._trace("->", channel, body)
         return done
 
     def _write_abort(self, channel: int, sender: Sender, delivery: Delivery) -> None:
         body = Transfer(handle=sender.handle, delivery_id=delivery.id, aborted=True)
         self._send_frame(channel, body)
 
+    def _trace(
+        self, direction: str, channel: int, body: Any, size: int = 0, *, header: bool = False
+    ) -> None:
+        """The one place frames reach the tracer (callers test ``trace.ENABLED`` first, so an
+        untraced connection pays one boolean test per frame)."""
+        if header:
+            trace.log_header(self.config.container_id, direction, body)
+        else:
+            trace.log_frame(self.config.container_id, direction, channel, body, size)
+
     def _write_header(self, header: bytes, out: bytearray) -> None:
         if trace.ENABLED:
-            trace.log_header(self.config.container_id, "->", header)
+            self._trace("->", 0, header, header=True)
         out += header
 
     # -- input -----------------------------------------------------------------------------
@@ -399,7 +409,7 @@ class Connection:
     def _on_header(self, raw: bytes) -> None:
         header = parse_header(raw)
         if trace.ENABLED:
-            trace.log_header(self.config.container_id, "<-", raw)
+            self._trace("<-", 0, raw, header=True)
         expect = self._expect
         sasl_ok = self.config.sasl is not None
         if expect is _Expect.ANY_HEADER:
@@ -454,14 +464,14 @@ class Connection:
             raise PeerViolation(Violation.ILLEGAL_STATE, "SASL frame after the SASL exchange")
         if frame.is_heartbeat:
             if trace.ENABLED:
-                trace.log_frame(self.config.container_id, "<-", frame.channel, None)
+                self._trace("<-", frame.channel, None)
             return
         try:
             body, payload = decode_body(frame, self.config.limits)
         except DecodeError as exc:
             raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
         if trace.ENABLED:
-            trace.log_frame(self.config.container_id, "<-", frame.channel, body, len(payload))
+            self._trace("<-", frame.channel, body, len(payload))
         state = self._fsm.state
         if state in (CS.DISCARDING, CS.CLOSE_SENT) and not isinstance(body, (Close, Open)):
             return  # spec 2.4.6: after our CLOSE the peer's frames are discarded
@@ -477,13 +487,13 @@ class Connection:
         except DecodeError as exc:
             raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
         if trace.ENABLED:
-            trace.log_frame(self.config.container_id, "<-", 0, body)
+            self._trace("<-", 0, body)
         try:
             replies = sasl.receive(body)
         except SASLError as exc:
             # A negotiator refusing a peer's SASL frame: the SASL layer cannot send CLOSE.
             self._events_sink.append(SaslOutcomeReceived(succeeded=False, error=exc))
-            self._terminate(_closed_error_from(exc), by_peer=False)
+            self._terminate(exc, by_peer=False)
             return
         for reply in replies:
             self._send_sasl(reply)
@@ -495,7 +505,7 @@ class Connection:
         )
         if not sasl.succeeded:
             err = sasl.error or SASLError("SASL negotiation failed")
-            self._terminate(_closed_error_from(err), by_peer=self.config.role is ConnectionRole.CLIENT)
+            self._terminate(err, by_peer=self.config.role is ConnectionRole.CLIENT)
             return
         self._expect = _Expect.AMQP_HEADER
         if self.config.role is ConnectionRole.CLIENT:
@@ -667,10 +677,6 @@ class Connection:
 
 def _closed_error(error: Error) -> ConnectionClosedError:
     return ConnectionClosedError(error.description, condition=error.condition, info=error.info)
-
-
-def _closed_error_from(exc: AMQPError) -> AMQPError:
-    return exc
 
 
 def _session_error_from(error: AMQPError) -> Any:

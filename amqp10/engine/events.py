@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AMQPError,
-    ConnectionClosedError,
     LinkDetachedError,
     SASLError,
     SessionEndedError,
