@@ -16,4 +16,32 @@ from .codec.spec import Received as Received
 from .codec.spec import Rejected as Rejected
 from .codec.spec import Released as Released
 
+# The adapters' public surface (blocking is the default; trio lives in amqp10.trio).
+from ._api import Delivery as Delivery
+from ._handler import Handler as Handler
+from ._handler import ServerConnection as ServerConnection
+from ._options import ReceiverOptions as ReceiverOptions
+from ._options import SenderOptions as SenderOptions
+from ._options import SettleMode as SettleMode
+from ._options import selector_filter as selector_filter
+from .blocking import Connection as Connection
+from .blocking import Listener as Listener
+from .blocking import Receiver as Receiver
+from .blocking import Requester as Requester
+from .blocking import Sender as Sender
+from .blocking import Session as Session
+from .blocking import connect as connect
+from .blocking import listen as listen
+from .errors import AMQPError as AMQPError
+from .errors import ConnectionClosedError as ConnectionClosedError
+from .errors import DecodeError as DecodeError
+from .errors import EncodeError as EncodeError
+from .errors import FramingError as FramingError
+from .errors import LinkDetachedError as LinkDetachedError
+from .errors import LocalProtocolError as LocalProtocolError
+from .errors import RemoteProtocolError as RemoteProtocolError
+from .errors import SASLError as SASLError
+from .errors import SessionEndedError as SessionEndedError
+from .errors import Timeout as Timeout
+
 __version__ = "0.1.0.dev0"

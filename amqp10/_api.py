@@ -34,6 +34,7 @@ from .engine.events import (
     ConnectionOpened,
     CreditChanged,
     DeliveryReceived,
+    DeliverySettled,
     DeliveryUpdated,
     Event,
     LinkAttached,
@@ -112,6 +113,7 @@ class ClientCore:
             CreditChanged: self._on_credit,
             DeliveryReceived: self._on_delivery_received,
             DeliveryUpdated: self._on_delivery_updated,
+            DeliverySettled: self._on_delivery_settled,
             ProtocolViolationDetected: self._on_violation,
         }
 
@@ -199,6 +201,14 @@ class ClientCore:
         # when nobody waits for it any more (a cancelled or timed-out send).
         if delivery.link.is_sender and isinstance(event.state, OUTCOMES) and not delivery.settled:
             delivery.settle()
+            self.output_pending = True
+        if delivery.settled:
+            self._on_delivery_settled(event)
+
+    def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
+        record = self.links.get(event.delivery.link)
+        if record is not None:
+            record.in_flight.discard(event.delivery)
 
     def _on_violation(self, event: ProtocolViolationDetected) -> None:
         log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
@@ -334,6 +344,8 @@ class LinkRecord:
         self.draining = False
         self.error: LinkDetachedError | None = None
         self.deliveries: deque[EngineDelivery] = deque()
+        #: sent, unsettled deliveries whose outcome has not arrived (sender)
+        self.in_flight: set[EngineDelivery] = set()
 
     def describe(self) -> str:
         """``receiver link from 'q'`` / ``sender link to 'q'`` for messages."""
@@ -448,7 +460,10 @@ class LinkRecord:
         """Queue one encoded message on the sender."""
         self.check()
         assert isinstance(self.link, Sender)
-        return self.link.send(payload, settled=settled)
+        delivery = self.link.send(payload, settled=settled)
+        if not settled:
+            self.in_flight.add(delivery)
+        return delivery
 
     def withdraw(self, delivery: EngineDelivery) -> bool:
         """Take back a delivery nobody will wait for, if none of it has gone out yet.
@@ -461,6 +476,7 @@ class LinkRecord:
                 delivery.abort()
             except AMQPError:
                 return False
+            self.in_flight.discard(delivery)
             return True
         return False
 

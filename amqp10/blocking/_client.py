@@ -456,6 +456,12 @@ class Sender(_Link):
         """Credit the receiver has granted and we have not used."""
         return self._record.link.credit.link_credit
 
+    @property
+    def unsettled(self) -> int:
+        """Messages sent at-least-once whose outcome has not arrived yet (including those
+        whose ``send`` timed out after they went out: their outcome is still settled)."""
+        return len(self._record.in_flight)
+
     def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
         """Send one message; with at-least-once, wait for the receiver's outcome.
 

@@ -40,7 +40,7 @@ from amqp10.engine.events import (
 )
 from amqp10.engine.link import Link, Receiver, Sender
 
-__all__ = ["TestBroker"]
+__all__ = ["QueueBroker"]
 
 _CREDIT = 50
 
@@ -57,7 +57,7 @@ class AttachRecord:
     conn: ServerConnection
 
 
-class TestBroker(Handler):
+class QueueBroker(Handler):
     """Queues per address plus the hooks above. All state is touched on the handler thread."""
 
     def __init__(self) -> None:
