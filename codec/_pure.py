@@ -2,9 +2,11 @@
 
 Owns: nothing of its own; it names the five functions that ``amqp10.codec`` exports and that
 ``_speedups._codec`` mirrors one for one (same names, signatures, results and error messages):
-``decode_value``, ``decode_described_list`` and ``split_sections`` (in ``_pure_decode``),
-``encode_value`` and ``encode_described_list`` (in ``_pure_encode``). The two halves live in
-separate modules only to keep each readable.
+``decode_value``, ``decode_described_list`` and ``split_sections`` (in ``_pure_decode``, with
+the scalar body decoders in ``_pure_decode_scalars``), ``encode_value`` and
+``encode_described_list`` (in ``_pure_encode``, with the scalar encoders in
+``_pure_encode_scalars``). They are split only to keep each module readable; the Cython twin
+may mirror them as one file.
 
 Must never: be imported by code outside ``amqp10.codec`` (use ``amqp10.codec``, which picks the
 implementation once), or grow behaviour the compiled twin does not have.

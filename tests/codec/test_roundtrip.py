@@ -179,3 +179,12 @@ def test_array_of_registered_composites_round_trips_as_that_class(point_register
     value = Array(_Point, [_Point(1, 2), _Point(), _Point(5)])
     decoded = decode(encode(value))
     assert decoded == value and decoded.element_type is _Point
+
+
+def test_empty_described_array_under_a_registered_descriptor_stays_described(
+    point_registered: None,
+) -> None:
+    value = Array(Described, [], descriptor=ULong(_Point._amqp_code_))
+    decoded = decode(encode(value))
+    assert same_value(decoded, value)
+    assert same_value(decode(encode(Array(_Point, []))), Array(_Point, []))

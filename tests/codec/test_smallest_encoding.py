@@ -160,7 +160,7 @@ CASES: list[tuple[str, Any, bytes]] = [
     (
         "array described empty",
         Array(Described, [], descriptor=ULong(9)),
-        h("e0 05 00 00 53 09 c0"),
+        h("e0 05 00 00 53 09 40"),
     ),
 ]
 
