@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from support.peers import PeerInfo, peer_info, spawn_listener
+from support.peers import HOWTO, PeerInfo, missing_peer, peer_info, spawn_listener
 
 proton = pytest.importorskip("proton")
 from proton import Message, SSLDomain  # noqa: E402
@@ -50,7 +50,7 @@ def _round_trip(url: str, address: str, **connect_options: Any) -> Message:
 def _tls(info: PeerInfo) -> dict[str, Any]:
     """Proton TLS options that verify the peer against the CA ``.ci/peers/start`` made."""
     if info.ca_file is None:
-        pytest.fail(f"AMQP10_PEER_{info.name}_CA is not set: TLS cannot be verified", pytrace=False)
+        missing_peer(f"the CA of peer {info.name} (AMQP10_PEER_{info.name}_CA)", HOWTO[info.name])
     domain = SSLDomain(SSLDomain.MODE_CLIENT)
     domain.set_trusted_ca_db(info.ca_file)
     domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
@@ -70,7 +70,7 @@ def test_rabbitmq_returns_the_message_when_the_client_uses_sasl_anonymous() -> N
 def test_rabbitmq_returns_the_message_when_the_client_uses_sasl_plain_with_the_test_user() -> None:
     info = peer_info("RABBITMQ")
     if info.user is None or info.password is None:
-        pytest.fail("AMQP10_PEER_RABBITMQ_USER/_PASSWORD are not set (.ci/peers/start sets them)", pytrace=False)
+        missing_peer("a RabbitMQ user (AMQP10_PEER_RABBITMQ_USER/_PASSWORD)", HOWTO["RABBITMQ"])
     _round_trip(info.url(credentials=True), f"/queue/{_queue('plain')}", allowed_mechs="PLAIN")
 
 

@@ -41,10 +41,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import pytest
 
 __all__ = [
+    "HOWTO",
     "ClientRun",
     "Listener",
     "PeerInfo",
@@ -110,7 +112,8 @@ class PeerInfo:
 
     def url(self, address: str = "", *, tls: bool = False, credentials: bool = False) -> str:
         """``amqp[s]://[user:password@]host:port[/address]`` for this peer."""
-        auth = f"{self.user}:{self.password}@" if credentials and self.user is not None else ""
+        auth = (f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}@"
+                if credentials and self.user is not None else "")
         host = f"[{self.host}]" if ":" in self.host else self.host
         path = f"/{address}" if address else ""
         return f"{'amqps' if tls else 'amqp'}://{auth}{host}:{self.port}{path}"
@@ -193,7 +196,7 @@ class Listener:
     def url(self, address: str = "", *, tls: bool = False, user: str | None = None,
             password: str | None = None) -> str:
         """``amqp[s]://[user:password@]127.0.0.1:PORT[/address]``."""
-        auth = f"{user}:{password}@" if user is not None else ""
+        auth = f"{quote(user, safe='')}:{quote(password or '', safe='')}@" if user is not None else ""
         path = f"/{address}" if address else ""
         return f"{'amqps' if tls else 'amqp'}://{auth}{self.host}:{self.port}{path}"
 
