@@ -85,7 +85,13 @@ class Channel:
             if engine is not None:
                 deadline = engine.tick(now)
                 self._deliver(engine.take_events())
-                self.transport.write(engine.data_to_send())
+                out = engine.data_to_send()
+                if out:
+                    self.transport.write(out)
+                    # The engine stamps activity at the *next* tick; stamp this write now, or
+                    # the next heartbeat would wait a whole extra interval.
+                    deadline = engine.tick(now)
+                    self._deliver(engine.take_events())
             self.transport.flush()
         except TransportError as exc:
             self.lose(str(exc))
@@ -115,7 +121,6 @@ class Channel:
             self._deliver(engine.receive_data(data))
         if self.transport.eof:
             if engine is not None and not engine.finished:
-                self._deliver(engine.receive_data(b""))
                 self.close("the peer closed the socket before the AMQP close handshake")
             else:
                 self.close(None)
@@ -128,15 +133,13 @@ class Channel:
             self.lose(str(exc))
 
     def lose(self, reason: str) -> None:
-        """The transport failed: tell the engine (it reports ConnectionClosed), then close."""
-        if self.closed:
-            return
-        if self.engine is not None and not self.engine.finished:
-            self._deliver(self.engine.receive_data(b""))
+        """The transport failed: close, telling the owner why."""
         self.close(reason)
 
     def close(self, reason: str | None) -> None:
-        """Close the socket and tell the owner once."""
+        """Close the socket and tell the owner once. With a ``reason`` the engine may not be
+        finished: the owner feeds it the end of input (``receive_data(b"")``), after recording
+        the reason, so the reason and not the engine's generic text reaches the user."""
         if self.closed:
             return
         self.closed = True
