@@ -197,13 +197,13 @@ class Listener:
             self._call_handler(channel, lambda: self._handler.events_received(conn, events))
 
     def _closed(self, channel: Channel, reason: str | None) -> None:
-        conn = self._connections.get(channel)
+        conn = self._connections.pop(channel, None)
         engine = channel.engine
         if conn is not None and engine is not None and not engine.finished:
+            lost = conn
             events = engine.receive_data(b"")  # the handler sees ConnectionClosed first
             if events:
-                self._call_handler(channel, lambda: self._handler.events_received(conn, events))
-        conn = self._connections.pop(channel, None)
+                self._call_handler(channel, lambda: self._handler.events_received(lost, events))
         if conn is not None:
             try:
                 self._handler.connection_lost(conn)
