@@ -96,7 +96,8 @@ class Scenario(MessagingHandler):
         else:
             options["allowed_mechs"] = args.sasl_mechs or ("PLAIN" if url.username else "ANONYMOUS")
         if args.idle_timeout:
-            options["heartbeat"] = args.idle_timeout
+            # Proton advertises half of its local idle timeout; double it so open carries ours.
+            options["heartbeat"] = 2 * args.idle_timeout
         if url.scheme == "amqps":
             domain = SSLDomain(SSLDomain.MODE_CLIENT)
             if args.ca:

@@ -102,7 +102,9 @@ class Broker(MessagingHandler):
         if self.args.require_sasl:
             transport.require_auth(True)
         if self.args.idle_timeout:
-            transport.idle_timeout = self.args.idle_timeout
+            # Proton advertises half of its local idle timeout in open; double it so the open
+            # frame carries --idle-timeout, as rhea's does. Silence for twice that closes.
+            transport.idle_timeout = 2 * self.args.idle_timeout
         if self.args.max_frame_size:
             transport.max_frame_size = self.args.max_frame_size
 
@@ -345,7 +347,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--require-sasl", action="store_true",
                         help="refuse a client that skips the SASL layer")
     parser.add_argument("--idle-timeout", type=float, default=0.0,
-                        help="seconds; advertised to the peer, which must then send within half of it")
+                        help="seconds, advertised as idle-time-out in open; a peer silent for twice "
+                        "that is disconnected")
     parser.add_argument("--max-frame-size", type=int, default=0)
     parser.add_argument("--credit", type=int, default=100, help="credit window granted to each sender")
     parser.add_argument("--outcome", choices=OUTCOMES, default="accept",
