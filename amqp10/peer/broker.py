@@ -41,8 +41,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .._handler import Handler, ServerConnection
 from ..codec import DecodeError
 from ..codec.spec import (
     Accepted,
@@ -81,7 +82,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Broker",
-    "ServerConnection",
     "ANONYMOUS_RELAY",
     "TOPIC_PREFIX",
     "TOPIC_CAPABILITY",
@@ -99,15 +99,6 @@ TOPIC_PREFIX = "topic://"
 TOPIC_CAPABILITY = "topic"
 #: addresses of dynamic nodes start with this; it is reserved for them
 DYNAMIC_PREFIX = "dynamic/"
-
-
-class ServerConnection(Protocol):
-    """What an adapter hands the handler for each accepted socket (ADAPTERS.md)."""
-
-    @property
-    def engine(self) -> Connection:
-        """The sans-IO engine of the connection, in the server role."""
-        ...
 
 
 class _Refused(Exception):
@@ -190,7 +181,7 @@ class _Inlet:
         return f"<inlet {self.link.name!r} into {where!r}>"
 
 
-class Broker:
+class Broker(Handler):
     """The embedded peer: queues, topics, dynamic nodes and the anonymous relay, as a server
     ``Handler``.
 

@@ -11,30 +11,15 @@ livelock (``pump`` bounds its rounds and raises).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Sequence
 
+from .._handler import Handler
 from ..engine.config import Config, ConnectionRole
 from ..engine.connection import Connection
 from ..engine.events import Event
 from .broker import ANONYMOUS_RELAY
 
-__all__ = ["MemoryHub", "MemoryConnection", "Handler"]
-
-
-class Handler(Protocol):
-    """The server handler protocol (ADAPTERS.md), as far as the hub calls it."""
-
-    def connection_made(self, conn: MemoryConnection) -> None:
-        """A client connected."""
-        ...
-
-    def events_received(self, conn: MemoryConnection, events: Sequence[Event]) -> None:
-        """A server engine produced events."""
-        ...
-
-    def connection_lost(self, conn: MemoryConnection) -> None:
-        """The client went away."""
-        ...
+__all__ = ["MemoryHub", "MemoryConnection"]
 
 
 @dataclass(eq=False)
@@ -45,6 +30,7 @@ class MemoryConnection:
         engine: the server-role engine.
         client: the client engine it is wired to.
         peer_address: a made-up address naming the client (``("memory", n)``).
+        tls_identity: always ``None`` (there is no TLS in memory).
         client_events: events of the client engine not yet taken by ``MemoryHub.events``.
     """
 
@@ -53,6 +39,7 @@ class MemoryConnection:
     peer_address: tuple[str, int]
     client_events: list[Event] = field(default_factory=list)
     lost: bool = False
+    tls_identity: str | None = None
 
     def wakeup(self) -> None:
         """Nothing to do: the hub moves every connection's bytes on each ``pump``."""

@@ -1,0 +1,213 @@
+"""Run the embedded broker on real sockets: the blocking listener or trio ``serve``.
+
+Owns: wiring a ``Broker`` to ``amqp10.listen`` (``start``: in the background, returns at once)
+or to ``amqp10.trio.serve`` (``serve_trio``: runs until cancelled), with the options the peer
+needs (ANONYMOUS-RELAY offered, anonymous SASL allowed), and ``run``, the foreground loop of
+``amqp10 serve``. Uses only the public adapter API. Must never: implement protocol behaviour
+(``broker.py`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any, Callable, Literal, TypeVar
+
+from .._handler import Handler
+from .broker import ANONYMOUS_RELAY, Broker
+from .nodes import NodeLimits
+
+__all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "start", "serve_trio", "run"]
+
+log = logging.getLogger("amqp10.peer")
+
+_T = TypeVar("_T")
+
+#: Said wherever the peer introduces itself: it is not a production broker.
+PRODUCTION_NOTE = (
+    "The embedded peer is for development and tests: it keeps messages in memory only and "
+    "has no persistence, clustering or access control. In production, use a broker or a "
+    "router network: RabbitMQ (AMQP 1.0 plugin), ActiveMQ Artemis, Apache Qpid (qpidd), or "
+    "Qpid Dispatch Router / skupper-router."
+)
+
+_CONTAINER_ID = "amqp10-embedded-peer"
+
+
+def _options(overrides: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "container_id": _CONTAINER_ID,
+        "offered_capabilities": [ANONYMOUS_RELAY],
+        "allow_anonymous": True,
+    }
+    options.update(overrides)
+    return options
+
+
+def _broker(broker: Broker | None, limits: NodeLimits | None, credit_window: int) -> Broker:
+    if broker is not None:
+        return broker
+    return Broker(limits=limits, credit_window=credit_window)
+
+
+class EmbeddedPeer:
+    """A broker served by the blocking adapter's listener on its own thread. Use ``start``.
+
+    A context manager: leaving it closes every connection and stops the thread.
+
+    Attributes:
+        broker: the ``Broker``. Touch it only through ``call`` (it runs on the listener's
+            thread).
+        host, port: where it listens.
+        url: ``amqp://host:port``; add ``/address`` for the command line tools.
+    """
+
+    def __init__(self, broker: Broker, listener: Any) -> None:
+        self.broker = broker
+        self._listener = listener
+        self.host: str = listener.host
+        self.port: int = listener.port
+        self.url: str = listener.url
+
+    def __enter__(self) -> EmbeddedPeer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def call(self, fn: Callable[[Broker], _T]) -> _T:
+        """Run ``fn(broker)`` on the listener's lock (no handler call runs meanwhile), e.g. to
+        look at a queue: ``peer.call(lambda b: b.node("q").depth)``."""
+        return self._listener.call(lambda: fn(self.broker))  # type: ignore[no-any-return]
+
+    def close(self, *, timeout: float = 5.0) -> None:
+        """Close every connection and stop serving. Idempotent."""
+        self._listener.close(timeout=timeout)
+
+
+def start(
+    host: str = "127.0.0.1",
+    port: int = 5672,
+    *,
+    broker: Broker | None = None,
+    limits: NodeLimits | None = None,
+    credit_window: int = 200,
+    **listen_options: Any,
+) -> EmbeddedPeer:
+    """Start the embedded peer on the blocking adapter, in the background.
+
+    Args:
+        host, port: where to listen (``port=0``: a free port; see ``EmbeddedPeer.port``).
+        broker: the broker to serve (default: a new one with ``limits`` and
+            ``credit_window``).
+        limits: the memory bound of each queue and topic subscription.
+        credit_window: the most credit one sending link gets at a time.
+        listen_options: passed to ``amqp10.listen`` (``ssl_context``, ``authenticator``,
+            ``idle_timeout``, ...).
+
+    Returns:
+        The running ``EmbeddedPeer``.
+
+    Raises:
+        OSError: the address cannot be bound.
+
+    For development and tests; see ``PRODUCTION_NOTE``.
+    """
+    from ..blocking import listen
+
+    served = _broker(broker, limits, credit_window)
+    listener = listen(host, port, _as_handler(served), **_options(listen_options))
+    log.info("embedded peer listening on %s", listener.url)
+    return EmbeddedPeer(served, listener)
+
+
+async def serve_trio(
+    host: str = "127.0.0.1",
+    port: int = 5672,
+    *,
+    broker: Broker | None = None,
+    limits: NodeLimits | None = None,
+    credit_window: int = 200,
+    task_status: Any = None,
+    **serve_options: Any,
+) -> None:
+    """Serve the embedded peer with trio until cancelled.
+
+    ``server = await nursery.start(serve_trio, "127.0.0.1", 0)`` reports where it listens
+    (``amqp10.trio.Server``: ``host``, ``port``, ``url``). Arguments as for ``start``; the
+    rest go to ``amqp10.trio.serve``.
+    """
+    import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
+
+    from ..trio import serve
+
+    served = _broker(broker, limits, credit_window)
+    status = trio.TASK_STATUS_IGNORED if task_status is None else task_status
+    await serve(host, port, _as_handler(served), task_status=status, **_options(serve_options))
+
+
+def _as_handler(broker: Broker) -> Handler:
+    return broker
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 5672,
+    *,
+    adapter: Literal["blocking", "trio"] = "blocking",
+    limits: NodeLimits | None = None,
+    credit_window: int = 200,
+    on_ready: Callable[[str], None] | None = None,
+    **options: Any,
+) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM (``amqp10 serve``).
+
+    Args:
+        adapter: serve with the blocking listener or with trio.
+        on_ready: called with the URL once listening (the port is known then).
+        Others: as for ``start``.
+    """
+    if adapter == "trio":
+        _run_trio(host, port, limits, credit_window, on_ready, options)
+        return
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        with start(host, port, limits=limits, credit_window=credit_window, **options) as peer:
+            if on_ready is not None:
+                on_ready(peer.url)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_trio(
+    host: str,
+    port: int,
+    limits: NodeLimits | None,
+    credit_window: int,
+    on_ready: Callable[[str], None] | None,
+    options: dict[str, Any],
+) -> None:
+    import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: serve_trio(
+                    host, port, limits=limits, credit_window=credit_window, task_status=task_status, **options
+                )
+            )
+            if on_ready is not None:
+                on_ready(server.url)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    return
+
+    trio.run(main)
