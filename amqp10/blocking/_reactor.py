@@ -77,6 +77,13 @@ class Channel:
 
     def service(self, now: float) -> float | None:
         """Tick the engine, move its output to the socket; return its next deadline."""
+        try:
+            return self._service(now)
+        except Exception as exc:
+            self._crash(exc)
+            return None
+
+    def _service(self, now: float) -> float | None:
         if self.closed:
             return None
         engine = self.engine
@@ -108,8 +115,20 @@ class Channel:
             return self._linger_until
         return deadline
 
+    def _crash(self, exc: Exception) -> None:
+        # A bug (ours or a handler's) must cost this one connection, never the reactor and
+        # with it every other connection of a listener.
+        log.error("internal error on a connection; closing it", exc_info=exc)
+        self.close(f"internal error: {type(exc).__name__}: {exc}")
+
     def on_readable(self) -> None:
         """The socket has bytes (or EOF, or an error)."""
+        try:
+            self._on_readable()
+        except Exception as exc:
+            self._crash(exc)
+
+    def _on_readable(self) -> None:
         try:
             data = self.transport.read()
         except TransportError as exc:
@@ -147,7 +166,10 @@ class Channel:
         self.transport.close()
         if reason is not None:
             log.debug("connection closed: %s", reason)
-        self._on_closed(self, reason)
+        try:
+            self._on_closed(self, reason)
+        except Exception:
+            log.exception("cleaning up a closed connection failed")
         self.reactor.changed.notify_all()
 
 

@@ -1,0 +1,18 @@
+"""The trio adapter: ``connect()`` for clients, ``serve()`` for servers.
+
+The same surface as ``amqp10.blocking``, async: ``async with amqp10.trio.connect(url) as
+conn``, ``async with conn.open_sender("q") as sender``, ``await sender.send(msg)``,
+``async for delivery in receiver``. Cancelling a ``send`` or ``receive`` leaves the connection
+usable and loses no message. Needs the ``trio`` extra (``pip install amqp10[trio]``).
+"""
+
+from ._client import Connection as Connection
+from ._client import Receiver as Receiver
+from ._client import Requester as Requester
+from ._client import Sender as Sender
+from ._client import Session as Session
+from ._client import connect as connect
+from ._server import Server as Server
+from ._server import serve as serve
+
+__all__ = ["connect", "serve", "Connection", "Session", "Sender", "Receiver", "Requester", "Server"]
