@@ -160,10 +160,13 @@ def message_to_text(message: Message) -> str:
     if isinstance(body, str):
         head = body
     elif isinstance(body, (bytes, bytearray)):
+        shown = bytes(body[:200])
         try:
-            head = f"(binary, {len(body)} bytes) " + bytes(body).decode("utf-8")
+            text = repr(shown.decode("utf-8"))
         except UnicodeDecodeError:
-            head = f"(binary, {len(body)} bytes) {bytes(body)[:64]!r}"
+            text = repr(shown)
+        more = "..." if len(body) > len(shown) else ""
+        head = f"(binary, {len(body)} bytes) {text}{more}"
     else:
         head = json.dumps(_body_json(body), ensure_ascii=False)
     lines = [head]

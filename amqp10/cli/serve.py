@@ -1,0 +1,76 @@
+"""``amqp10 serve``: run the embedded peer in the foreground until interrupted.
+
+Owns: the command's arguments and its start-up line. Must never: implement broker behaviour
+(``amqp10.peer`` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..peer.server import PRODUCTION_NOTE
+
+__all__ = ["configure", "run"]
+
+HELP = "run the embedded AMQP 1.0 peer (queues, topics, reply-to; for development and tests)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` arguments."""
+    parser.description = (
+        "Run an embedded AMQP 1.0 peer: a queue per address (each message to one receiver, "
+        "balanced by credit), topics (every receiver gets a copy: an address starting "
+        "topic:// or a terminus with the 'topic' capability), dynamic reply-to nodes, and "
+        "the ANONYMOUS-RELAY (a sender with no target routes by each message's 'to'). "
+        "Queues are bounded: a sender gets no credit while its queue is full. "
+        + PRODUCTION_NOTE
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5672, help="port (default 5672; 0 picks a free one)")
+    parser.add_argument(
+        "--queue-limit", type=int, default=10_000, metavar="N", help="messages one queue may hold (default 10000)"
+    )
+    parser.add_argument(
+        "--queue-bytes", type=int, default=64 << 20, metavar="B", help="bytes one queue may hold (default 64 MiB)"
+    )
+    parser.add_argument(
+        "--credit-window", type=int, default=200, metavar="N", help="credit given to a sender at a time (default 200)"
+    )
+    parser.add_argument("--idle-timeout", type=float, default=None, metavar="S", help="close connections silent for S seconds")
+    parser.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM. Prints ``listening on URL`` once ready."""
+    from ..peer.nodes import NodeLimits
+    from ..peer.server import run as serve
+
+    try:
+        limits = NodeLimits(max_messages=args.queue_limit, max_bytes=args.queue_bytes)
+    except ValueError as exc:
+        print(f"amqp10 serve: {exc}", file=sys.stderr)
+        return 2
+
+    def ready(url: str) -> None:
+        adapter = "trio" if args.trio else "blocking"
+        print(f"amqp10 serve: listening on {url} ({adapter} adapter; development peer, Ctrl-C to stop)", flush=True)
+
+    options = {}
+    if args.idle_timeout is not None:
+        options["idle_timeout"] = args.idle_timeout
+    try:
+        serve(
+            args.host,
+            args.port,
+            adapter="trio" if args.trio else "blocking",
+            limits=limits,
+            credit_window=args.credit_window,
+            on_ready=ready,
+            **options,
+        )
+    except OSError as exc:
+        print(f"amqp10 serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print("amqp10 serve: stopped", flush=True)
+    return 0
