@@ -17,7 +17,7 @@ from .codec.spec import Rejected as Rejected
 from .codec.spec import Released as Released
 
 # The adapters' public surface (blocking is the default; trio lives in amqp10.trio).
-from ._api import Delivery as Delivery
+from ._delivery import Delivery as Delivery
 from ._handler import Handler as Handler
 from ._handler import ServerConnection as ServerConnection
 from ._options import ReceiverOptions as ReceiverOptions

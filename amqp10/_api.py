@@ -5,7 +5,8 @@ event into per-session and per-link records; the *predicates* (``opened``, ``att
 ``outcome``, ``take_delivery``, ``drained``, ``reply``, ...) answer "is it done?" with a
 value, ``PENDING``, or the typed error that says why it never will be; the *commands*
 (``begin_session``, ``attach_sender``, ``send``, ...) queue engine work. The prefetch credit
-policy and the request/reply correlation live here too, and so does the public ``Delivery``.
+policy lives here too; the public ``Delivery`` is in ``_delivery`` and request/reply
+correlation in ``_requests``.
 
 An adapter only adds two things: a *runner* that executes a command with exclusive access to
 the engine and then wakes its I/O (blocking: under the connection's lock; trio: on the trio
@@ -19,14 +20,11 @@ from __future__ import annotations
 
 import enum
 import logging
-import uuid
 from collections import deque
-from dataclasses import replace
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Mapping
 
 from .codec.message import Message
-from .codec.spec import Accepted, Error, Modified, Properties, Rejected, Released
-from .codec.types import Symbol
+from .codec.spec import Accepted, Error, Modified, Rejected, Released
 from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.events import (
@@ -50,12 +48,12 @@ from .engine.link import Link, Receiver, Sender
 from .engine.session import Session
 from .engine.states import LinkState
 from .errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError
+from ._delivery import Delivery, Runner
 
-__all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "Requests"]
+__all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for"]
 
 log = logging.getLogger("amqp10.client")
 
-_T = TypeVar("_T")
 
 
 class Pending(enum.Enum):
@@ -70,12 +68,6 @@ PENDING = Pending.PENDING
 OUTCOMES = (Accepted, Rejected, Released, Modified)
 
 _NOT_ALLOWED = "amqp:not-allowed"
-
-
-class Runner(Protocol):
-    """Runs ``fn`` with exclusive access to the engine, wakes the I/O, returns ``fn()``."""
-
-    def __call__(self, fn: Callable[[], _T]) -> _T: ...
 
 
 class ClientCore:
@@ -502,90 +494,6 @@ class LinkRecord:
             self.link.detach(closed=closed)
 
 
-class Delivery:
-    """A message received on a ``Receiver``, and how you settle it.
-
-    ``message`` is decoded on first use (so a malformed message surfaces as a ``DecodeError``
-    you can answer with ``reject``). ``accept``, ``reject``, ``release`` and ``modify`` report
-    the outcome to the sender and settle the delivery (spec 3.4); a delivery the sender sent
-    pre-settled needs no outcome, and they do nothing for it. Safe to call from any thread.
-    """
-
-    __slots__ = ("_delivery", "_run", "_message")
-
-    def __init__(self, delivery: EngineDelivery, run: Runner) -> None:
-        self._delivery = delivery
-        self._run = run
-        self._message: Message | None = None
-
-    def __repr__(self) -> str:
-        return f"<Delivery tag={self.tag!r} settled={self.settled}>"
-
-    @property
-    def message(self) -> Message:
-        """The decoded message.
-
-        Raises:
-            DecodeError: the payload is not a valid AMQP message.
-        """
-        if self._message is None:
-            self._message = Message.decode(self._delivery.payload)
-        return self._message
-
-    @property
-    def payload(self) -> bytes:
-        """The encoded message, as received."""
-        return bytes(self._delivery.payload)
-
-    @property
-    def tag(self) -> bytes:
-        """The delivery-tag the sender chose."""
-        return self._delivery.tag
-
-    @property
-    def settled(self) -> bool:
-        """Settled at this end (by an outcome, auto-accept, or because the sender pre-settled)."""
-        return self._delivery.settled
-
-    @property
-    def state(self) -> Any:
-        """The outcome given here so far (``Accepted()`` ...), or ``None``."""
-        return self._delivery.local_state
-
-    def _update(self, action: Callable[[], None]) -> None:
-        def run() -> None:
-            if self._delivery.remote_settled and self._delivery.settled and self._delivery.local_state is None:
-                return  # pre-settled by the sender: there is no one to tell
-            action()
-
-        self._run(run)
-
-    def accept(self) -> None:
-        """Accept: processed successfully (spec 3.4.2)."""
-        self._update(lambda: self._delivery.accept())
-
-    def reject(self, condition: str | None = None, description: str | None = None, *, info: Mapping[str, Any] | None = None) -> None:
-        """Reject: invalid and will not be processed (spec 3.4.3); ``condition`` and
-        ``description`` tell the sender why (e.g. ``"amqp:decode-error"``)."""
-        self._update(lambda: self._delivery.reject(condition, description, info=info))
-
-    def release(self) -> None:
-        """Release: not processed; the sender may deliver it again, to anyone (spec 3.4.4)."""
-        self._update(lambda: self._delivery.release())
-
-    def modify(self, *, delivery_failed: bool = True, undeliverable_here: bool = False, message_annotations: Mapping[Any, Any] | None = None) -> None:
-        """Modify: not processed, with changes for redelivery (spec 3.4.5): count it as a
-        failed attempt, keep it from this receiver, and/or annotate it."""
-        annotations = None
-        if message_annotations is not None:
-            annotations = {Symbol(k) if isinstance(k, str) else k: v for k, v in message_annotations.items()}
-        self._update(lambda: self._delivery.modify(
-            delivery_failed=delivery_failed,
-            undeliverable_here=undeliverable_here,
-            message_annotations=annotations,
-        ))
-
-
 def encode_for(record: LinkRecord, message: Message | Any) -> bytes:
     """Encode what ``send`` was given; a non-``Message`` becomes the body of one.
 
@@ -599,74 +507,3 @@ def encode_for(record: LinkRecord, message: Message | Any) -> bytes:
         if message.properties is None or message.properties.to is None:
             raise ValueError("this sender is anonymous (no address): give each message properties.to")
     return message.encode()
-
-
-class Requests:
-    """Request/reply correlation over one sender and one dynamic receiver.
-
-    Each request gets a ``message-id`` (a UUID unless it has one) and ``reply-to`` = the
-    receiver's address; a reply is matched by its ``correlation-id`` (the convention of
-    brokers' management nodes and of RPC over AMQP). Replies nobody waits for any more (the
-    request timed out or was cancelled) are accepted and dropped.
-    """
-
-    def __init__(self, sender: LinkRecord, receiver: LinkRecord) -> None:
-        self.sender = sender
-        self.receiver = receiver
-        self._waiting: set[Any] = set()
-        self._replies: dict[Any, Message] = {}
-
-    def prepare(self, message: Message | Any) -> tuple[Message, Any]:
-        """A copy of ``message`` addressed for a reply, and the id its reply will carry."""
-        if not isinstance(message, Message):
-            message = Message(body=message)
-        properties = message.properties
-        if properties is None:
-            properties = Properties()
-        message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
-        properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
-        copy = Message(
-            body=message.body,
-            header=message.header,
-            delivery_annotations=message.delivery_annotations,
-            message_annotations=message.message_annotations,
-            properties=properties,
-            application_properties=message.application_properties,
-            footer=message.footer,
-        )
-        self._waiting.add(message_id)
-        return copy, message_id
-
-    def forget(self, key: Any) -> None:
-        """Stop waiting for ``key``'s reply (timed out, cancelled, or send failed)."""
-        self._waiting.discard(key)
-        self._replies.pop(key, None)
-
-    def reply(self, key: Any) -> "Message | Pending":
-        """Predicate: the reply to request ``key``."""
-        receiver = self.receiver
-        while receiver.deliveries:
-            delivery = receiver.deliveries.popleft()
-            try:
-                message = Message.decode(delivery.payload)
-            except AMQPError as exc:
-                log.warning("dropping an undecodable reply on %s: %s", receiver.describe(), exc)
-                if not delivery.settled:
-                    delivery.reject("amqp:decode-error", str(exc))
-                    receiver.core.output_pending = True
-                continue
-            if not delivery.settled:
-                delivery.accept()
-                receiver.core.output_pending = True
-            corr = message.properties.correlation_id if message.properties else None
-            if corr in self._waiting:
-                self._replies[corr] = message
-            else:
-                log.debug("dropping a reply nobody waits for (correlation-id %r)", corr)
-        receiver._top_up()
-        if key in self._replies:
-            self._waiting.discard(key)
-            return self._replies.pop(key)
-        receiver.check()
-        self.sender.check()
-        return PENDING

@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from .. import _api
-from .._api import PENDING, ClientCore, LinkRecord, Pending, Requests, SessionRecord
+from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._requests import Requests
 from .._options import DEFAULT_CREDIT, ClientOptions, ReceiverOptions, SenderOptions, SettleMode, client_options, receiver_attach, sender_attach
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection

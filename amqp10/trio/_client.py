@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Gener
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
 from .. import _api
-from .._api import PENDING, ClientCore, LinkRecord, Pending, Requests, SessionRecord
+from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._requests import Requests
 from .._options import DEFAULT_CREDIT, ClientOptions, ReceiverOptions, SenderOptions, SettleMode, client_options, receiver_attach, sender_attach
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection

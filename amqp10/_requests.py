@@ -1,0 +1,92 @@
+"""Request/reply correlation shared by both adapters' ``Requester``.
+
+Owns: stamping a request with ``message-id`` and ``reply-to``, and matching replies to waiting
+requests by ``correlation-id``. Must never: do I/O or wait (the adapters wait on ``reply``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from ._api import PENDING, LinkRecord, Pending
+from .codec.message import Message
+from .codec.spec import Properties
+from .errors import AMQPError
+
+__all__ = ["Requests"]
+
+log = logging.getLogger("amqp10.client")
+
+
+class Requests:
+    """Request/reply correlation over one sender and one dynamic receiver.
+
+    Each request gets a ``message-id`` (a UUID unless it has one) and ``reply-to`` = the
+    receiver's address; a reply is matched by its ``correlation-id`` (the convention of
+    brokers' management nodes and of RPC over AMQP). Replies nobody waits for any more (the
+    request timed out or was cancelled) are accepted and dropped.
+    """
+
+    def __init__(self, sender: LinkRecord, receiver: LinkRecord) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self._waiting: set[Any] = set()
+        self._replies: dict[Any, Message] = {}
+
+    def prepare(self, message: Message | Any) -> tuple[Message, Any]:
+        """A copy of ``message`` addressed for a reply, and the id its reply will carry."""
+        if not isinstance(message, Message):
+            message = Message(body=message)
+        properties = message.properties
+        if properties is None:
+            properties = Properties()
+        message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
+        properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
+        copy = Message(
+            body=message.body,
+            header=message.header,
+            delivery_annotations=message.delivery_annotations,
+            message_annotations=message.message_annotations,
+            properties=properties,
+            application_properties=message.application_properties,
+            footer=message.footer,
+        )
+        self._waiting.add(message_id)
+        return copy, message_id
+
+    def forget(self, key: Any) -> None:
+        """Stop waiting for ``key``'s reply (timed out, cancelled, or send failed)."""
+        self._waiting.discard(key)
+        self._replies.pop(key, None)
+
+    def reply(self, key: Any) -> "Message | Pending":
+        """Predicate: the reply to request ``key``."""
+        receiver = self.receiver
+        while receiver.deliveries:
+            delivery = receiver.deliveries.popleft()
+            try:
+                message = Message.decode(delivery.payload)
+            except AMQPError as exc:
+                log.warning("dropping an undecodable reply on %s: %s", receiver.describe(), exc)
+                if not delivery.settled:
+                    delivery.reject("amqp:decode-error", str(exc))
+                    receiver.core.output_pending = True
+                continue
+            if not delivery.settled:
+                delivery.accept()
+                receiver.core.output_pending = True
+            corr = message.properties.correlation_id if message.properties else None
+            if corr in self._waiting:
+                self._replies[corr] = message
+            else:
+                log.debug("dropping a reply nobody waits for (correlation-id %r)", corr)
+        receiver._top_up()
+        if key in self._replies:
+            self._waiting.discard(key)
+            return self._replies.pop(key)
+        receiver.check()
+        self.sender.check()
+        return PENDING
