@@ -289,6 +289,9 @@ def accept_proton(conn: proton.Connection) -> int:
     while link is not None:
         link.source.copy(link.remote_source)
         link.target.copy(link.remote_target)
+        # Agree to the settle modes the peer asked for (each side decides its own half).
+        link.snd_settle_mode = link.remote_snd_settle_mode
+        link.rcv_settle_mode = link.remote_rcv_settle_mode
         link.open()
         acted += 1
         link = link.next(_UNINIT | _ACTIVE)
@@ -326,12 +329,13 @@ def link_to_proton(
     address: str = "q",
     session: Session | None = None,
     proton_session: proton.Session | None = None,
+    proton_options: Callable[[proton.Link], None] | None = None,
     **options: Any,
 ) -> tuple[Link, proton.Link]:
     """Attach one link between the two, started by either side; returns (ours, Proton's).
 
-    ``options`` go to our ``attach_*`` when we attach (and are answered by Proton copying our
-    termini); when Proton attaches it sets only the addresses.
+    ``options`` go to our ``attach_*`` when we attach (Proton answers copying our termini and
+    settle modes); when Proton attaches it sets the address and calls ``proton_options``.
     """
     if ours_attaches:
         session = session or pump.ours.begin_session()
@@ -347,6 +351,8 @@ def link_to_proton(
         proton_session.open()
     theirs = proton_session.receiver(name) if ours_sends else proton_session.sender(name)
     (theirs.target if ours_sends else theirs.source).address = address
+    if proton_options is not None:
+        proton_options(theirs)
     theirs.open()
     ours_events, _ = pump.pump_accepting()
     (attached,) = [e for e in ours_events if isinstance(e, LinkRemotelyAttached)]
