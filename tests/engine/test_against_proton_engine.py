@@ -237,6 +237,37 @@ def test_several_sessions_with_proton_carry_their_own_links_and_end_independentl
     assert links[1][1].session.state == BOTH_ACTIVE
 
 
+@ROLES
+@pytest.mark.parametrize("closer", ["ours", "proton"])
+def test_session_ended_with_an_error_reports_it_to_the_other_side_and_detaches_links(
+    ours_client: bool, closer: str
+) -> None:
+    pump = opened(ours_client)
+    ours, theirs = link_to_proton(pump, ours_sends=True, ours_attaches=ours_client)
+    if closer == "ours":
+        ours.session.end(Error(condition="amqp:session:window-violation", description="ours ended it"))
+        _, proton_side = pump.pump()
+        assert E.SESSION_REMOTE_CLOSE in _types(proton_side)
+        condition = theirs.session.remote_condition
+        assert (condition.name, condition.description) == ("amqp:session:window-violation", "ours ended it")
+        theirs.session.close()
+        our_side, _ = pump.pump()
+        (ended,) = of_type(our_side, SessionEnded)
+        assert not ended.by_peer
+    else:
+        theirs.session.condition = proton.Condition("amqp:resource-limit-exceeded", "proton ended it")
+        theirs.session.close()
+        our_side, proton_side = pump.pump()
+        (ended,) = of_type(our_side, SessionEnded)
+        assert ended.by_peer and ended.error is not None
+        assert (ended.error.condition, ended.error.description) == (
+            "amqp:resource-limit-exceeded", "proton ended it"
+        )
+        assert E.SESSION_REMOTE_CLOSE in _types(proton_side)  # our answering END
+    assert [e.link for e in of_type(our_side, LinkDetached)] == [ours]
+    assert ours.session.state is SessionState.UNMAPPED and theirs.session.state == BOTH_CLOSED
+
+
 def test_terminus_and_link_fields_we_send_reach_proton() -> None:
     pump = opened(True)
     receiver = pump.ours.begin_session().attach_receiver(

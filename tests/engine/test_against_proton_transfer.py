@@ -17,8 +17,10 @@ from amqp10 import Header, Message, Properties
 from amqp10.codec.spec import Accepted, Modified, Rejected, Released
 from amqp10.codec.types import Symbol
 from amqp10.engine import Link, Receiver, Sender
+from amqp10.errors import LocalProtocolError
 from amqp10.engine.events import (
     CreditChanged,
+    DeliveryAborted,
     DeliveryReceived,
     DeliverySettled,
     DeliveryUpdated,
@@ -431,3 +433,97 @@ def test_proton_sender_respects_our_small_incoming_window_and_nothing_is_lost(ou
     assert got == payloads
     assert max(per_flight) <= 2 and len([n for n in per_flight if n]) >= 10
     assert of_type(pump.our_events, ProtocolViolationDetected) == []  # no window violation
+
+
+# -- aborts, max-message-size, disposition ranges ---------------------------------------------------
+
+
+@pytest.mark.parametrize("ours_sends", [True, False], ids=["ours-sends", "proton-sends"])
+def test_a_partly_sent_delivery_aborted_by_its_sender_is_discarded_by_the_receiver(ours_sends: bool) -> None:
+    pump = opened(True, max_frame_size=512, configure=lambda t, c: setattr(t, "max_frame_size", 512))
+    proton_session = pump.connection.session()
+    proton_session.incoming_capacity = 1024  # two frames: the delivery cannot go out whole
+    proton_session.open()
+    ours, theirs = link_to_proton(pump, ours_sends=ours_sends, ours_attaches=False, proton_session=proton_session)
+    if ours_sends:
+        theirs.flow(5)
+        pump.pump()
+        sent = ours.send(b"y" * 5000)
+        pump.pump()
+        assert theirs.current.partial and len(theirs.recv(5000)) < 5000  # reading reopens the window
+        sent.abort()
+        pump.pump()
+        assert theirs.current.aborted
+        theirs.current.settle()
+        theirs.advance()
+        ours.send(b"after")
+        pump.pump()
+        assert [body for _, body in read_proton(theirs)] == [b"after"]
+    else:
+        ours.flow(5)
+        pump.pump()
+        delivery = theirs.delivery(b"t0")
+        theirs.send(b"x" * 5000)
+        assert of_type(pump.pump()[0], DeliveryReceived) == []
+        delivery.abort()
+        ours_events, _ = pump.pump()
+        (aborted,) = of_type(ours_events, DeliveryAborted)
+        assert aborted.delivery.tag == b"t0" and aborted.delivery.payload == b""
+        _proton_send(theirs, b"after", b"t1")
+        ours_events, _ = pump.pump()
+        assert [bytes(e.delivery.payload) for e in of_type(ours_events, DeliveryReceived)] == [b"after"]
+
+
+def test_our_max_message_size_reaches_proton_and_a_larger_message_closes_the_link() -> None:
+    pump, ours, theirs = _linked(True, False, max_message_size=1000)
+    assert theirs.remote_max_message_size == 1000
+    ours.flow(5)
+    pump.pump()
+    _proton_send(theirs, b"z" * 2000, b"big")
+    ours_events, theirs_events = pump.pump()
+    (violation,) = of_type(ours_events, ProtocolViolationDetected)
+    assert violation.condition == "amqp:link:message-size-exceeded" and violation.link is ours
+    assert of_type(ours_events, DeliveryReceived) == []
+    assert E.LINK_REMOTE_CLOSE in [e.type for e in theirs_events]
+    assert theirs.remote_condition.name == "amqp:link:message-size-exceeded"
+
+
+def test_our_sender_refuses_a_message_larger_than_protons_max_message_size() -> None:
+    pump, ours, theirs = _linked(
+        False, True, proton_options=lambda link: setattr(link, "max_message_size", 100)
+    )
+    assert ours.remote_max_message_size == 100
+    with pytest.raises(LocalProtocolError, match="max-message-size"):
+        ours.send(b"q" * 200)
+    ours.send(b"q" * 100)
+    theirs.flow(1)
+    pump.pump()
+    assert [body for _, body in read_proton(theirs)] == [b"q" * 100]
+
+
+@pytest.mark.parametrize("ours_sends", [True, False], ids=["ours-sends", "proton-sends"])
+def test_a_run_of_settled_outcomes_reaches_the_sender_for_every_delivery(ours_sends: bool) -> None:
+    pump, ours, theirs = _linked(True, ours_sends)
+    payloads = [b"r%d" % i for i in range(5)]
+    if ours_sends:
+        sent = [ours.send(p) for p in payloads]
+        theirs.flow(5)
+        pump.pump()
+        for delivery, _ in read_proton(theirs):
+            delivery.update(PD.ACCEPTED)
+            delivery.settle()
+        ours_events, _ = pump.pump()
+        assert [e.delivery for e in of_type(ours_events, DeliverySettled)] == sent
+        assert all(isinstance(d.remote_state, Accepted) for d in sent)
+    else:
+        ours.flow(5)
+        pump.pump()
+        sent = [_proton_send(theirs, p, b"t%d" % i) for i, p in enumerate(payloads)]
+        ours_events, _ = pump.pump()
+        before = len(pump.ours_out.frames)
+        for event in of_type(ours_events, DeliveryReceived):
+            event.delivery.accept()
+        pump.pump()
+        (frame,) = pump.ours_out.frames[before:]  # one DISPOSITION, first=0 last=4 (spec 2.7.6)
+        assert frame[3].startswith(DISPOSITION)
+        assert [(d.remote_state, d.settled) for d in sent] == [(PD.ACCEPTED, True)] * 5
