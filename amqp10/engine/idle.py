@@ -32,10 +32,14 @@ class IdleTimer:
         local_timeout: our idle-time-out in seconds, or ``None``.
 
     The connection calls ``received()``/``sent()`` as bytes move (cheap flags, no clock), and
-    ``tick(now)`` whenever the adapter ticks; activity is stamped with the next ``now``.
+    ``tick(now)`` whenever the adapter ticks. Reads are stamped with the next ``now`` (late, so
+    the peer gets the benefit of the doubt); writes with the previous tick's ``now`` (early, so a
+    heartbeat is never late).
     """
 
-    __slots__ = ("local_timeout", "remote_timeout", "_last_read", "_last_write", "_read", "_wrote")
+    __slots__ = (
+        "local_timeout", "remote_timeout", "_last_read", "_last_write", "_read", "_wrote", "_last_tick",
+    )
 
     def __init__(self, local_timeout: float | None) -> None:
         self.local_timeout = local_timeout
@@ -44,6 +48,7 @@ class IdleTimer:
         self._last_write: float | None = None
         self._read = False
         self._wrote = False
+        self._last_tick: float | None = None
 
     def received(self) -> None:
         """Bytes arrived (any bytes: a heartbeat counts)."""
@@ -59,8 +64,13 @@ class IdleTimer:
             self._last_read = now
             self._read = False
         if self._last_write is None or self._wrote:
-            self._last_write = now
+            # Fix (found writing the Proton heartbeat tests): the bytes left after the previous
+            # tick, so stamp them with its time. Stamping them with this ``now`` made an adapter
+            # that ticks only at our deadlines send each heartbeat one interval late, i.e. at
+            # the peer's whole idle-time-out instead of half of it (spec 2.4.5).
+            self._last_write = now if self._last_tick is None else self._last_tick
             self._wrote = False
+        self._last_tick = now
         action = IdleAction.NOTHING
         deadlines: list[float] = []
         if self.local_timeout is not None:

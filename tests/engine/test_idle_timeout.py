@@ -27,6 +27,21 @@ def test_heartbeats_go_out_at_half_the_peers_idle_timeout() -> None:
     assert server_deadline == pytest.approx(10.0)
 
 
+def test_heartbeats_go_out_at_half_the_peers_idle_timeout_when_ticked_only_at_deadlines() -> None:
+    # An adapter sleeps until tick()'s deadline, flushes, and ticks again at the next one.
+    pair = opened_pair(server=server_config(idle_timeout=4.0))
+    deadline = pair.client.tick(0.0)
+    sent_at = []
+    for _ in range(6):
+        assert deadline is not None
+        now = deadline
+        deadline = pair.client.tick(now)
+        if pair.client.data_to_send():
+            sent_at.append(now)
+    gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
+    assert gaps and max(gaps) <= 2.0  # half the peer's 4 s (spec 2.4.5), not all of it
+
+
 def test_heartbeats_keep_an_idle_connection_alive_indefinitely() -> None:
     pair = opened_pair(client_config(idle_timeout=4.0), server_config(idle_timeout=4.0))
     for _ in range(50):
