@@ -124,10 +124,20 @@ def _capabilities(value: str | Sequence[str] | None) -> tuple[str, ...]:
 class _Outlet:
     """Our sending end of a client's receiver: a ``Consumer`` of one queue."""
 
-    __slots__ = ("link", "node", "queue", "presettle", "unsettled", "owns_node", "default_outcome")
+    __slots__ = ("link", "node", "queue", "presettle", "unsettled", "owns_node", "default_outcome", "_touched")
 
-    def __init__(self, link: Sender, node: Node, *, presettle: bool, owns_node: bool, default_outcome: Any) -> None:
+    def __init__(
+        self,
+        link: Sender,
+        node: Node,
+        *,
+        presettle: bool,
+        owns_node: bool,
+        default_outcome: Any,
+        touched: set[Connection],
+    ) -> None:
         self.link = link
+        self._touched = touched  # the broker's set of engines changed in this batch
         self.node = node
         self.presettle = presettle
         self.unsettled: dict[Delivery, StoredMessage] = {}
@@ -159,6 +169,7 @@ class _Outlet:
             message.excluded.add(self)
             queue.give_back([message])
             return
+        self._touched.add(self.link.session.connection)
         if self.presettle:
             queue.remove(message)  # at-most-once: gone once handed to the engine
         else:
@@ -203,7 +214,11 @@ class Broker(Handler):
         self._outlets: dict[Link, _Outlet] = {}
         self._inlets: dict[Link, _Inlet] = {}
         self._by_connection: dict[Connection, set[Link]] = {}
+        self._servers: dict[Connection, ServerConnection] = {}
         self._dynamic_serial = 0
+        # Engines changed while handling one connection's events: a message from connection A
+        # goes out on connection B, whose adapter must then be woken to flush it.
+        self._touched: set[Connection] = set()
         # Work for the end of the current batch (``_settle``):
         self._dirty_queues: set[Queue] = set()  # may have messages for consumers with credit
         self._recheck: set[Node] = set()  # gained room: their senders may get credit
@@ -224,18 +239,36 @@ class Broker(Handler):
     def connection_made(self, conn: ServerConnection) -> None:
         """A client connected (after SASL); nothing to do until it opens things."""
         self._by_connection.setdefault(conn.engine, set())
+        self._servers[conn.engine] = conn
 
     def events_received(self, conn: ServerConnection, events: Sequence[Event]) -> None:
         """React to a batch of one connection's engine events, then move messages and credit."""
         engine = conn.engine
+        self._servers.setdefault(engine, conn)
         for event in events:
             self._on_event(engine, event)
         self._settle()
+        self._wake_touched(engine)
 
     def connection_lost(self, conn: ServerConnection) -> None:
         """The socket is gone: every link of the connection ends as if detached."""
         self._forget_connection(conn.engine)
+        self._servers.pop(conn.engine, None)
         self._settle()
+        self._wake_touched(conn.engine)
+
+    def _wake_touched(self, current: Connection) -> None:
+        """Ask the adapter to flush every other engine this batch wrote to (ADAPTERS.md:
+        ``wakeup`` is how a handler says another connection has output)."""
+        touched = list(self._touched)
+        self._touched.clear()  # cleared in place: every outlet holds this very set
+        for engine in touched:
+            server = self._servers.get(engine)
+            if server is not None and engine is not current:
+                server.wakeup()
+
+    def _touch(self, link: Link) -> None:
+        self._touched.add(link.session.connection)
 
     # -- events --------------------------------------------------------------------------------
     def _on_event(self, engine: Connection, event: Event) -> None:
@@ -281,6 +314,7 @@ class Broker(Handler):
         except _Refused as refusal:
             log.info("refused link %r: %s", link.name, refusal.description)
             link.detach(closed=True, error=refusal.error())
+            self._touch(link)
             return
         self._by_connection.setdefault(engine, set()).add(link)
 
@@ -309,6 +343,7 @@ class Broker(Handler):
             presettle=link.snd_settle_mode is SenderSettleMode.SETTLED,
             owns_node=owns,
             default_outcome=source.default_outcome,
+            touched=self._touched,
         )
         node.links.add(outlet)
         self._outlets[link] = outlet
@@ -378,6 +413,7 @@ class Broker(Handler):
         for holder in list(node.links):
             link = holder.link if isinstance(holder, (_Outlet, _Inlet)) else None
             if link is not None and link.state is LinkState.ATTACHED:
+                self._touch(link)
                 link.detach(
                     closed=True,
                     error=Error(
@@ -411,6 +447,7 @@ class Broker(Handler):
                 log.info("rejected a message on %r: %s", inlet.link.name, refusal.description)
                 if not delivery.settled:
                     delivery.reject(refusal.condition, refusal.description)
+                    self._touch(delivery.link)
                 return
         if not inlet.parked and node.room() > 0:
             self._store(delivery, message, node)
@@ -441,6 +478,7 @@ class Broker(Handler):
             self._dirty_queues.add(node)
         if not delivery.settled:
             delivery.accept()
+            self._touch(delivery.link)
 
     # -- messages out: outcomes --------------------------------------------------------------------
     def _on_outcome(self, outlet: _Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
@@ -465,6 +503,7 @@ class Broker(Handler):
             return  # Received (3.4.1) or another non-terminal state: wait for the outcome
         if not delivery.settled:
             delivery.settle()
+            self._touch(delivery.link)
 
     def _redeliver(self, outlet: _Outlet, messages: list[StoredMessage], state: Modified) -> None:
         queue = outlet.queue
@@ -597,6 +636,7 @@ class Broker(Handler):
                     delivery.reject(
                         AmqpErrorCondition.RESOURCE_DELETED, f"node {node.address!r} was deleted"
                     )
+                    self._touch(delivery.link)
                 continue
             if node.room() <= 0:
                 return
@@ -623,6 +663,8 @@ class Broker(Handler):
             # the credit it gave).
             if current > 0:
                 link.flow(0)
+                self._touch(link)
         elif current <= want // 2:
             # Re-grant only once half the window is used: one FLOW per many messages.
             link.flow(want)
+            self._touch(link)

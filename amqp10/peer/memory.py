@@ -40,9 +40,12 @@ class MemoryConnection:
     client_events: list[Event] = field(default_factory=list)
     lost: bool = False
     tls_identity: str | None = None
+    woken: bool = False
 
     def wakeup(self) -> None:
-        """Nothing to do: the hub moves every connection's bytes on each ``pump``."""
+        """The handler changed this engine outside a call about it: flush it on the next
+        round (as a real adapter would; without this its output would wait)."""
+        self.woken = True
 
 
 class MemoryHub:
@@ -93,7 +96,8 @@ class MemoryHub:
         """Move bytes between every client and its server engine until nothing moves.
 
         Server events go to the handler as they happen; client events are kept for
-        ``events``.
+        ``events``. A server engine's output is flushed only after a handler call about that
+        connection or its ``wakeup()``, as the adapters do.
 
         Raises:
             RuntimeError: still busy after ``max_rounds`` rounds (a livelock).
@@ -103,16 +107,22 @@ class MemoryHub:
             for conn in list(self._connections):
                 if conn.lost:
                     continue
+                # Like the trio adapter, flush a server engine only after a handler call
+                # about it or a wakeup: a handler that writes to another connection's engine
+                # and forgets to wake it stalls here just as it would on sockets.
+                flush, conn.woken = conn.woken, False
                 pending = conn.engine.take_events()
                 if pending:
                     self.handler.events_received(conn, pending)
+                    flush = True
                 to_server = conn.client.data_to_send()
                 if to_server:
                     moved = True
+                    flush = True
                     events = conn.engine.receive_data(to_server)
                     if events:
                         self.handler.events_received(conn, events)
-                to_client = conn.engine.data_to_send()
+                to_client = conn.engine.data_to_send() if flush else b""
                 if to_client:
                     moved = True
                     conn.client_events += conn.client.receive_data(to_client)

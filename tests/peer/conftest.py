@@ -1,0 +1,67 @@
+"""The embedded broker served over loopback by either adapter, for blocking clients."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Iterator
+
+import pytest
+import trio
+
+from amqp10.peer import Broker, NodeLimits
+from amqp10.peer.server import serve_trio, start
+
+#: seconds any start or stop of a served peer may take
+_LIMIT = 10.0
+
+
+class ServedPeer:
+    """Where a broker is served, and by which adapter."""
+
+    def __init__(self, adapter: str, url: str) -> None:
+        self.adapter = adapter
+        self.url = url
+
+
+def _serve_with_trio(broker: Broker, ready: list[str], started: threading.Event, stop: threading.Event) -> None:
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(functools.partial(serve_trio, "127.0.0.1", 0, broker=broker))
+            ready.append(server.url)
+            started.set()
+            await trio.to_thread.run_sync(stop.wait)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def serve_peer(adapter: str, broker: Broker) -> Iterator[ServedPeer]:
+    """Serve ``broker`` with the named adapter on a free 127.0.0.1 port for a test."""
+    if adapter == "blocking":
+        with start("127.0.0.1", 0, broker=broker) as peer:
+            yield ServedPeer(adapter, peer.url)
+        return
+    ready: list[str] = []
+    started, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=_serve_with_trio, args=(broker, ready, started, stop), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(_LIMIT), "the trio peer did not start"
+        yield ServedPeer(adapter, ready[0])
+    finally:
+        stop.set()
+        thread.join(_LIMIT)
+        assert not thread.is_alive(), "the trio peer did not stop"
+
+
+@pytest.fixture(params=["blocking", "trio"])
+def served(request: pytest.FixtureRequest) -> Iterator[ServedPeer]:
+    """A default broker served by each adapter in turn."""
+    yield from serve_peer(request.param, Broker())
+
+
+@pytest.fixture(params=["blocking", "trio"])
+def served_small(request: pytest.FixtureRequest) -> Iterator[ServedPeer]:
+    """A broker whose queues hold 10 messages, served by each adapter in turn."""
+    yield from serve_peer(request.param, Broker(limits=NodeLimits(max_messages=10), credit_window=50))

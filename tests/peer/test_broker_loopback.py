@@ -1,0 +1,233 @@
+"""The embedded broker over real loopback sockets, served by the blocking listener and by trio.
+
+Blocking clients drive every scenario against both server adapters (fixtures in conftest.py);
+the trio client drives the main ones against the trio-served peer. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import pytest
+import trio
+
+import amqp10
+import amqp10.trio
+from amqp10 import Accepted, Message, Properties
+from amqp10.peer import Broker, NodeLimits
+from amqp10.peer.server import serve_trio
+from support.trio_helpers import trio_test
+
+from .conftest import ServedPeer  # type: ignore[import-not-found]
+
+_WAIT = 5.0
+
+
+def _until(condition: Callable[[], bool], what: str, limit: float = _WAIT) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _delivery_count(message: Message) -> int:
+    header = message.header
+    return 0 if header is None or header.delivery_count is None else int(header.delivery_count)
+
+
+def test_Broker_over_loopback_balances_a_queue_among_receivers_with_equal_credit(served: ServedPeer) -> None:
+    with amqp10.connect(served.url, timeout=_WAIT) as conn:
+        receivers = [conn.open_receiver("work", credit=10) for _ in range(3)]
+        sender = conn.open_sender("work")
+        for i in range(30):
+            assert sender.send(Message(i)) == Accepted()
+        _until(lambda: sum(r.queued for r in receivers) == 30, "30 deliveries")
+        assert [r.queued for r in receivers] == [10, 10, 10]
+        bodies = sorted(r.receive(timeout=_WAIT).message.body for r in receivers for _ in range(10))
+        assert bodies == list(range(30))
+
+
+def test_Broker_over_loopback_gives_every_topic_subscriber_a_copy(served: ServedPeer) -> None:
+    with amqp10.connect(served.url, timeout=_WAIT) as conn:
+        subscribers = [conn.open_receiver("topic://news", credit=10) for _ in range(3)]
+        sender = conn.open_sender("topic://news")
+        for i in range(5):
+            sender.send(Message(f"n{i}"))
+        for subscriber in subscribers:
+            got = [subscriber.receive(timeout=_WAIT).message.body for _ in range(5)]
+            assert got == [f"n{i}" for i in range(5)]
+
+
+def test_Broker_over_loopback_answers_a_request_through_a_dynamic_reply_node(served: ServedPeer) -> None:
+    stop = threading.Event()
+
+    def service() -> None:
+        with amqp10.connect(served.url, timeout=_WAIT) as own:
+            requests = own.open_receiver("rpc")
+            replies = own.open_sender(None)
+            while not stop.is_set():
+                try:
+                    delivery = requests.receive(timeout=0.05)
+                except amqp10.Timeout:
+                    continue
+                props = delivery.message.properties
+                replies.send(Message(delivery.message.body * 2, properties=Properties(to=props.reply_to, correlation_id=props.message_id)))
+                delivery.accept()
+
+    thread = threading.Thread(target=service, daemon=True)
+    thread.start()
+    try:
+        with amqp10.connect(served.url, timeout=_WAIT) as conn:
+            with conn.open_requester("rpc") as requester:
+                address = requester.receiver.address
+                assert address is not None and address.startswith("dynamic/")
+                assert [requester.request(Message(n), timeout=_WAIT).body for n in (1, 2, 3)] == [2, 4, 6]
+            # Closed with its link: the dynamic node is gone.
+            with pytest.raises(amqp10.LinkDetachedError) as info:
+                conn.open_sender(address)
+            assert info.value.condition == "amqp:not-found"
+    finally:
+        stop.set()
+        thread.join(_WAIT)
+
+
+def test_Broker_over_loopback_routes_by_to_when_the_sender_is_anonymous(served: ServedPeer) -> None:
+    with amqp10.connect(served.url, timeout=_WAIT) as conn:
+        a = conn.open_receiver("a")
+        b = conn.open_receiver("b")
+        relay = conn.open_sender(None)
+        assert relay.send(Message("to-a", properties=Properties(to="a"))) == Accepted()
+        assert relay.send(Message("to-b", properties=Properties(to="b"))) == Accepted()
+        assert a.receive(timeout=_WAIT).message.body == "to-a"
+        assert b.receive(timeout=_WAIT).message.body == "to-b"
+
+
+def test_Broker_over_loopback_redelivers_released_and_modified_messages(served: ServedPeer) -> None:
+    with amqp10.connect(served.url, timeout=_WAIT) as conn:
+        receiver = conn.open_receiver("retry", credit=1)
+        conn.open_sender("retry").send(Message("again"))
+        first = receiver.receive(timeout=_WAIT)
+        first.release()
+        second = receiver.receive(timeout=_WAIT)
+        assert second.message.body == "again" and _delivery_count(second.message) == 0
+        second.modify(delivery_failed=True)
+        third = receiver.receive(timeout=_WAIT)
+        assert third.message.body == "again" and _delivery_count(third.message) == 1
+        third.accept()
+        with pytest.raises(amqp10.Timeout):
+            receiver.receive(timeout=0.2)
+
+
+def test_Broker_over_loopback_returns_unsettled_messages_when_their_receiver_closes(served: ServedPeer) -> None:
+    with amqp10.connect(served.url, timeout=_WAIT) as conn:
+        sender = conn.open_sender("held")
+        for i in range(3):
+            sender.send(Message(i))
+        with amqp10.connect(served.url, timeout=_WAIT) as other:
+            greedy = other.open_receiver("held", credit=10)
+            assert [greedy.receive(timeout=_WAIT).message.body for _ in range(3)] == [0, 1, 2]
+            # closes without settling anything
+        patient = conn.open_receiver("held", credit=10)
+        again = [patient.receive(timeout=_WAIT).message for _ in range(3)]
+        assert [m.body for m in again] == [0, 1, 2]
+        assert [_delivery_count(m) for m in again] == [1, 1, 1]
+
+
+def test_Broker_over_loopback_back_pressures_a_fast_sender_at_the_queue_limit_and_loses_nothing(
+    served_small: ServedPeer,
+) -> None:
+    total = 200
+    accepted: list[int] = []
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with amqp10.connect(served_small.url, timeout=_WAIT) as own:
+                sender = own.open_sender("bounded")
+                for i in range(total):
+                    outcome = sender.send(Message(i), timeout=30)
+                    assert outcome == Accepted()
+                    accepted.append(i)
+        except BaseException as exc:
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        # With nobody consuming, the queue fills to its limit and the sender gets no credit.
+        _until(lambda: len(accepted) >= 10 or bool(failure), "the queue to fill")
+        time.sleep(0.3)
+        assert not failure
+        assert len(accepted) == 10
+        with amqp10.connect(served_small.url, timeout=_WAIT) as conn:
+            receiver = conn.open_receiver("bounded", credit=5)
+            bodies = []
+            for _ in range(total):
+                delivery = receiver.receive(timeout=_WAIT)
+                bodies.append(delivery.message.body)
+                delivery.accept()
+        assert bodies == list(range(total))
+    finally:
+        producer.join(30)
+    assert not failure and accepted == list(range(total))
+
+
+# -- the trio client against the trio-served peer ----------------------------------------------
+
+
+@trio_test
+async def test_Broker_under_trio_serve_balances_and_copies_for_trio_clients() -> None:
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(lambda task_status: serve_trio("127.0.0.1", 0, task_status=task_status))
+        async with amqp10.trio.connect(server.url, timeout=_WAIT) as conn:
+            workers = [await conn.open_receiver("jobs", credit=4) for _ in range(2)]
+            fans = [await conn.open_receiver("topic://t", credit=4) for _ in range(2)]
+            jobs = await conn.open_sender("jobs")
+            topic = await conn.open_sender("topic://t")
+            for i in range(8):
+                assert await jobs.send(Message(i)) == Accepted()
+            for i in range(3):
+                await topic.send(Message(f"t{i}"))
+            got = [[(await w.receive(timeout=_WAIT)).message.body for _ in range(4)] for w in workers]
+            assert sorted(got[0] + got[1]) == list(range(8)) and got[0] == [0, 2, 4, 6]
+            for fan in fans:
+                assert [(await fan.receive(timeout=_WAIT)).message.body for _ in range(3)] == ["t0", "t1", "t2"]
+        nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_Broker_under_trio_serve_back_pressures_a_trio_sender_and_loses_nothing() -> None:
+    total = 100
+    broker = Broker(limits=NodeLimits(max_messages=10), credit_window=50)
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(lambda task_status: serve_trio("127.0.0.1", 0, broker=broker, task_status=task_status))
+        accepted: list[int] = []
+
+        async def produce() -> None:
+            async with amqp10.trio.connect(server.url, timeout=_WAIT) as own:
+                sender = await own.open_sender("bounded")
+                for i in range(total):
+                    assert await sender.send(Message(i), timeout=30) == Accepted()
+                    accepted.append(i)
+
+        nursery.start_soon(produce)
+        with trio.fail_after(_WAIT):
+            while len(accepted) < 10:
+                await trio.sleep(0.01)
+        await trio.sleep(0.3)
+        assert len(accepted) == 10
+        async with amqp10.trio.connect(server.url, timeout=_WAIT) as conn:
+            receiver = await conn.open_receiver("bounded", credit=5)
+            bodies = []
+            for _ in range(total):
+                delivery = await receiver.receive(timeout=_WAIT)
+                bodies.append(delivery.message.body)
+                delivery.accept()
+        assert bodies == list(range(total))
+        with trio.fail_after(_WAIT):
+            while len(accepted) < total:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
