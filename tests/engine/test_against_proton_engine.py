@@ -425,12 +425,21 @@ def test_refusing_a_proton_link_sends_a_null_terminus_then_the_error() -> None:
 
 
 @ROLES
-def test_heartbeats_keep_a_silent_connection_with_proton_open_for_many_periods(ours_client: bool) -> None:
+@pytest.mark.parametrize("pace", ["every-half-second", "at-deadlines"])
+def test_heartbeats_keep_a_silent_connection_with_proton_open_for_many_periods(
+    ours_client: bool, pace: str
+) -> None:
     # Proton advertises half its configured idle timeout (4 s -> 2 s); we advertise 2 s.
     pump = opened(ours_client, idle_timeout=2.0, configure=lambda t, c: setattr(t, "idle_timeout", 4.0))
     frames_before = (len(pump.ours_out.frames), len(pump.proton_out.frames))
-    for _ in range(40):  # 20 s: ten of our idle periods, five of Proton's
-        pump.tick(0.5)
+    deadlines = pump.tick(0.0)
+    end = pump.clock.now + 20.0  # ten of our idle periods, five of Proton's
+    for _ in range(400):  # bounded; at-deadlines pacing is what an adapter that sleeps does
+        if pump.clock.now >= end:
+            break
+        pending = [d for d in deadlines if d is not None]
+        step = 0.5 if pace == "every-half-second" else max(min(pending) - pump.clock.now, 0.001)
+        deadlines = pump.tick(step)
         ours, theirs = pump.pump()
         assert of_type(ours, ConnectionClosed) == [] and E.CONNECTION_REMOTE_CLOSE not in _types(theirs)
     sent = pump.ours_out.frames[frames_before[0]:]
