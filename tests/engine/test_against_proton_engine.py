@@ -27,7 +27,6 @@ from amqp10.engine.authenticators import SimpleAuthenticator
 from amqp10.engine.events import (
     ConnectionClosed,
     ConnectionOpened,
-    DeliveryReceived,
     LinkAttached,
     LinkDetached,
     LinkRemotelyAttached,

@@ -14,7 +14,7 @@ import proton
 import pytest
 
 from amqp10 import Header, Message, Properties
-from amqp10.codec.spec import Accepted, Modified, Rejected, Released
+from amqp10.codec.spec import Accepted, Modified, ReceiverSettleMode, Rejected, Released
 from amqp10.codec.types import Symbol
 from amqp10.engine import Link, Receiver, Sender
 from amqp10.errors import LocalProtocolError
@@ -336,8 +336,6 @@ def _second(link: proton.Link) -> None:
 def test_rcv_settle_mode_second_has_the_receiver_settle_only_after_the_sender(
     ours_client: bool, ours_sends: bool
 ) -> None:
-    from amqp10.codec.spec import ReceiverSettleMode
-
     options: dict[str, Any] = {"rcv_settle_mode": ReceiverSettleMode.SECOND} if ours_client else {}
     pump, ours, theirs = _linked(ours_client, ours_sends, proton_options=_second, **options)
     assert ours.rcv_settle_mode is ReceiverSettleMode.SECOND
