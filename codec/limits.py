@@ -34,4 +34,5 @@ class Limits:
     max_message_size: int = 1 << 30
 
 
+#: the limits every decoder uses when it is given none
 DEFAULT_LIMITS = Limits()
