@@ -9,6 +9,12 @@ import pytest
 import amqp10.codec
 
 
+# Child Python processes (the CLI, the generator, import checks) must import the *installed*
+# amqp10, never the source folder of the same name: Python would put their working directory
+# (often the repo root) first on sys.path. PYTHONSAFEPATH (3.11+, like `python -P`) stops that.
+os.environ["PYTHONSAFEPATH"] = "1"
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"amqp10.codec.IMPL = {amqp10.codec.IMPL!r}"
 
