@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from ..peer.server import PRODUCTION_NOTE
 
@@ -18,13 +19,17 @@ HELP = "run the embedded AMQP 1.0 peer (queues, topics, reply-to; for developmen
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` arguments."""
-    parser.description = (
+    about = (
         "Run an embedded AMQP 1.0 peer: a queue per address (each message to one receiver, "
         "balanced by credit), topics (every receiver gets a copy: an address starting "
         "topic:// or a terminus with the 'topic' capability), dynamic reply-to nodes, and "
         "the ANONYMOUS-RELAY (a sender with no target routes by each message's 'to'). "
-        "Queues are bounded: a sender gets no credit while its queue is full. "
-        + PRODUCTION_NOTE
+        "Queues are bounded: a sender gets no credit while its queue is full."
+    )
+    # Wrapped here, not by argparse, which would split product names at their hyphens.
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = "\n\n".join(
+        textwrap.fill(paragraph, 78, break_on_hyphens=False) for paragraph in (about, PRODUCTION_NOTE)
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5672, help="port (default 5672; 0 picks a free one)")
