@@ -1,0 +1,46 @@
+"""README.md's examples run as written (it opens with them, so they must stay true)."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def _block_with(marker: str) -> str:
+    found = [b for b in _python_blocks() if marker in b]
+    assert len(found) == 1, f"README should have exactly one python example using {marker}"
+    return found[0]
+
+
+def test_README_opens_with_the_install_and_demo_command_then_the_test_command() -> None:
+    first_block = re.search(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert first_block is not None
+    lines = first_block.group(1).strip().splitlines()
+    assert lines == ["pip install . && amqp10 demo", "pip install '.[test]' && pytest"]
+
+
+def test_README_codec_example_prints_what_it_shows() -> None:
+    block = _block_with(">>> from amqp10.codec import")
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(block, {}, "README codec example", str(README), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+    assert test.examples, "the codec example has no >>> lines"
+
+
+def test_README_engine_example_delivers_the_message_between_two_engines(
+    capsys: "object",
+) -> None:
+    block = _block_with("EnginePair(")
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README engine example", "exec"), namespace)
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "DeliveryReceived(delivery=<Delivery id=0" in out
