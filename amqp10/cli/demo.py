@@ -195,7 +195,11 @@ def _competing_consumers(amqp10: Any, url: str, conn: Any) -> None:
 
 
 def _bulk(amqp10: Any, url: str, conn: Any, count: int) -> None:
-    _step(f"5. bulk: {count} messages through queue 'bulk' (at-least-once, each one accepted)")
+    threads = 8
+    _step(
+        f"5. bulk: {count} messages through queue 'bulk', at-least-once (each one accepted), "
+        f"sent by {threads} threads sharing one connection"
+    )
     received = 0
     failure: list[BaseException] = []
 
@@ -218,12 +222,25 @@ def _bulk(amqp10: Any, url: str, conn: Any, count: int) -> None:
     consumer.start()
     attached.wait(_WAIT)
     payload = amqp10.Message(b"x" * 100)
+    shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
     began = time.monotonic()
     with conn.open_sender("bulk") as sender:
-        for _ in range(count):
-            outcome = sender.send(payload, timeout=_WAIT)
-            if not isinstance(outcome, amqp10.Accepted):
-                raise DemoFailed(f"a bulk message was not accepted: {outcome!r}")
+
+        def produce(share: int) -> None:
+            # Each send waits for its outcome; several threads keep many in flight at once.
+            try:
+                for _ in range(share):
+                    outcome = sender.send(payload, timeout=_WAIT)
+                    if not isinstance(outcome, amqp10.Accepted):
+                        raise DemoFailed(f"a bulk message was not accepted: {outcome!r}")
+            except BaseException as exc:
+                failure.append(exc)
+
+        producers = [threading.Thread(target=produce, args=(share,), daemon=True) for share in shares]
+        for producer in producers:
+            producer.start()
+        for producer in producers:
+            producer.join(_WAIT * 3)
     consumer.join(_WAIT * 3)
     elapsed = time.monotonic() - began
     if failure:
