@@ -210,8 +210,10 @@ class ClientCore:
         """Raise why the connection cannot be used, or return if it can."""
         if self.error is not None:
             raise self.error
-        if self.finished or self.closing:
+        if self.closing:
             raise ConnectionClosedError(f"the connection to {self.peer} is closed (you closed it)")
+        if self.finished:
+            raise ConnectionClosedError(f"the connection to {self.peer} is closed")
 
     def opened_or_failed(self) -> "ClientCore | Pending":
         """Predicate: the peer's OPEN arrived (raises the SASL/close/transport error otherwise)."""
@@ -486,6 +488,11 @@ class LinkRecord:
         assert isinstance(self.link, Receiver)
         self.draining = True
         self.link.drain()
+
+    def give_up_drain(self) -> None:
+        """Nobody waits for the drain's answer any more (timed out or cancelled): let the
+        prefetch policy grant credit again."""
+        self.draining = False
 
     def detach(self, *, closed: bool) -> None:
         """Start closing (``closed``) or detaching the link."""

@@ -10,6 +10,7 @@ threads at once. Must never: touch a socket (the reactor does) or decide protoco
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
@@ -170,6 +171,7 @@ class Connection:
         self._core = core
         self._sync = _Sync(reactor, core, options.timeout)
         self._requesters: dict[str, Requester] = {}
+        self._requesters_lock = threading.Lock()
 
     @classmethod
     def _open(cls, options: ClientOptions) -> "Connection":
@@ -282,10 +284,11 @@ class Connection:
         Raises:
             Timeout: no reply in time. LinkDetachedError: the peer refused the address.
         """
-        requester = self._requesters.get(address)
-        if requester is None or requester.closed:
-            requester = self.open_requester(address, timeout=timeout)
-            self._requesters[address] = requester
+        with self._requesters_lock:  # one requester per address, even with many threads
+            requester = self._requesters.get(address)
+            if requester is None or requester.closed:
+                requester = self.open_requester(address, timeout=timeout)
+                self._requesters[address] = requester
         return requester.request(message, timeout=timeout)
 
     def close(self, *, timeout: float | None = None) -> None:
@@ -552,7 +555,11 @@ class Receiver(_Link):
         record = self._record
         sync = self._sync
         sync.run(record.start_drain)
-        return sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
+        try:
+            return sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
+        except Timeout:
+            sync.run(record.give_up_drain)
+            raise
 
 
 class Requester:

@@ -249,6 +249,7 @@ class Connection(_Closable):
         self._options = options
         self._core = core
         self._requesters: dict[str, Requester] = {}
+        self._requesters_lock = trio.Lock()
 
     def _attach_pump(self, pump: Pump) -> None:
         self._pump = pump
@@ -310,10 +311,11 @@ class Connection(_Closable):
     async def request(self, address: str, message: Message | Any, *, timeout: float | None = None) -> Message:
         """Send ``message`` to ``address`` and return the correlated reply (a ``Requester``
         per address is opened on first use and reused)."""
-        requester = self._requesters.get(address)
-        if requester is None or requester.closed:
-            requester = await self.open_requester(address, timeout=timeout)
-            self._requesters[address] = requester
+        async with self._requesters_lock:  # one requester per address, even with many tasks
+            requester = self._requesters.get(address)
+            if requester is None or requester.closed:
+                requester = await self.open_requester(address, timeout=timeout)
+                self._requesters[address] = requester
         return await requester.request(message, timeout=timeout)
 
     async def aclose(self, *, timeout: float | None = None) -> None:
@@ -510,7 +512,11 @@ class Receiver(_Link):
         record = self._record
         sync = self._sync
         sync.run(record.start_drain)
-        return await sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
+        try:
+            return await sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
+        except BaseException:
+            record.give_up_drain()
+            raise
 
 
 class Requester(_Closable):
