@@ -23,24 +23,25 @@ Behaviour, with the spec sections it follows:
   address, rejects that message.
 - *Receiving from a client* (our receiver link). Each message is settled with ``accepted`` as
   soon as its node has taken it (unless the client sent it pre-settled); rcv-settle-mode second
-  is honoured. Credit is granted up to a window, never above the node's room; a message that
-  arrives when its node is full (possible with several senders, or an anonymous one) is parked
-  unsettled on its link until there is room. Nothing is dropped for lack of space.
+  is honoured. Credit is granted up to a window, never above the node's room, and what is left
+  of it is taken back (a FLOW with link-credit 0, 2.6.7) when the node fills; a message that
+  arrives when its node is full (several senders, the byte limit, or an anonymous sender) is
+  parked unsettled on its link until there is room. Nothing is dropped for lack of space.
 - *Sending to a client* (our sender link). Each message goes to one receiver of its queue
   (round-robin over those with credit) or to every subscriber of its topic, pre-settled when the
   client's receiver asked for snd-settle-mode ``settled``. Outcomes (3.4): ``accepted`` removes
   it; ``rejected`` removes it and logs; ``released`` puts it back at the front; ``modified``
   puts it back with its header's delivery-count raised when ``delivery-failed`` and its message
   annotations merged, and never again to that link when ``undeliverable-here``. Settling
-  without an outcome counts as ``accepted``. Unsettled messages of a receiver that detaches or
-  whose connection goes away come back as if ``modified`` with ``delivery-failed``.
+  without an outcome applies the source's default-outcome (3.5.3), ``accepted`` when the
+  client proposed none. Unsettled messages of a receiver that detaches or whose connection
+  goes away come back as if ``modified`` with ``delivery-failed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .._handler import Handler, ServerConnection
@@ -72,7 +73,7 @@ from ..engine.events import (
 )
 from ..engine.link import Link, Receiver, Sender
 from ..engine.states import ConnectionState, LinkState
-from ..errors import LocalProtocolError
+from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
 from .sections import find_to, rewrite_for_redelivery
 
@@ -101,97 +102,6 @@ TOPIC_CAPABILITY = "topic"
 DYNAMIC_PREFIX = "dynamic/"
 
 
-class _Refused(Exception):
-    """An attach or a routed message that the broker says no to, with the condition to send."""
-
-    def __init__(self, condition: AmqpErrorCondition, description: str) -> None:
-        super().__init__(description)
-        self.condition = condition
-        self.description = description
-
-    def error(self) -> Error:
-        return Error(condition=self.condition, description=self.description)
-
-
-def _capabilities(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (str(value),)
-    return tuple(str(v) for v in value)
-
-
-class _Outlet:
-    """Our sending end of a client's receiver: a ``Consumer`` of one queue."""
-
-    __slots__ = ("link", "node", "queue", "presettle", "unsettled", "owns_node", "default_outcome", "_touched")
-
-    def __init__(
-        self,
-        link: Sender,
-        node: Node,
-        *,
-        presettle: bool,
-        owns_node: bool,
-        default_outcome: Any,
-        touched: set[Connection],
-    ) -> None:
-        self.link = link
-        self._touched = touched  # the broker's set of engines changed in this batch
-        self.node = node
-        self.presettle = presettle
-        self.unsettled: dict[Delivery, StoredMessage] = {}
-        self.owns_node = owns_node
-        #: what settling without an outcome means (3.5.3 default-outcome; accepted if unset)
-        self.default_outcome = default_outcome if default_outcome is not None else Accepted()
-        # The queue this consumer takes from: the node itself, or its own subscription.
-        self.queue: Queue = node if isinstance(node, Queue) else node.subscribe(self)
-        if isinstance(node, Queue):
-            node.add_consumer(self)
-
-    def __repr__(self) -> str:
-        return f"<outlet {self.link.name!r} from {self.node.address!r}>"
-
-    def capacity(self) -> int:
-        link = self.link
-        if link.state is not LinkState.ATTACHED:
-            return 0
-        return link.credit.link_credit - link.queued
-
-    def deliver(self, queue: Queue, message: StoredMessage) -> None:
-        try:
-            delivery = self.link.send(
-                message.payload, settled=self.presettle, message_format=message.message_format
-            )
-        except LocalProtocolError as exc:
-            # Larger than the client's max-message-size: another consumer may take it.
-            log.warning("cannot send to %r: %s", self.link.name, exc)
-            message.excluded.add(self)
-            queue.give_back([message])
-            return
-        self._touched.add(self.link.session.connection)
-        if self.presettle:
-            queue.remove(message)  # at-most-once: gone once handed to the engine
-        else:
-            self.unsettled[delivery] = message
-
-
-class _Inlet:
-    """Our receiving end of a client's sender: feeds one node, or routes by ``to``."""
-
-    __slots__ = ("link", "node", "parked", "owns_node")
-
-    def __init__(self, link: Receiver, node: Node | None, owns_node: bool) -> None:
-        self.link = link
-        self.node = node  # None: the anonymous relay
-        self.parked: deque[tuple[Delivery, StoredMessage, Node]] = deque()
-        self.owns_node = owns_node
-
-    def __repr__(self) -> str:
-        where = self.node.address if self.node is not None else "(anonymous relay)"
-        return f"<inlet {self.link.name!r} into {where!r}>"
-
-
 class Broker(Handler):
     """The embedded peer: queues, topics, dynamic nodes and the anonymous relay, as a server
     ``Handler``.
@@ -211,8 +121,8 @@ class Broker(Handler):
         self.limits = limits if limits is not None else NodeLimits()
         self.credit_window = credit_window
         self._nodes: dict[str, Node] = {}
-        self._outlets: dict[Link, _Outlet] = {}
-        self._inlets: dict[Link, _Inlet] = {}
+        self._outlets: dict[Link, Outlet] = {}
+        self._inlets: dict[Link, Inlet] = {}
         self._by_connection: dict[Connection, set[Link]] = {}
         self._servers: dict[Connection, ServerConnection] = {}
         self._dynamic_serial = 0
@@ -222,8 +132,8 @@ class Broker(Handler):
         # Work for the end of the current batch (``_settle``):
         self._dirty_queues: set[Queue] = set()  # may have messages for consumers with credit
         self._recheck: set[Node] = set()  # gained room: their senders may get credit
-        self._grant_due: set[_Inlet] = set()  # used credit: may need a top-up
-        self._parking: set[_Inlet] = set()  # hold parked messages
+        self._grant_due: set[Inlet] = set()  # used credit: may need a top-up
+        self._parking: set[Inlet] = set()  # hold parked messages
 
     # -- inspection --------------------------------------------------------------------------
     def node(self, address: str) -> Node | None:
@@ -311,7 +221,7 @@ class Broker(Handler):
                 self._attach_outlet(link)
             elif isinstance(link, Receiver):
                 self._attach_inlet(link)
-        except _Refused as refusal:
+        except Refused as refusal:
             log.info("refused link %r: %s", link.name, refusal.description)
             link.detach(closed=True, error=refusal.error())
             self._touch(link)
@@ -322,12 +232,12 @@ class Broker(Handler):
         """A client attached a receiver: we send from the node its source names."""
         source = link.remote_source
         if not isinstance(source, Source):
-            raise _Refused(AmqpErrorCondition.INVALID_FIELD, "a receiving link needs a source")
+            raise Refused(AmqpErrorCondition.INVALID_FIELD, "a receiving link needs a source")
         owns = bool(source.dynamic)
         if owns:
             node: Node = self._new_dynamic_queue()
         else:
-            node = self._lookup(source.address, _capabilities(source.capabilities))
+            node = self._lookup(source.address, capabilities(source.capabilities))
         # 3.5.3: we apply no filter (the answer lists the filters in force: none), and tell the
         # client how messages are distributed from this node.
         link.source = dataclasses.replace(
@@ -337,7 +247,7 @@ class Broker(Handler):
             distribution_mode=StdDistMode.COPY if isinstance(node, Topic) else StdDistMode.MOVE,
         )
         link.attach()
-        outlet = _Outlet(
+        outlet = Outlet(
             link,
             node,
             presettle=link.snd_settle_mode is SenderSettleMode.SETTLED,
@@ -353,7 +263,7 @@ class Broker(Handler):
         """A client attached a sender: we receive into the node its target names."""
         target = link.remote_target
         if not isinstance(target, Target):
-            raise _Refused(
+            raise Refused(
                 AmqpErrorCondition.NOT_IMPLEMENTED,
                 f"this peer has no {type(target).__name__} target (transactions are not supported)",
             )
@@ -365,10 +275,10 @@ class Broker(Handler):
         elif target.address is None:
             node = None  # the anonymous relay: each message says where it goes
         else:
-            node = self._lookup(target.address, _capabilities(target.capabilities))
+            node = self._lookup(target.address, capabilities(target.capabilities))
         # A message larger than a whole queue may hold could never be taken: refuse it early.
         link.max_message_size = self.limits.max_bytes
-        inlet = _Inlet(link, node, owns)
+        inlet = Inlet(link, node, owns)
         link.attach()
         if node is not None:
             node.links.add(inlet)
@@ -380,18 +290,18 @@ class Broker(Handler):
     def _lookup(self, address: Any, capabilities: Iterable[str] = ()) -> Node:
         """The node for an address, created on first use (except dynamic ones)."""
         if address is None:
-            raise _Refused(AmqpErrorCondition.INVALID_FIELD, "the terminus has no address")
+            raise Refused(AmqpErrorCondition.INVALID_FIELD, "the terminus has no address")
         address = str(address)
         want_topic = address.startswith(TOPIC_PREFIX) or TOPIC_CAPABILITY in capabilities
         node = self._nodes.get(address)
         if node is None:
             if address.startswith(DYNAMIC_PREFIX):
-                raise _Refused(AmqpErrorCondition.NOT_FOUND, f"no dynamic node {address!r} (it was deleted, or never made)")
+                raise Refused(AmqpErrorCondition.NOT_FOUND, f"no dynamic node {address!r} (it was deleted, or never made)")
             node = Topic(address, self.limits) if want_topic else Queue(address, self.limits)
             self._nodes[address] = node
             log.debug("created %r", node)
         elif want_topic and not isinstance(node, Topic):
-            raise _Refused(
+            raise Refused(
                 AmqpErrorCondition.PRECONDITION_FAILED,
                 f"{address!r} is a queue; a topic capability cannot attach to it",
             )
@@ -411,7 +321,7 @@ class Broker(Handler):
         if self._nodes.get(node.address) is node:
             del self._nodes[node.address]
         for holder in list(node.links):
-            link = holder.link if isinstance(holder, (_Outlet, _Inlet)) else None
+            link = holder.link if isinstance(holder, (Outlet, Inlet)) else None
             if link is not None and link.state is LinkState.ATTACHED:
                 self._touch(link)
                 link.detach(
@@ -436,14 +346,14 @@ class Broker(Handler):
             log.debug("forgot idle %r", node)
 
     # -- messages in -----------------------------------------------------------------------------
-    def _on_message(self, inlet: _Inlet, delivery: Delivery) -> None:
+    def _on_message(self, inlet: Inlet, delivery: Delivery) -> None:
         self._grant_due.add(inlet)
         message = StoredMessage(bytes(delivery.payload), delivery.message_format)
         node = inlet.node
         if node is None:
             try:
                 node = self._route(message)
-            except _Refused as refusal:
+            except Refused as refusal:
                 log.info("rejected a message on %r: %s", inlet.link.name, refusal.description)
                 if not delivery.settled:
                     delivery.reject(refusal.condition, refusal.description)
@@ -460,9 +370,9 @@ class Broker(Handler):
         try:
             to = find_to(message.payload)
         except DecodeError as exc:
-            raise _Refused(AmqpErrorCondition.DECODE_ERROR, f"cannot read the message properties: {exc}") from None
+            raise Refused(AmqpErrorCondition.DECODE_ERROR, f"cannot read the message properties: {exc}") from None
         if to is None:
-            raise _Refused(
+            raise Refused(
                 AmqpErrorCondition.PRECONDITION_FAILED,
                 "a message sent on an anonymous-relay link (null target) needs properties.to",
             )
@@ -481,7 +391,7 @@ class Broker(Handler):
             self._touch(delivery.link)
 
     # -- messages out: outcomes --------------------------------------------------------------------
-    def _on_outcome(self, outlet: _Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
+    def _on_outcome(self, outlet: Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
         message = outlet.unsettled.get(delivery)
         if message is None:
             return
@@ -505,7 +415,7 @@ class Broker(Handler):
             delivery.settle()
             self._touch(delivery.link)
 
-    def _redeliver(self, outlet: _Outlet, messages: list[StoredMessage], state: Modified) -> None:
+    def _redeliver(self, outlet: Outlet, messages: list[StoredMessage], state: Modified) -> None:
         queue = outlet.queue
         back: list[StoredMessage] = []
         for message in messages:
@@ -543,7 +453,7 @@ class Broker(Handler):
         if conns is not None:
             conns.discard(link)
 
-    def _close_outlet(self, outlet: _Outlet) -> None:
+    def _close_outlet(self, outlet: Outlet) -> None:
         node = outlet.node
         node.links.discard(outlet)
         unsettled = list(outlet.unsettled.values())
@@ -569,7 +479,7 @@ class Broker(Handler):
         else:
             self._forget_if_idle(node)
 
-    def _close_inlet(self, inlet: _Inlet) -> None:
+    def _close_inlet(self, inlet: Inlet) -> None:
         self._parking.discard(inlet)
         # Parked messages were received whole; the client will not hear that they were taken,
         # so at-least-once allows a duplicate but never a loss: store them over the limit.
@@ -618,7 +528,7 @@ class Broker(Handler):
             recheck, self._recheck = self._recheck, set()
             for node in recheck:
                 for holder in node.links:
-                    if isinstance(holder, _Inlet):
+                    if isinstance(holder, Inlet):
                         self._grant_due.add(holder)
             grant_due, self._grant_due = self._grant_due, set()
             for inlet in grant_due:
@@ -626,7 +536,7 @@ class Broker(Handler):
             if not self._dirty_queues and not self._recheck:
                 return
 
-    def _unpark(self, inlet: _Inlet) -> None:
+    def _unpark(self, inlet: Inlet) -> None:
         parked = inlet.parked
         while parked:
             delivery, message, node = parked[0]
@@ -645,7 +555,7 @@ class Broker(Handler):
         self._parking.discard(inlet)
         self._grant_due.add(inlet)
 
-    def _grant(self, inlet: _Inlet) -> None:
+    def _grant(self, inlet: Inlet) -> None:
         """Top up a sender's credit: up to the window, never beyond its node's room, and not
         while it has messages parked."""
         link = inlet.link
