@@ -11,6 +11,8 @@ from amqp10.codec.spec import (
     ReceiverSettleMode,
     Rejected,
     Released,
+    Source,
+    Target,
 )
 from amqp10.engine import LinkState
 from amqp10.peer import Broker, NodeLimits
@@ -598,3 +600,41 @@ def test_Broker_refuses_a_message_larger_than_a_queue_may_hold() -> None:
     world.pump()
     assert sender.remote_max_message_size == 1000
     assert sender.state is LinkState.ATTACHED
+
+
+# -- drain and session end ----------------------------------------------------------------------
+
+
+def test_Broker_answers_a_drain_with_what_it_has_then_gives_back_the_rest_of_the_credit() -> None:
+    world = World()
+    client = world.client()
+    receiver = client.receiver("q", credit=0)
+    sender = client.sender("q")
+    world.pump()
+    for i in range(3):
+        client.send(sender, i)
+    world.pump()
+    receiver.drain(10)
+    world.pump()
+    assert client.bodies(receiver) == [0, 1, 2]
+    drained = [e for e in client.events if getattr(e, "drained", False)]
+    assert len(drained) == 1 and receiver.credit.link_credit == 0
+
+
+def test_Broker_returns_unsettled_messages_when_the_receivers_session_ends() -> None:
+    world = World()
+    client = world.client()
+    other_session = client.engine.begin_session()
+    receiver = other_session.attach_receiver(
+        "r", source=Source(address="q"), target=Target()
+    )
+    receiver.flow(10)
+    sender = client.sender("q")
+    world.pump()
+    client.send(sender, "x")
+    world.pump()
+    assert len(client.received[receiver]) == 1
+    other_session.end()
+    world.pump()
+    node = world.broker.node("q")
+    assert isinstance(node, Queue) and node.depth == 1 and node.consumers == 0
