@@ -290,18 +290,20 @@ class SessionRecord:
         if not self.ended and not self.core.finished:
             self.session.end()
 
-    def attach_sender(self, address: str | None, attach: Mapping[str, Any]) -> "LinkRecord":
+    def attach_sender(self, address: str | None, attach: Mapping[str, Any], *, name: str | None = None) -> "LinkRecord":
         """Attach a sending link with ``_options.sender_attach`` fields."""
         self.check()
-        link = self.session.attach_sender(self.core.next_name("sender"), **attach)
+        link = self.session.attach_sender(name or self.core.next_name("sender"), **attach)
         return self._track(link, address, credit=0, auto_accept=False)
 
-    def attach_receiver(self, address: str | None, attach: Mapping[str, Any], *, credit: int, auto_accept: bool) -> "LinkRecord":
+    def attach_receiver(
+        self, address: str | None, attach: Mapping[str, Any], *, credit: int, auto_accept: bool, name: str | None = None
+    ) -> "LinkRecord":
         """Attach a receiving link and grant the prefetch credit at once (pipelined)."""
         if credit < 0:
             raise ValueError("credit must be >= 0 (0: manual flow control)")
         self.check()
-        link = self.session.attach_receiver(self.core.next_name("receiver"), **attach)
+        link = self.session.attach_receiver(name or self.core.next_name("receiver"), **attach)
         record = self._track(link, address, credit=credit, auto_accept=auto_accept)
         if credit:
             assert isinstance(link, Receiver)

@@ -257,6 +257,7 @@ class SenderOptions(TypedDict, total=False):
     """Keyword options of ``open_sender`` (both adapters).
 
     Keys:
+        name: the link name (default: unique per connection); give a stable one to re-attach.
         settle_mode: ``"at-least-once"`` (default: ``send`` waits for and returns the outcome)
             or ``"at-most-once"`` (pre-settled: ``send`` returns ``None`` once written).
         durable: target terminus durability (``TerminusDurability`` or ``"none"``,
@@ -270,6 +271,7 @@ class SenderOptions(TypedDict, total=False):
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
     """
 
+    name: str
     settle_mode: SettleMode | str
     durable: TerminusDurability | int | str | None
     expiry_policy: TerminusExpiryPolicy | str | None
@@ -285,6 +287,8 @@ class ReceiverOptions(TypedDict, total=False):
     """Keyword options of ``open_receiver`` (both adapters).
 
     Keys:
+        name: the link name (default: unique per connection). A durable subscription is
+            found again by container-id and link name: give both stable values.
         credit: the prefetch window (default 10): credit is topped up as you take messages.
             0 means manual flow control with ``flow(n)`` and ``drain()``.
         auto_accept: accept each delivery as ``receive`` hands it to you.
@@ -303,6 +307,7 @@ class ReceiverOptions(TypedDict, total=False):
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
     """
 
+    name: str
     credit: int
     auto_accept: bool
     dynamic: bool
@@ -322,6 +327,7 @@ class ReceiverOptions(TypedDict, total=False):
 def sender_attach(
     address: str | None,
     *,
+    name: str | None = None,
     settle_mode: SettleMode | str = SettleMode.AT_LEAST_ONCE,
     durable: TerminusDurability | int | str | None = None,
     expiry_policy: TerminusExpiryPolicy | str | None = None,
@@ -335,7 +341,8 @@ def sender_attach(
     """ATTACH fields for a sending link (``Session.attach_sender`` keyword arguments).
 
     ``address=None`` without ``dynamic`` is an anonymous sender: a target with no address,
-    every message routed by its ``to`` (the ANONYMOUS-RELAY convention).
+    every message routed by its ``to`` (the ANONYMOUS-RELAY convention). ``name`` is not an
+    ATTACH field here (the session takes it separately) and is ignored.
     """
     mode = _settle(settle_mode)
     target = Target(
@@ -360,6 +367,7 @@ def sender_attach(
 def receiver_attach(
     address: str | None,
     *,
+    name: str | None = None,
     credit: int = DEFAULT_CREDIT,
     auto_accept: bool = False,
     dynamic: bool = False,
@@ -377,7 +385,7 @@ def receiver_attach(
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
-    ``credit`` and ``auto_accept`` are the adapter's business, not ATTACH fields: they are
+    ``name``, ``credit`` and ``auto_accept`` are the adapter's business, not ATTACH fields: they are
     accepted here so ``ReceiverOptions`` can be passed through whole, and ignored.
 
     Raises:

@@ -353,7 +353,7 @@ class Session(_Closable):
     async def _open_sender(self, address: str | None, timeout: float | None, options: SenderOptions) -> "Sender":
         attach = sender_attach(address, **options)
         at_most_once = SettleMode(options.get("settle_mode", SettleMode.AT_LEAST_ONCE)) is SettleMode.AT_MOST_ONCE
-        record = self._sync.run(lambda: self._record.attach_sender(address, attach))
+        record = self._sync.run(lambda: self._record.attach_sender(address, attach, name=options.get("name")))
         await self._sync.wait(record.attached_or_failed, timeout, f"attaching a sender to {address!r}")
         return Sender(self._connection, record, at_most_once=at_most_once)
 
@@ -361,7 +361,7 @@ class Session(_Closable):
         attach = receiver_attach(address, **options)
         credit = options.get("credit", DEFAULT_CREDIT)
         auto_accept = options.get("auto_accept", False)
-        record = self._sync.run(lambda: self._record.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept))
+        record = self._sync.run(lambda: self._record.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept, name=options.get("name")))
         what = "a dynamic receiver" if options.get("dynamic") else f"a receiver from {address!r}"
         await self._sync.wait(record.attached_or_failed, timeout, f"attaching {what}")
         return Receiver(self._connection, record)

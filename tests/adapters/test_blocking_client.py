@@ -202,6 +202,7 @@ def test_open_receiver_sends_durable_terminus_options_and_link_properties(listen
     with connect(listener.url, timeout=5) as conn:
         receiver = conn.open_receiver(
             "subscription",
+            name="my-subscription",
             durable="unsettled-state",
             expiry_policy="never",
             expiry_timeout=60,
@@ -218,6 +219,7 @@ def test_open_receiver_sends_durable_terminus_options_and_link_properties(listen
         assert source.distribution_mode == "copy"
         assert broker.attaches[0].properties == {Symbol("x-opt-tag"): "durable-sub"}
         assert receiver.remote_properties == {Symbol("x-opt-tag"): "durable-sub"}
+        assert receiver.name == broker.attaches[0].name == "my-subscription"
         receiver.detach(timeout=5)  # a durable subscription is detached, not closed
         assert receiver.closed
 

@@ -50,6 +50,7 @@ class AttachRecord:
     """What a client asked for when it attached a link."""
 
     role: str  # "sender" / "receiver", the *client's* end
+    name: str
     address: Any
     source: Source | None
     target: Target | None
@@ -102,10 +103,10 @@ class QueueBroker(Handler):
         source, target = link.remote_source, link.remote_target
         if isinstance(link, Receiver):  # the client sends
             address = None if target is None else target.address
-            self.attaches.append(AttachRecord("sender", address, source, target, link.remote_properties, conn))
+            self.attaches.append(AttachRecord("sender", link.name, address, source, target, link.remote_properties, conn))
         else:
             address = None if source is None else source.address
-            self.attaches.append(AttachRecord("receiver", address, source, target, link.remote_properties, conn))
+            self.attaches.append(AttachRecord("receiver", link.name, address, source, target, link.remote_properties, conn))
         if isinstance(address, str) and address.startswith("refuse/"):
             link.detach(error=Error(condition="amqp:not-found", description=f"no node named {address!r}"))
             return
