@@ -8,7 +8,9 @@ taken, so a short read leaves no partial state to undo.
 
 Must never: decode performatives, hold endpoint state, or buffer a frame whose size header
 breaks the limit (the check happens in ``scan_frames`` as soon as the size is readable).
-After a ``FramingError`` the reader is poisoned: every later call raises the same error.
+After a ``FramingError`` the reader is poisoned: every later call raises the same error. The
+complete frames before a bad frame header are returned first (the error is raised by the next
+call), so what comes out never depends on how the bytes were split into reads.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from ..errors import FramingError
 from .frame import MIN_MAX_FRAME_SIZE, Frame, FrameType
 from .headers import HEADER_SIZE, check_header_prefix
-from .scan import scan_frames
+from .scan import ScannedFrame, scan_frames
 
 __all__ = ["FrameReader"]
 
@@ -97,8 +99,14 @@ class FrameReader:
         try:
             found = scan_frames(self._buf, self._pos, self._max_frame_size, limit)
         except FramingError as exc:
+            # The complete frames before the bad header are still the peer's frames: return
+            # them now and raise on the next call, so the result does not depend on how the
+            # bytes were split into reads (a CLOSE followed by garbage in one read is still a
+            # CLOSE). Found by fuzz/fuzz_frame_reader.py.
             self._error = exc
-            raise
+            found = self._frames_before_error(limit)
+            if not found:
+                raise
         if not found:
             return []
         first = found[0][0]
@@ -118,6 +126,22 @@ class FrameReader:
         ]
         self._commit(end)
         return frames
+
+    def _frames_before_error(self, limit: int) -> list[ScannedFrame]:
+        """The complete, valid frames before the first bad frame header (slow path: only
+        after ``scan_frames`` raised)."""
+        good: list[ScannedFrame] = []
+        pos = self._pos
+        while limit < 0 or len(good) < limit:
+            try:
+                one = scan_frames(self._buf, pos, self._max_frame_size, 1)
+            except FramingError:
+                break
+            if not one:
+                break
+            good += one
+            pos = one[0][0] + one[0][1]
+        return good
 
     def _commit(self, pos: int) -> None:
         if pos >= len(self._buf):
