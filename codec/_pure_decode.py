@@ -240,7 +240,9 @@ def _build(cls: Any, fields: list[Any], pos: int) -> Any:
         return cls._amqp_from_fields_(fields)
     except DecodeError:
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, LookupError) as exc:
+        # A field of the wrong shape (an enum lookup, a wrapper's range check) is the peer's
+        # bad encoding, not our bug: report it as such, with the cause chained.
         raise DecodeError(f"{cls.__name__} at offset {pos}: {exc}") from exc
 
 
