@@ -224,7 +224,12 @@ class Listener:
 
     def close(self, *, timeout: float = 5.0) -> None:
         """Stop accepting, close every connection (CLOSE with ``amqp:connection:forced``),
-        wait up to ``timeout`` for them to finish, then stop the thread. Idempotent."""
+        wait up to ``timeout`` for them to finish, then stop the thread. Idempotent. From a
+        handler call it only starts the shutdown (the thread ends after the call returns).
+
+        Raises:
+            Timeout: the thread did not stop within ``timeout``.
+        """
         reactor = self._reactor
         if reactor.stopped:
             return
@@ -242,6 +247,9 @@ class Listener:
                         channel.lose("the listener is closing")
 
         self.call(shut)
+        if reactor.in_reactor_thread:  # called from a handler: we cannot wait for ourselves
+            reactor.stop()
+            return
         deadline = time.monotonic() + timeout
         with reactor.changed:
             while reactor.channels() and not reactor.stopped:
