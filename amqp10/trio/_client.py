@@ -404,6 +404,11 @@ class _Link(_Closable):
         return self._record.link.remote_properties
 
     @property
+    def remote_offered_capabilities(self) -> Any:
+        """The capabilities the peer offered in its ATTACH."""
+        return self._record.link.remote_offered_capabilities
+
+    @property
     def remote_source(self) -> Any:
         """The source terminus as the peer answered it."""
         return self._record.link.remote_source
