@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import signal
 import socket
 import sys
 import threading
@@ -66,13 +67,19 @@ def run(args: argparse.Namespace) -> int:
     proxy = Proxy(listen, target, sys.stdout, save_prefix=args.save)
     host, port = proxy.address
     print(f"amqp10 trace: listening on {host}:{port}, forwarding to {target[0]}:{target[1]}", flush=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop on SIGTERM as on Ctrl-C
     try:
         proxy.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         proxy.close()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def decode_capture(capture: BinaryIO, out: TextIO, *, label: str = "capture") -> None:

@@ -191,9 +191,9 @@ def test_amqp10_trace_shows_decoded_frames_both_ways_between_a_client_and_serve(
         assert "[1] through the proxy" in got.stdout
         tracer.wait_for(r"\[2\] connection closed")
     finally:
-        if tracer is not None:
-            tracer.stop()
+        status = tracer.stop() if tracer is not None else None
         server.stop()
+    assert status == 0
     text = tracer.stdout
     assert "[1] client -> server header SASL 1.0.0" in text
     assert "[1] server -> client sasl sasl-mechanisms(" in text
