@@ -262,6 +262,8 @@ class Broker(Handler):
     def _attach_inlet(self, link: Receiver) -> None:
         """A client attached a sender: we receive into the node its target names."""
         target = link.remote_target
+        if target is None:
+            raise Refused(AmqpErrorCondition.INVALID_FIELD, "a sending link needs a target")
         if not isinstance(target, Target):
             raise Refused(
                 AmqpErrorCondition.NOT_IMPLEMENTED,
