@@ -18,6 +18,7 @@ from typing import Any, Final, NoReturn
 # The package picks the implementation (pure or Cython) once; these are its hot functions.
 # amqp10.codec imports this module only after binding them, so the import is not circular.
 from . import decode_value as _decode_value
+from . import encode_described_list as _encode_described_list
 from . import encode_value as _encode_value
 from .errors import DecodeError, EncodeError
 from .limits import DEFAULT_LIMITS, Limits
@@ -60,6 +61,9 @@ _RANK: Final[dict[int, int]] = {
     _AMQP_VALUE: 5,
     _FOOTER: 6,
 }
+
+# The same, indexed by the descriptor byte of the smallulong fast path (-1: not a section).
+_RANK_BY_CODE: Final[tuple[int, ...]] = tuple(_RANK.get(code, -1) for code in range(256))
 
 # Below this size a data payload is appended to the output buffer; above it, it is joined in
 # once at the end, so a large body is copied exactly once (into the returned bytes).
@@ -124,8 +128,14 @@ class AmqpValue:
 
 
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
+# Bodies that are certainly one amqp-value (no section list, no bytes): the encoder's fast path.
+_PLAIN_VALUE_BODY: Final = frozenset((str, dict, int, float, bool, Symbol))
 # 3.2.5: application-property values are simple types, "excluding map, list, and array".
 _NOT_SIMPLE: Final = frozenset((list, dict, Array))
+# What the encoder would send as a list or map (tuples encode as lists), and the common types
+# that certainly are not, to skip the isinstance check for them.
+_COMPOUND: Final = (list, tuple, dict)
+_PLAIN_SIMPLE: Final = frozenset((str, int, float, bool, bytes, type(None), Symbol))
 
 
 class Message:
@@ -248,8 +258,7 @@ class Message:
         if header is not None:
             if not isinstance(header, Header):
                 raise EncodeError(f"Message.header must be a Header, not {type(header).__name__}")
-            out += b"\x00\x53\x70"
-            encode_value(out, header._amqp_fields_())
+            _encode_described_list(out, 0x70, header._amqp_fields_())
         if self.delivery_annotations is not None:
             out += b"\x00\x53\x71"
             encode_value(out, _annotations(self.delivery_annotations, "delivery_annotations"))
@@ -262,8 +271,7 @@ class Message:
                 raise EncodeError(
                     f"Message.properties must be a Properties, not {type(properties).__name__}"
                 )
-            out += b"\x00\x53\x73"
-            encode_value(out, properties._amqp_fields_())
+            _encode_described_list(out, 0x73, properties._amqp_fields_())
         if self.application_properties is not None:
             out += b"\x00\x53\x74"
             encode_value(out, _application_properties(self.application_properties))
@@ -272,6 +280,9 @@ class Message:
         body = self.body
         if body is None:
             pass
+        elif type(body) in _PLAIN_VALUE_BODY:  # the common amqp-value bodies, checked first
+            out += b"\x00\x53\x77"
+            encode_value(out, body)
         elif isinstance(body, _BYTES_LIKE):
             parts = _encode_data(out, body, parts)
         elif type(body) is AmqpValue:
@@ -331,8 +342,8 @@ class Message:
         """
         if limits is None:
             limits = DEFAULT_LIMITS
-        buf = data if type(data) is memoryview else memoryview(data)
-        if buf.ndim != 1 or buf.format != "B":
+        buf = memoryview(data)
+        if type(data) is not bytes and (buf.ndim != 1 or buf.format != "B"):
             buf = buf.cast("B")
         size = len(buf)
         if size > limits.max_message_size:
@@ -340,7 +351,7 @@ class Message:
                 f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
             )
         decode_value = _decode_value
-        rank_of = _RANK
+        rank_of = _RANK_BY_CODE
         msg = cls.__new__(cls)
         header = delivery_annotations = message_annotations = None
         properties = application_properties = footer = None
@@ -365,18 +376,18 @@ class Message:
             else:
                 descriptor, pos = decode_value(buf, pos + 1, limits, 1)
                 code = _section_code(descriptor, start)
-            section_rank = rank_of.get(code, -1)
+            section_rank = rank_of[code] if code < 256 else -1
             if section_rank <= rank:
                 # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
                 if code != body_code or code == 0x77 or section_rank < 0:
                     _order_error(code, body_code, section_rank, rank, start)
             rank = section_rank
-            if pos >= size:
-                raise DecodeError(f"{_SECTION_NAME[code]} section at offset {start} has no value")
 
             if code == 0x75:  # data
                 # Parsed here rather than by decode_value: only the span is noted now, so that
                 # the payload is copied once, at the end, into bytes or Data as the count says.
+                if pos >= size:
+                    raise DecodeError(f"data section at offset {start} has no value")
                 constructor = buf[pos]
                 if constructor == 0xA0 and pos + 1 < size:
                     n = buf[pos + 1]
@@ -418,7 +429,18 @@ class Message:
                     raise DecodeError(f"properties section at offset {start} must hold a list")
                 properties = Properties._amqp_from_fields_(value)
             elif code == 0x74:  # application-properties
-                application_properties = _check_application_properties(value, start)
+                # 3.2.5: string keys, simple values (inlined: it is on every delivery's path).
+                if type(value) is not dict:
+                    raise DecodeError(
+                        f"application-properties section at offset {start} must hold a map"
+                    )
+                for key in value:
+                    if type(key) is not str:
+                        _bad_application_properties(value, start)
+                for item in value.values():
+                    if type(item) in _NOT_SIMPLE:
+                        _bad_application_properties(value, start)
+                application_properties = value
             elif code == 0x70:  # header
                 if type(value) is not list:
                     raise DecodeError(f"header section at offset {start} must hold a list")
@@ -514,20 +536,33 @@ def _annotations(value: Any, name: str) -> dict[Any, Any]:
 
 
 def _application_properties(value: Any) -> dict[str, Any]:
-    """Check the application-properties map (3.2.5): string keys, simple values."""
-    if not isinstance(value, dict):
+    """Check the application-properties map (3.2.5): string keys, simple values.
+
+    Returns the map to encode: ``value`` itself, or a copy when a key is a ``str`` subclass
+    (a ``Symbol``) that must go out as a plain string.
+    """
+    if type(value) is not dict and not isinstance(value, dict):
         raise EncodeError(
             f"Message.application_properties must be a dict, not {type(value).__name__}"
         )
+    # Fast path (every send): exact str keys, values of common plain types.
+    for key in value:
+        if type(key) is not str:
+            return _application_properties_slow(value)
+    for item in value.values():
+        if type(item) not in _PLAIN_SIMPLE and isinstance(item, _COMPOUND):
+            return _application_properties_slow(value)
+    return value
+
+
+def _application_properties_slow(value: dict[Any, Any]) -> dict[str, Any]:
     convert = False
     for key, item in value.items():
         if type(key) is not str:
             if not isinstance(key, str):
-                raise EncodeError(
-                    f"application property keys must be str (3.2.5), got {key!r}"
-                )
+                raise EncodeError(f"application property keys must be str (3.2.5), got {key!r}")
             convert = True  # a Symbol (or other str subclass) key: send it as a string
-        if isinstance(item, (list, dict)):
+        if isinstance(item, _COMPOUND):
             raise EncodeError(
                 f"application property {key!r} has a {type(item).__name__} value; "
                 "3.2.5 allows only simple types (no list, map or array)"
@@ -543,22 +578,19 @@ def _check_map(value: Any, code: int, start: int) -> dict[Any, Any]:
     return value
 
 
-def _check_application_properties(value: Any, start: int) -> dict[str, Any]:
-    """3.2.5 on decode: string keys, simple values (the decoder returns exact types)."""
-    if type(value) is not dict:
-        raise DecodeError(f"application-properties section at offset {start} must hold a map")
-    for key in value:
+def _bad_application_properties(value: dict[Any, Any], start: int) -> NoReturn:
+    """Raise the DecodeError naming the entry of ``value`` that breaks 3.2.5."""
+    for key, item in value.items():
         if type(key) is not str:
             raise DecodeError(
                 f"application-properties key {key!r} at offset {start} is not a string (3.2.5)"
             )
-    for item in value.values():
         if type(item) in _NOT_SIMPLE:
             raise DecodeError(
-                f"application-properties value {item!r} at offset {start} is a "
+                f"application-properties value for {key!r} at offset {start} is a "
                 f"{type(item).__name__}; 3.2.5 allows only simple types"
             )
-    return value
+    raise AssertionError("unreachable: called for a valid map")  # pragma: no cover
 
 
 def _section_code(descriptor: Any, start: int) -> int:

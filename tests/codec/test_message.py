@@ -258,7 +258,7 @@ def test_Message_refuses_to_encode_application_properties_with_non_string_keys()
 
 
 def test_Message_refuses_to_encode_application_properties_with_compound_values() -> None:
-    for value in ([1], {"a": 1}, Array(UInt, [1])):
+    for value in ([1], (1,), {"a": 1}, Array(UInt, [1]), AmqpSequence([1])):
         with pytest.raises(EncodeError, match="simple types"):
             Message(application_properties={"k": value}).encode()
 
