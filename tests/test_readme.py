@@ -44,3 +44,21 @@ def test_README_engine_example_delivers_the_message_between_two_engines(
     exec(compile(block, "README engine example", "exec"), namespace)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "DeliveryReceived(delivery=<Delivery id=0" in out
+
+
+def test_README_blocking_example_sends_and_receives_through_the_embedded_peer(
+    capsys: "object",
+) -> None:
+    block = _block_with('start("127.0.0.1", 0)')
+    exec(compile(block, "README blocking example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip() == "Accepted() {'sku': 42}"
+
+
+def test_README_trio_example_sends_and_receives_through_the_embedded_peer(
+    capsys: "object",
+) -> None:
+    block = _block_with("serve_trio")
+    exec(compile(block, "README trio example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip() == "hello"
