@@ -1,8 +1,8 @@
 """The AMQP 1.0 message format (spec 3.2): a ``Message`` and its seven sections, to and from bytes.
 
-Owns: ``Message``, the explicit body-section wrappers (``Data``, ``AmqpSequence``,
-``AmqpValue``), the section order rules of 3.2, and the checks on what each section may hold.
-Must never: know about frames, transfers or deliveries (a message is only the payload that
+Owns: ``Message`` and the encode/decode loops over its sections. The section tables, the body
+wrappers (``Data``, ``AmqpSequence``, ``AmqpValue``, re-exported here) and the per-section
+checks live in ``sections.py``. Must never: know about frames, transfers or deliveries (a message is only the payload that
 transfers carry), do I/O, or copy a body's bytes more than once in either direction.
 
 Speed matters here (every delivery goes through it), so both directions work straight on the
@@ -13,7 +13,7 @@ codec's hot functions: one output ``bytearray`` on encode; on decode a single pa
 
 from __future__ import annotations
 
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 # The package picks the implementation (pure or Cython) once; these are its hot functions.
 # amqp10.codec imports this module only after binding them, so the import is not circular.
@@ -22,120 +22,31 @@ from . import encode_described_list as _encode_described_list
 from . import encode_value as _encode_value
 from .errors import DecodeError, EncodeError
 from .limits import DEFAULT_LIMITS, Limits
-from .spec import SECTION_DESCRIPTOR_NAMES, Header, Properties, SectionCode
-from .types import Array, Symbol
+from .sections import (
+    BYTES_LIKE,
+    NOT_SIMPLE,
+    PLAIN_VALUE_BODY,
+    RANK_BY_CODE,
+    AmqpSequence,
+    AmqpValue,
+    Data,
+    all_of,
+    any_of,
+    annotations_to_send,
+    application_properties_to_send,
+    bad_application_properties,
+    body_sections,
+    check_map,
+    order_error,
+    section_code,
+)
+from .spec import Header, Properties
 
 __all__ = ["Message", "Data", "AmqpSequence", "AmqpValue", "Header", "Properties"]
-
-# 3.2: the section descriptors (from the generated tables), as plain ints for the hot loop.
-_HEADER: Final = int(SectionCode.HEADER)
-_DELIVERY_ANNOTATIONS: Final = int(SectionCode.DELIVERY_ANNOTATIONS)
-_MESSAGE_ANNOTATIONS: Final = int(SectionCode.MESSAGE_ANNOTATIONS)
-_PROPERTIES: Final = int(SectionCode.PROPERTIES)
-_APPLICATION_PROPERTIES: Final = int(SectionCode.APPLICATION_PROPERTIES)
-_DATA: Final = int(SectionCode.DATA)
-_AMQP_SEQUENCE: Final = int(SectionCode.AMQP_SEQUENCE)
-_AMQP_VALUE: Final = int(SectionCode.AMQP_VALUE)
-_FOOTER: Final = int(SectionCode.FOOTER)
-
-# The symbolic descriptors a peer may use instead of the codes (1.5: either form is allowed).
-_CODE_BY_NAME: Final[dict[str, int]] = {
-    name: int(code) for code, name in SECTION_DESCRIPTOR_NAMES.items()
-}
-
-# For error messages: "header", "amqp-value", ... (the middle part of the symbolic descriptor).
-_SECTION_NAME: Final[dict[int, str]] = {
-    code: name.split(":")[1] for name, code in _CODE_BY_NAME.items()
-}
-
-# 3.2: header, delivery-annotations, message-annotations, properties, application-properties,
-# body, footer -- each at most once and in this order; the three body kinds share one rank.
-_RANK: Final[dict[int, int]] = {
-    _HEADER: 0,
-    _DELIVERY_ANNOTATIONS: 1,
-    _MESSAGE_ANNOTATIONS: 2,
-    _PROPERTIES: 3,
-    _APPLICATION_PROPERTIES: 4,
-    _DATA: 5,
-    _AMQP_SEQUENCE: 5,
-    _AMQP_VALUE: 5,
-    _FOOTER: 6,
-}
-
-# The same, indexed by the descriptor byte of the smallulong fast path (-1: not a section).
-_RANK_BY_CODE: Final[tuple[int, ...]] = tuple(_RANK.get(code, -1) for code in range(256))
 
 # Below this size a data payload is appended to the output buffer; above it, it is joined in
 # once at the end, so a large body is copied exactly once (into the returned bytes).
 _JOIN_THRESHOLD: Final = 4096
-
-
-class Data(bytearray):
-    """The payload of one ``data`` section (spec 3.2.6): opaque binary application data.
-
-    Use it to send a body of several data sections (``body=[Data(b"a"), Data(b"b")]``); a plain
-    ``bytes`` body is a single data section already. It compares equal to ``bytes`` with the
-    same content and works wherever a bytes-like object does.
-
-    It is a ``bytearray`` rather than a ``bytes`` subclass for one reason: CPython builds a
-    ``bytes`` subclass by first building a plain ``bytes`` and then copying it, so each data
-    section would be copied twice on decode; a ``bytearray`` subclass is filled in place.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"Data({bytes(self)!r})"
-
-
-class AmqpSequence(list):  # type: ignore[type-arg]
-    """The list carried by one ``amqp-sequence`` section (spec 3.2.7).
-
-    A body of amqp-sequence sections is always a list of these, even when there is only one
-    (``body=[AmqpSequence([1, 2, 3])]``), so it never looks like an amqp-value list.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"AmqpSequence({list.__repr__(self)})"
-
-
-class AmqpValue:
-    """An explicit ``amqp-value`` body section (spec 3.2.8) holding any single AMQP value.
-
-    Most amqp-value bodies need no wrapper: ``Message(body="text")`` sends an amqp-value. The
-    wrapper is needed, and decoding produces it, only where a bare body would mean something
-    else: ``AmqpValue(None)`` (``body=None`` means *no body section*) and ``AmqpValue(b"...")``
-    (a bare ``bytes`` body means a *data* section). It also lets you send a list of ``Data``
-    or ``AmqpSequence`` objects as a value, which a bare list would turn into sections.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AmqpValue):
-            return NotImplemented
-        return bool(self.value == other.value)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable holder, like list
-
-    def __repr__(self) -> str:
-        return f"AmqpValue({self.value!r})"
-
-
-_BYTES_LIKE: Final = (bytes, bytearray, memoryview)
-# Bodies that are certainly one amqp-value (no section list, no bytes): the encoder's fast path.
-_PLAIN_VALUE_BODY: Final = frozenset((str, dict, int, float, bool, Symbol))
-# 3.2.5: application-property values are simple types, "excluding map, list, and array".
-_NOT_SIMPLE: Final = frozenset((list, dict, Array))
-# What the encoder would send as a list or map (tuples encode as lists), and the common types
-# that certainly are not, to skip the isinstance check for them.
-_COMPOUND: Final = (list, tuple, dict)
-_PLAIN_SIMPLE: Final = frozenset((str, int, float, bool, bytes, type(None), Symbol))
 
 
 class Message:
@@ -232,7 +143,7 @@ class Message:
             and self.properties == other.properties
             and self.application_properties == other.application_properties
             and self.footer == other.footer
-            and _body_sections(self.body) == _body_sections(other.body)
+            and body_sections(self.body) == body_sections(other.body)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -261,10 +172,10 @@ class Message:
             _encode_described_list(out, 0x70, header._amqp_fields_())
         if self.delivery_annotations is not None:
             out += b"\x00\x53\x71"
-            encode_value(out, _annotations(self.delivery_annotations, "delivery_annotations"))
+            encode_value(out, annotations_to_send(self.delivery_annotations, "delivery_annotations"))
         if self.message_annotations is not None:
             out += b"\x00\x53\x72"
-            encode_value(out, _annotations(self.message_annotations, "message_annotations"))
+            encode_value(out, annotations_to_send(self.message_annotations, "message_annotations"))
         properties = self.properties
         if properties is not None:
             if not isinstance(properties, Properties):
@@ -274,29 +185,29 @@ class Message:
             _encode_described_list(out, 0x73, properties._amqp_fields_())
         if self.application_properties is not None:
             out += b"\x00\x53\x74"
-            encode_value(out, _application_properties(self.application_properties))
+            encode_value(out, application_properties_to_send(self.application_properties))
 
         parts: list[Any] | None = None
         body = self.body
         if body is None:
             pass
-        elif type(body) in _PLAIN_VALUE_BODY:  # the common amqp-value bodies, checked first
+        elif type(body) in PLAIN_VALUE_BODY:  # the common amqp-value bodies, checked first
             out += b"\x00\x53\x77"
             encode_value(out, body)
-        elif isinstance(body, _BYTES_LIKE):
+        elif isinstance(body, BYTES_LIKE):
             parts = _encode_data(out, body, parts)
         elif type(body) is AmqpValue:
             out += b"\x00\x53\x77"
             encode_value(out, body.value)
-        elif isinstance(body, list) and body and _all_of(body, Data):
+        elif isinstance(body, list) and body and all_of(body, Data):
             for item in body:
                 parts = _encode_data(out, item, parts)
-        elif isinstance(body, list) and body and _all_of(body, AmqpSequence):
+        elif isinstance(body, list) and body and all_of(body, AmqpSequence):
             for item in body:
                 out += b"\x00\x53\x76"
                 encode_value(out, list(item))
         elif isinstance(body, (Data, AmqpSequence)) or (
-            isinstance(body, list) and _any_of(body, (Data, AmqpSequence))
+            isinstance(body, list) and any_of(body, (Data, AmqpSequence))
         ):
             if isinstance(body, AmqpSequence):
                 raise EncodeError(
@@ -312,7 +223,7 @@ class Message:
 
         if self.footer is not None:
             out += b"\x00\x53\x78"
-            encode_value(out, _annotations(self.footer, "footer"))
+            encode_value(out, annotations_to_send(self.footer, "footer"))
         if parts is None:
             return bytes(out)
         parts.append(out)
@@ -351,7 +262,7 @@ class Message:
                 f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
             )
         decode_value = _decode_value
-        rank_of = _RANK_BY_CODE
+        rank_of = RANK_BY_CODE
         msg = cls.__new__(cls)
         header = delivery_annotations = message_annotations = None
         properties = application_properties = footer = None
@@ -375,12 +286,12 @@ class Message:
                 pos += 3
             else:
                 descriptor, pos = decode_value(buf, pos + 1, limits, 1)
-                code = _section_code(descriptor, start)
+                code = section_code(descriptor, start)
             section_rank = rank_of[code] if code < 256 else -1
             if section_rank <= rank:
                 # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
                 if code != body_code or code == 0x77 or section_rank < 0:
-                    _order_error(code, body_code, section_rank, rank, start)
+                    order_error(code, body_code, section_rank, rank, start)
             rank = section_rank
 
             if code == 0x75:  # data
@@ -436,19 +347,19 @@ class Message:
                     )
                 for key in value:
                     if type(key) is not str:
-                        _bad_application_properties(value, start)
+                        bad_application_properties(value, start)
                 for item in value.values():
-                    if type(item) in _NOT_SIMPLE:
-                        _bad_application_properties(value, start)
+                    if type(item) in NOT_SIMPLE:
+                        bad_application_properties(value, start)
                 application_properties = value
             elif code == 0x70:  # header
                 if type(value) is not list:
                     raise DecodeError(f"header section at offset {start} must hold a list")
                 header = Header._amqp_from_fields_(value)
             elif code == 0x72:  # message-annotations
-                message_annotations = _check_map(value, code, start)
+                message_annotations = check_map(value, code, start)
             elif code == 0x71:  # delivery-annotations
-                delivery_annotations = _check_map(value, code, start)
+                delivery_annotations = check_map(value, code, start)
             elif code == 0x76:  # amqp-sequence
                 if type(value) is not list:
                     raise DecodeError(
@@ -460,7 +371,7 @@ class Message:
                     body = [AmqpSequence(value)]
                     body_code = 0x76
             else:  # 0x78 footer
-                footer = _check_map(value, code, start)
+                footer = check_map(value, code, start)
 
         if data_spans is not None:
             # The one copy of each payload: from the input straight into its body object.
@@ -477,20 +388,6 @@ class Message:
         msg.body = body
         msg.footer = footer
         return msg
-
-
-def _all_of(items: list[Any], kind: type) -> bool:
-    for item in items:
-        if not isinstance(item, kind):
-            return False
-    return True
-
-
-def _any_of(items: list[Any], kinds: tuple[type, ...]) -> bool:
-    for item in items:
-        if isinstance(item, kinds):
-            return True
-    return False
 
 
 def _encode_data(out: bytearray, payload: Any, parts: list[Any] | None) -> list[Any] | None:
@@ -524,115 +421,3 @@ def _encode_data(out: bytearray, payload: Any, parts: list[Any] | None) -> list[
     return parts
 
 
-def _annotations(value: Any, name: str) -> dict[Any, Any]:
-    """Check an annotations map and send its plain ``str`` keys as symbols (3.2.10)."""
-    if type(value) is not dict:
-        if not isinstance(value, dict):
-            raise EncodeError(f"Message.{name} must be a dict, not {type(value).__name__}")
-    for key in value:
-        if type(key) is str:
-            return {Symbol(k) if type(k) is str else k: v for k, v in value.items()}
-    return value
-
-
-def _application_properties(value: Any) -> dict[str, Any]:
-    """Check the application-properties map (3.2.5): string keys, simple values.
-
-    Returns the map to encode: ``value`` itself, or a copy when a key is a ``str`` subclass
-    (a ``Symbol``) that must go out as a plain string.
-    """
-    if type(value) is not dict and not isinstance(value, dict):
-        raise EncodeError(
-            f"Message.application_properties must be a dict, not {type(value).__name__}"
-        )
-    # Fast path (every send): exact str keys, values of common plain types.
-    for key in value:
-        if type(key) is not str:
-            return _application_properties_slow(value)
-    for item in value.values():
-        if type(item) not in _PLAIN_SIMPLE and isinstance(item, _COMPOUND):
-            return _application_properties_slow(value)
-    return value
-
-
-def _application_properties_slow(value: dict[Any, Any]) -> dict[str, Any]:
-    convert = False
-    for key, item in value.items():
-        if type(key) is not str:
-            if not isinstance(key, str):
-                raise EncodeError(f"application property keys must be str (3.2.5), got {key!r}")
-            convert = True  # a Symbol (or other str subclass) key: send it as a string
-        if isinstance(item, _COMPOUND):
-            raise EncodeError(
-                f"application property {key!r} has a {type(item).__name__} value; "
-                "3.2.5 allows only simple types (no list, map or array)"
-            )
-    if convert:
-        return {str.__str__(k): v for k, v in value.items()}
-    return value
-
-
-def _check_map(value: Any, code: int, start: int) -> dict[Any, Any]:
-    if type(value) is not dict:
-        raise DecodeError(f"{_SECTION_NAME[code]} section at offset {start} must hold a map")
-    return value
-
-
-def _bad_application_properties(value: dict[Any, Any], start: int) -> NoReturn:
-    """Raise the DecodeError naming the entry of ``value`` that breaks 3.2.5."""
-    for key, item in value.items():
-        if type(key) is not str:
-            raise DecodeError(
-                f"application-properties key {key!r} at offset {start} is not a string (3.2.5)"
-            )
-        if type(item) in _NOT_SIMPLE:
-            raise DecodeError(
-                f"application-properties value for {key!r} at offset {start} is a "
-                f"{type(item).__name__}; 3.2.5 allows only simple types"
-            )
-    raise AssertionError("unreachable: called for a valid map")  # pragma: no cover
-
-
-def _section_code(descriptor: Any, start: int) -> int:
-    """The section code for a descriptor in any encoding (ulong or symbol, 1.5)."""
-    if isinstance(descriptor, str):
-        code = _CODE_BY_NAME.get(descriptor)
-        if code is None:
-            raise DecodeError(f"unknown message section descriptor {descriptor!r} at offset {start}")
-        return code
-    if isinstance(descriptor, int) and not isinstance(descriptor, bool):
-        if descriptor in _RANK:
-            return int(descriptor)
-        raise DecodeError(f"unknown message section descriptor 0x{descriptor:x} at offset {start}")
-    raise DecodeError(f"message section descriptor at offset {start} is not a ulong or symbol")
-
-
-def _order_error(code: int, body_code: int, section_rank: int, rank: int, start: int) -> NoReturn:
-    """Raise the DecodeError that says how a section broke the order of 3.2 (or is unknown)."""
-    if section_rank < 0:
-        raise DecodeError(f"unknown message section descriptor 0x{code:x} at offset {start}")
-    name = _SECTION_NAME[code]
-    if section_rank == 5 and body_code:
-        raise DecodeError(
-            f"{name} section at offset {start} comes after a {_SECTION_NAME[body_code]} section; "
-            "3.2 allows one amqp-value, or data sections only, or amqp-sequence sections only"
-        )
-    if section_rank == rank:
-        raise DecodeError(f"{name} section repeated at offset {start}")
-    raise DecodeError(f"{name} section at offset {start} is out of the order of spec 3.2")
-
-
-def _body_sections(body: Any) -> tuple[Any, ...]:
-    """The body as the sections it encodes to, for equality: ``(kind, payloads)``."""
-    if body is None:
-        return ("none",)
-    if isinstance(body, _BYTES_LIKE):
-        return ("data", (bytes(body),))
-    if type(body) is AmqpValue:
-        return ("value", body.value)
-    if isinstance(body, list) and body:
-        if _all_of(body, Data):
-            return ("data", tuple(bytes(item) for item in body))
-        if _all_of(body, AmqpSequence):
-            return ("sequence", tuple(list(item) for item in body))
-    return ("value", body)
