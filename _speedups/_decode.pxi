@@ -1,0 +1,859 @@
+# Included by _codec.pyx: the decoder, bytes -> values. Mirrors codec/_pure_decode.py and
+# codec/_pure_decode_scalars.py.
+#
+# Layout: one ``_D`` per top-level call holds the input pointer, the limits as C integers and
+# the zero-width budget; ``_body(d, code, &pos, end, depth)`` is the pure path's 256-entry
+# table as one C switch, reading what follows the constructor ``code``. ``end`` is the end of
+# the innermost enclosing value, exactly as on the pure path, so truncation is reported where
+# it happens and every error carries the same offsets.
+
+cdef struct _D:
+    const unsigned char* b
+    PyObject* limits          # for error messages: the Limits as the caller gave them
+    long long max_depth
+    long long max_count
+    long long max_binary
+    long long max_string
+    long long zero_left       # see _pure_decode._Ctx: zero-width array elements left
+    int nest                  # compound levels entered (see _enter in _codec.pyx)
+
+
+# Limits are Python ints; one beyond what a C long long holds is pinned to +-2**62, which no
+# size or count read from the wire (each at most 2**32 - 1) can reach, so the outcome is the
+# same. The last Limits seen is remembered (it is frozen), sparing four attribute reads a call.
+cdef long long _BIG = 1LL << 62
+cdef object _last_limits = None
+cdef long long _last_depth = 0, _last_count = 0, _last_binary = 0, _last_string = 0
+
+
+cdef long long _clamp(object v) except? -1:
+    if v > _BIG:
+        return _BIG
+    if v < -_BIG:
+        return -_BIG
+    return v
+
+
+cdef int _init(_D* d, object limits) except -1:
+    global _last_limits, _last_depth, _last_count, _last_binary, _last_string
+    if limits is not _last_limits:
+        _last_depth = _clamp(limits.max_depth)
+        _last_count = _clamp(limits.max_count)
+        _last_binary = _clamp(limits.max_binary_size)
+        _last_string = _clamp(limits.max_string_size)
+        _last_limits = limits
+    d.limits = <PyObject*>limits
+    d.max_depth = _last_depth
+    d.max_count = _last_count
+    d.max_binary = _last_binary
+    d.max_string = _last_string
+    d.zero_left = _last_count
+    d.nest = 0
+    return 0
+
+
+# --- error messages (word for word those of _pure_decode_scalars) -------------------------------------
+
+# mirrors codec/_pure_decode_scalars.py:_short
+cdef object _short(str what, Py_ssize_t pos, Py_ssize_t need, Py_ssize_t end):
+    cdef Py_ssize_t left = end - pos if end > pos else 0
+    return DecodeError(f"truncated {what} at offset {pos}: needs {need} bytes, {left} left")
+
+
+# mirrors codec/_pure_decode_scalars.py:_overrun
+cdef object _overrun(str what, Py_ssize_t pos, long long size, long long left):
+    return DecodeError(
+        f"{what} at offset {pos} declares {size} bytes but only {left if left > 0 else 0} remain"
+    )
+
+
+# mirrors codec/_pure_decode_scalars.py:_over_limit
+cdef object _over_limit(str what, Py_ssize_t pos, long long n, str limit_name, object limit):
+    return DecodeError(f"{what} at offset {pos} declares {n}, over Limits.{limit_name}={limit}")
+
+
+# mirrors codec/_pure_decode_scalars.py:_too_deep
+cdef object _too_deep(Py_ssize_t pos, _D* d):
+    return DecodeError(
+        f"value at offset {pos} nests deeper than Limits.max_depth={(<object>d.limits).max_depth}"
+    )
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+# One-byte encodings come from tables indexed by the raw byte (as on the pure path).
+cdef tuple _UBYTE_T = tuple([_int_new(UByte, i) for i in range(256)])
+cdef tuple _BYTE_T = tuple([_int_new(Byte, i if i < 128 else i - 256) for i in range(256)])
+cdef tuple _SMALLUINT_T = tuple([_int_new(UInt, i) for i in range(256)])
+cdef tuple _SMALLULONG_T = tuple([_int_new(ULong, i) for i in range(256)])
+cdef tuple _SMALLINT_T = tuple([_int_new(Int, i if i < 128 else i - 256) for i in range(256)])
+cdef tuple _SMALLLONG_T = tuple([i if i < 128 else i - 256 for i in range(256)])
+
+#: raw text -> Symbol for short symbols already seen (bounded like the pure path's table).
+cdef dict _SYMBOLS = {}
+
+
+cdef inline object _tget(tuple t, Py_ssize_t i):
+    return <object>PyTuple_GET_ITEM(t, i)
+
+
+# constructor byte -> Python type of the array elements it makes (None: not an element
+# constructor), and the fewest bytes one such element takes (mirrors _ELEMENT_TYPE/_MIN_WIDTH).
+_ELEMENT_OF = {
+    0x40: type(None), 0x41: bool, 0x42: bool, 0x56: bool,
+    0x43: UInt, 0x52: UInt, 0x70: UInt, 0x44: ULong, 0x53: ULong, 0x80: ULong,
+    0x50: UByte, 0x60: UShort, 0x51: Byte, 0x61: Short, 0x54: Int, 0x71: Int,
+    0x55: int, 0x81: int, 0x72: Float, 0x82: float, 0x74: Decimal32, 0x84: Decimal64,
+    0x94: Decimal128, 0x73: Char, 0x83: Timestamp, 0x98: _uuid.UUID,
+    0xA0: bytes, 0xB0: bytes, 0xA1: str, 0xB1: str, 0xA3: Symbol, 0xB3: Symbol,
+    0x45: list, 0xC0: list, 0xD0: list, 0xC1: dict, 0xD1: dict, 0xE0: Array, 0xF0: Array,
+}
+assert set(_ELEMENT_OF) == {int(c) for c in _FormatCode} - {0}
+cdef tuple _ELEMENT_TYPE = tuple([_ELEMENT_OF.get(c) for c in range(256)])
+
+
+def _min_width(code):
+    w, cat = _WIDTH[code], _CATEGORY[code]
+    if cat is _Category.FIXED or cat is _Category.VARIABLE:
+        return w
+    if cat is _Category.COMPOUND:
+        return 2 * w
+    return 2 * w + 1
+
+
+cdef int _MIN_WIDTH[256]
+# For split_sections' skip: category (0 fixed, 1 variable, 2 compound, 3 array, -1 unknown),
+# size-field width, limit kind (0 none, 1 binary, 2 string/symbol) and the encoding's name.
+cdef int _SKIP_CAT[256]
+cdef int _SKIP_WIDTH[256]
+cdef int _SKIP_KIND[256]
+cdef list _SKIP_NAME = [None] * 256
+for _c in range(256):
+    _MIN_WIDTH[_c] = 0
+    _SKIP_CAT[_c] = -1
+    _SKIP_WIDTH[_c] = 0
+    _SKIP_KIND[_c] = 0
+for _fc in _FormatCode:
+    if _fc is _FormatCode.DESCRIBED:
+        continue
+    _MIN_WIDTH[int(_fc)] = _min_width(_fc)
+    _SKIP_CAT[int(_fc)] = [
+        _Category.FIXED, _Category.VARIABLE, _Category.COMPOUND, _Category.ARRAY
+    ].index(_CATEGORY[_fc])
+    _SKIP_WIDTH[int(_fc)] = _WIDTH[_fc]
+    _SKIP_KIND[int(_fc)] = {"binary": 1, "string": 2, "symbol": 2}.get(_AMQP_TYPE[_fc], 0)
+    _SKIP_NAME[int(_fc)] = _fc.name.lower()
+
+
+# --- variable width ---------------------------------------------------------------------------
+
+# mirrors codec/_pure_decode_scalars.py:_binary
+cdef object _binary(_D* d, Py_ssize_t pos, long long n, Py_ssize_t end, str what, Py_ssize_t* out):
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > d.max_binary:
+        raise _over_limit(what, pos, n, "max_binary_size", (<object>d.limits).max_binary_size)
+    out[0] = pos + n
+    return PyBytes_FromStringAndSize(<const char*>d.b + pos, <Py_ssize_t>n)
+
+
+# mirrors codec/_pure_decode_scalars.py:_string
+cdef object _string(_D* d, Py_ssize_t pos, long long n, Py_ssize_t end, str what, Py_ssize_t* out):
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > d.max_string:
+        raise _over_limit(what, pos, n, "max_string_size", (<object>d.limits).max_string_size)
+    try:
+        # 1.6.19: strings are UTF-8; the strict codec also refuses surrogates and overlongs.
+        s = PyUnicode_DecodeUTF8(<const char*>d.b + pos, <Py_ssize_t>n, NULL)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            f"{what} at offset {pos} is not valid UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+    out[0] = pos + n
+    return s
+
+
+# mirrors codec/_pure_decode_scalars.py:_symbol (and _dec_sym8's bounded interning)
+cdef object _symbol(
+    _D* d, Py_ssize_t pos, long long n, Py_ssize_t end, str what, Py_ssize_t* out, bint intern
+):
+    cdef PyObject* hit
+    if n > end - pos:
+        raise _overrun(what, pos, n, end - pos)
+    if n > d.max_string:
+        raise _over_limit(what, pos, n, "max_string_size", (<object>d.limits).max_string_size)
+    try:
+        # 1.6.21: symbols are "ASCII character strings".
+        text = PyUnicode_DecodeASCII(<const char*>d.b + pos, <Py_ssize_t>n, NULL)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            f"{what} at offset {pos} is not ASCII (byte {exc.start}: 0x{d.b[pos + exc.start]:02x})"
+        ) from None
+    out[0] = pos + n
+    if intern:
+        hit = PyDict_GetItem(_SYMBOLS, text)
+        if hit != NULL:
+            return <object>hit
+    sym = _str_new(_Symbol, text)
+    if intern and n <= 64 and len(_SYMBOLS) < 1024:
+        _SYMBOLS[text] = sym
+    return sym
+
+
+# --- compound ---------------------------------------------------------------------------------
+
+# mirrors codec/_pure_decode.py:_list_body
+cdef object _list_body(
+    _D* d, Py_ssize_t pos, Py_ssize_t stop, long long count, long long depth, Py_ssize_t* out
+):
+    cdef Py_ssize_t i
+    cdef unsigned char code
+    # Every element takes at least its constructor byte, so the count is bounded by the bytes
+    # the declared size leaves; both checks come before the list is allocated.
+    if count > stop - pos:
+        raise DecodeError(f"list at offset {pos} declares {count} elements in {stop - pos} bytes")
+    if count > d.max_count:
+        raise _over_limit("list", pos, count, "max_count", (<object>d.limits).max_count)
+    depth += 1
+    if depth > d.max_depth:
+        raise _too_deep(pos, d)
+    items = PyList_New(<Py_ssize_t>count)
+    _enter(&d.nest, " while decoding an AMQP list")
+    try:
+        for i in range(<Py_ssize_t>count):
+            if pos >= stop:
+                raise DecodeError(f"list element {i} at offset {pos} is beyond the list's size")
+            code = d.b[pos]
+            pos += 1
+            item = _body(d, code, &pos, stop, depth)
+            Py_INCREF(item)
+            PyList_SET_ITEM(items, i, item)
+    finally:
+        _leave(&d.nest)
+    if pos != stop:
+        # 1.2: the size covers exactly the count and the elements.
+        raise DecodeError(f"list elements end at offset {pos}, {stop - pos} bytes before its size")
+    out[0] = pos
+    return items
+
+
+# mirrors codec/_pure_decode.py:_map_body
+cdef object _map_body(
+    _D* d, Py_ssize_t pos, Py_ssize_t stop, long long count, long long depth, Py_ssize_t* out
+):
+    cdef long long i
+    cdef Py_ssize_t key_pos
+    cdef unsigned char code
+    if count & 1:
+        # 1.6.23: a map's count is of keys *and* values, so it is even.
+        raise DecodeError(f"map at offset {pos} has an odd element count {count}")
+    if count > stop - pos:
+        raise DecodeError(f"map at offset {pos} declares {count} elements in {stop - pos} bytes")
+    if count > d.max_count:
+        raise _over_limit("map", pos, count, "max_count", (<object>d.limits).max_count)
+    depth += 1
+    if depth > d.max_depth:
+        raise _too_deep(pos, d)
+    cdef dict result = {}
+    _enter(&d.nest, " while decoding an AMQP map")
+    try:
+        for i in range(count >> 1):
+            if pos >= stop:
+                raise DecodeError(f"map key at offset {pos} is beyond the map's size")
+            key_pos = pos
+            code = d.b[pos]
+            pos += 1
+            key = _body(d, code, &pos, stop, depth)
+            if pos >= stop:
+                raise DecodeError(f"map value at offset {pos} is beyond the map's size")
+            code = d.b[pos]
+            pos += 1
+            value = _body(d, code, &pos, stop, depth)
+            try:
+                PyDict_SetItem(result, key, value)
+            except TypeError:
+                # A Python dict cannot hold a list, map or array key; say so instead of
+                # guessing a representation that would not round-trip.
+                raise DecodeError(
+                    f"map key at offset {key_pos} is a {type(key).__name__}, "
+                    "which cannot be a Python dict key"
+                ) from None
+    finally:
+        _leave(&d.nest)
+    if pos != stop:
+        raise DecodeError(f"map elements end at offset {pos}, {stop - pos} bytes before its size")
+    if PyDict_Size(result) != count >> 1:
+        # 1.6.23 requires distinct keys; keys equal as Python values land here too.
+        raise DecodeError(
+            f"map ending at offset {pos} repeats a key (or has keys equal as Python values)"
+        )
+    out[0] = pos
+    return result
+
+
+# mirrors codec/_pure_decode.py:_dec_list8/_dec_map8 (what: "list8"/"map8")
+cdef object _compound8(_D* d, bint is_map, Py_ssize_t pos, Py_ssize_t end, long long depth,
+                       Py_ssize_t* out):
+    cdef str name = "map8" if is_map else "list8"
+    if pos + 2 > end:
+        raise _short(name + " header", pos, 2, end)
+    cdef long long size = d.b[pos]
+    cdef Py_ssize_t stop = pos + 1 + size
+    if stop > end:
+        raise _overrun(name, pos, size, end - pos - 1)
+    if size < 1:
+        raise DecodeError(f"{name} at offset {pos} has size 0, too small for its count")
+    if is_map:
+        return _map_body(d, pos + 2, stop, d.b[pos + 1], depth, out)
+    return _list_body(d, pos + 2, stop, d.b[pos + 1], depth, out)
+
+
+# mirrors codec/_pure_decode.py:_dec_list32/_dec_map32 (what: "list32"/"map32")
+cdef object _compound32(_D* d, bint is_map, Py_ssize_t pos, Py_ssize_t end, long long depth,
+                        Py_ssize_t* out):
+    cdef str name = "map32" if is_map else "list32"
+    if pos + 8 > end:
+        raise _short(name + " header", pos, 8, end)
+    cdef long long size = _u32(d.b + pos)
+    cdef long long count = _u32(d.b + pos + 4)
+    if size > end - pos - 4:
+        raise _overrun(name, pos, size, end - pos - 4)
+    if size < 4:
+        raise DecodeError(f"{name} at offset {pos} has size {size}, too small for its count")
+    if is_map:
+        return _map_body(d, pos + 8, pos + 4 + size, count, depth, out)
+    return _list_body(d, pos + 8, pos + 4 + size, count, depth, out)
+
+
+# --- described values -------------------------------------------------------------------------
+
+# mirrors codec/_pure_decode.py:_descriptor
+cdef object _descriptor(_D* d, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t* out):
+    if pos >= end:
+        raise _short("descriptor", pos, 1, end)
+    cdef unsigned char code = d.b[pos]
+    if code == 0x53:  # smallulong: every spec descriptor code is < 256
+        if pos + 2 > end:
+            raise _short("smallulong", pos + 1, 1, end)
+        out[0] = pos + 2
+        return _tget(_SMALLULONG_T, d.b[pos + 1])
+    if code == 0xA3 or code == 0x80 or code == 0xB3:
+        out[0] = pos + 1
+        return _body(d, code, out, end, 0)
+    if code == 0x44:
+        out[0] = pos + 1
+        return _tget(_SMALLULONG_T, 0)
+    # 1.5: other descriptor types are reserved; refusing them also keeps 0x00 out of here.
+    raise DecodeError(
+        f"descriptor at offset {pos} must be a ulong or a symbol, got constructor 0x{code:02x}"
+    )
+
+
+# mirrors codec/_pure_decode.py:_build
+cdef object _build(object cls, object fields, Py_ssize_t pos):
+    try:
+        return cls._amqp_from_fields_(fields)
+    except DecodeError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise DecodeError(f"{cls.__name__} at offset {pos}: {exc}") from exc
+
+
+cdef inline object _composite_class(object descriptor):
+    cdef PyObject* hit
+    if type(descriptor) is _ULong:
+        hit = PyDict_GetItem(_CODES, descriptor)
+    else:
+        hit = PyDict_GetItem(_NAMES, descriptor)
+    return None if hit == NULL else <object>hit
+
+
+# mirrors codec/_pure_decode.py:_dec_described
+cdef object _described(_D* d, Py_ssize_t pos, Py_ssize_t end, long long depth, Py_ssize_t* out):
+    depth += 1
+    if depth > d.max_depth:
+        raise _too_deep(pos - 1, d)
+    descriptor = _descriptor(d, pos, end, &pos)
+    if pos >= end:
+        raise _short("described value", pos, 1, end)
+    cdef unsigned char code = d.b[pos]
+    out[0] = pos + 1
+    _enter(&d.nest, " while decoding an AMQP described value")
+    try:
+        value = _body(d, code, out, end, depth)
+    finally:
+        _leave(&d.nest)
+    if code == 0xC0 or code == 0xD0 or code == 0x45:  # list8, list32, list0
+        cls = _composite_class(descriptor)
+        if cls is not None:
+            return _build(cls, value, pos)
+    return Described(descriptor, value)
+
+
+# --- arrays -----------------------------------------------------------------------------------
+
+# mirrors codec/_pure_decode.py:_array_body
+cdef object _array_body(
+    _D* d, Py_ssize_t pos, Py_ssize_t stop, long long count, long long depth, Py_ssize_t* out
+):
+    cdef Py_ssize_t start = pos
+    cdef Py_ssize_t i
+    cdef long long width
+    depth += 1
+    if depth > d.max_depth:
+        raise _too_deep(pos, d)
+    if count > d.max_count:
+        raise _over_limit("array", pos, count, "max_count", (<object>d.limits).max_count)
+    if pos >= stop:
+        raise _short("array element constructor", pos, 1, stop)
+    cdef unsigned char code = d.b[pos]
+    descriptor = None
+    if code == 0x00:
+        # An array of described values: the descriptor once, then the value constructor.
+        descriptor = _descriptor(d, pos + 1, stop, &pos)
+        if pos >= stop:
+            raise _short("array element constructor", pos, 1, stop)
+        code = d.b[pos]
+    element_type = _tget(_ELEMENT_TYPE, code)
+    if element_type is None:
+        raise DecodeError(f"array at offset {start}: 0x{code:02x} is not an element constructor")
+    pos += 1
+    width = _MIN_WIDTH[code]
+    if width:
+        if count > (stop - pos) // width:
+            raise DecodeError(
+                f"array at offset {start} declares {count} elements of at least {width} bytes "
+                f"in {stop - pos} bytes"
+            )
+    else:
+        if count > d.zero_left:
+            raise DecodeError(
+                f"array at offset {start} declares {count} zero-width elements, more than the "
+                f"{d.zero_left} left of Limits.max_count={(<object>d.limits).max_count} "
+                "for this value"
+            )
+        d.zero_left -= count
+    items = PyList_New(<Py_ssize_t>count)
+    _enter(&d.nest, " while decoding an AMQP array")
+    try:
+        for i in range(<Py_ssize_t>count):
+            item = _body(d, code, &pos, stop, depth)
+            Py_INCREF(item)
+            PyList_SET_ITEM(items, i, item)
+    finally:
+        _leave(&d.nest)
+    if pos != stop:
+        raise DecodeError(f"array elements end at offset {pos}, {stop - pos} bytes before its size")
+    out[0] = pos
+    if descriptor is None:
+        return Array(element_type, items)
+    if element_type is list:
+        cls = _composite_class(descriptor)
+        if cls is not None:
+            return Array(cls, [_build(cls, fields, start) for fields in items])
+    return Array(Described, [Described(descriptor, v) for v in items], descriptor)
+
+
+# mirrors codec/_pure_decode.py:_dec_array8
+cdef object _array8(_D* d, Py_ssize_t pos, Py_ssize_t end, long long depth, Py_ssize_t* out):
+    if pos + 2 > end:
+        raise _short("array8 header", pos, 2, end)
+    cdef long long size = d.b[pos]
+    cdef Py_ssize_t stop = pos + 1 + size
+    if stop > end:
+        raise _overrun("array8", pos, size, end - pos - 1)
+    if size < 2:
+        raise DecodeError(
+            f"array8 at offset {pos} has size {size}, too small for its count and constructor"
+        )
+    return _array_body(d, pos + 2, stop, d.b[pos + 1], depth, out)
+
+
+# mirrors codec/_pure_decode.py:_dec_array32
+cdef object _array32(_D* d, Py_ssize_t pos, Py_ssize_t end, long long depth, Py_ssize_t* out):
+    if pos + 8 > end:
+        raise _short("array32 header", pos, 8, end)
+    cdef long long size = _u32(d.b + pos)
+    cdef long long count = _u32(d.b + pos + 4)
+    if size > end - pos - 4:
+        raise _overrun("array32", pos, size, end - pos - 4)
+    if size < 5:
+        raise DecodeError(
+            f"array32 at offset {pos} has size {size}, too small for its count and constructor"
+        )
+    return _array_body(d, pos + 8, pos + 4 + size, count, depth, out)
+
+
+# --- the constructor switch -------------------------------------------------------------------
+
+cdef object _uuid_from(const unsigned char* p):
+    # uuid.UUID(bytes=...) builds the int then sets two slots; doing the same directly keeps
+    # the value identical (is_safe included) without the keyword parsing.
+    u = _UUID.__new__(_UUID)
+    value = (PyLong_FromUnsignedLongLong(_u64(p)) << 64) | PyLong_FromUnsignedLongLong(_u64(p + 8))
+    PyObject_GenericSetAttr(u, "int", value)
+    PyObject_GenericSetAttr(u, "is_safe", _SAFE_UNKNOWN)
+    return u
+
+
+# mirrors codec/_pure_decode.py:_DECODERS: each case mirrors the _dec_* body decoder of its
+# constructor byte (codec/_pure_decode_scalars.py for scalars, codec/_pure_decode.py for the rest)
+cdef object _body(_D* d, unsigned char code, Py_ssize_t* ppos, Py_ssize_t end, long long depth):
+    """Decode what follows constructor ``code`` at ``ppos[0]``; leave ``ppos[0]`` after it."""
+    cdef Py_ssize_t pos = ppos[0]
+    cdef const unsigned char* p = d.b + pos
+    cdef uint32_t cp
+    cdef unsigned char b
+    # fixed width, zero bytes
+    if code == 0x40:
+        return None
+    elif code == 0x41:
+        return True
+    elif code == 0x42:
+        return False
+    elif code == 0x43:
+        return _tget(_SMALLUINT_T, 0)
+    elif code == 0x44:
+        return _tget(_SMALLULONG_T, 0)
+    elif code == 0x45:
+        return []
+    # one byte
+    elif code == 0x56:
+        if pos >= end:
+            raise _short("boolean", pos, 1, end)
+        b = p[0]
+        if b > 1:
+            # 1.6.2: "0x00 being false and 0x01 being true"; nothing else is a boolean.
+            raise DecodeError(f"boolean at offset {pos} must be 0x00 or 0x01, got 0x{b:02x}")
+        ppos[0] = pos + 1
+        return b == 1
+    elif code == 0x50:
+        if pos >= end:
+            raise _short("ubyte", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_UBYTE_T, p[0])
+    elif code == 0x51:
+        if pos >= end:
+            raise _short("byte", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_BYTE_T, p[0])
+    elif code == 0x52:
+        if pos >= end:
+            raise _short("smalluint", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_SMALLUINT_T, p[0])
+    elif code == 0x53:
+        if pos >= end:
+            raise _short("smallulong", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_SMALLULONG_T, p[0])
+    elif code == 0x54:
+        if pos >= end:
+            raise _short("smallint", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_SMALLINT_T, p[0])
+    elif code == 0x55:
+        if pos >= end:
+            raise _short("smalllong", pos, 1, end)
+        ppos[0] = pos + 1
+        return _tget(_SMALLLONG_T, p[0])
+    # two bytes
+    elif code == 0x60:
+        if pos + 2 > end:
+            raise _short("ushort", pos, 2, end)
+        ppos[0] = pos + 2
+        return _int_new(_UShort, PyLong_FromLong(_u16(p)))
+    elif code == 0x61:
+        if pos + 2 > end:
+            raise _short("short", pos, 2, end)
+        ppos[0] = pos + 2
+        return _int_new(_Short, PyLong_FromLong(<int16_t>_u16(p)))
+    # four bytes
+    elif code == 0x70:
+        if pos + 4 > end:
+            raise _short("uint", pos, 4, end)
+        ppos[0] = pos + 4
+        return _int_new(_UInt, PyLong_FromUnsignedLongLong(_u32(p)))
+    elif code == 0x71:
+        if pos + 4 > end:
+            raise _short("int", pos, 4, end)
+        ppos[0] = pos + 4
+        return _int_new(_Int, PyLong_FromLong(<int32_t>_u32(p)))
+    elif code == 0x72:
+        if pos + 4 > end:
+            raise _short("float", pos, 4, end)
+        ppos[0] = pos + 4
+        # The unpacked double is exactly the binary32 value, so Float's rounding is not needed.
+        return _float_new(_Float, amqp10_unpack4(p))
+    elif code == 0x73:
+        if pos + 4 > end:
+            raise _short("char", pos, 4, end)
+        cp = _u32(p)
+        if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+            # 1.6.16: a char is a single Unicode character, i.e. a scalar value.
+            raise DecodeError(f"char at offset {pos} is not a Unicode scalar value: 0x{cp:x}")
+        ppos[0] = pos + 4
+        return _str_new(_Char, chr(cp))
+    elif code == 0x74:
+        if pos + 4 > end:
+            raise _short("decimal32", pos, 4, end)
+        ppos[0] = pos + 4
+        return _int_new(_Decimal32, PyLong_FromUnsignedLongLong(_u32(p)))
+    # eight bytes
+    elif code == 0x80:
+        if pos + 8 > end:
+            raise _short("ulong", pos, 8, end)
+        ppos[0] = pos + 8
+        return _int_new(_ULong, PyLong_FromUnsignedLongLong(_u64(p)))
+    elif code == 0x81:
+        if pos + 8 > end:
+            raise _short("long", pos, 8, end)
+        ppos[0] = pos + 8
+        return PyLong_FromLongLong(<int64_t>_u64(p))
+    elif code == 0x82:
+        if pos + 8 > end:
+            raise _short("double", pos, 8, end)
+        ppos[0] = pos + 8
+        return PyFloat_FromDouble(amqp10_unpack8(p))
+    elif code == 0x83:
+        if pos + 8 > end:
+            raise _short("timestamp", pos, 8, end)
+        ppos[0] = pos + 8
+        return _int_new(_Timestamp, PyLong_FromLongLong(<int64_t>_u64(p)))
+    elif code == 0x84:
+        if pos + 8 > end:
+            raise _short("decimal64", pos, 8, end)
+        ppos[0] = pos + 8
+        return _int_new(_Decimal64, PyLong_FromUnsignedLongLong(_u64(p)))
+    # sixteen bytes
+    elif code == 0x94:
+        if pos + 16 > end:
+            raise _short("decimal128", pos, 16, end)
+        ppos[0] = pos + 16
+        return _int_new(
+            _Decimal128,
+            (PyLong_FromUnsignedLongLong(_u64(p)) << 64) | PyLong_FromUnsignedLongLong(_u64(p + 8)),
+        )
+    elif code == 0x98:
+        if pos + 16 > end:
+            raise _short("uuid", pos, 16, end)
+        ppos[0] = pos + 16
+        return _uuid_from(p)
+    # variable width
+    elif code == 0xA1:
+        if pos >= end:
+            raise _short("str8 size", pos, 1, end)
+        return _string(d, pos + 1, p[0], end, "str8", ppos)
+    elif code == 0xB1:
+        if pos + 4 > end:
+            raise _short("str32 size", pos, 4, end)
+        return _string(d, pos + 4, _u32(p), end, "str32", ppos)
+    elif code == 0xA3:
+        # Symbols repeat (capabilities, conditions, annotation keys): short ones are interned.
+        if pos >= end:
+            raise _short("sym8 size", pos, 1, end)
+        return _symbol(d, pos + 1, p[0], end, "sym8", ppos, True)
+    elif code == 0xB3:
+        if pos + 4 > end:
+            raise _short("sym32 size", pos, 4, end)
+        return _symbol(d, pos + 4, _u32(p), end, "sym32", ppos, False)
+    elif code == 0xA0:
+        if pos >= end:
+            raise _short("vbin8 size", pos, 1, end)
+        return _binary(d, pos + 1, p[0], end, "vbin8", ppos)
+    elif code == 0xB0:
+        if pos + 4 > end:
+            raise _short("vbin32 size", pos, 4, end)
+        return _binary(d, pos + 4, _u32(p), end, "vbin32", ppos)
+    # compound and array
+    elif code == 0xC0:
+        return _compound8(d, False, pos, end, depth, ppos)
+    elif code == 0xC1:
+        return _compound8(d, True, pos, end, depth, ppos)
+    elif code == 0xD0:
+        return _compound32(d, False, pos, end, depth, ppos)
+    elif code == 0xD1:
+        return _compound32(d, True, pos, end, depth, ppos)
+    elif code == 0xE0:
+        return _array8(d, pos, end, depth, ppos)
+    elif code == 0xF0:
+        return _array32(d, pos, end, depth, ppos)
+    elif code == 0x00:
+        return _described(d, pos, end, depth, ppos)
+    raise DecodeError(f"unknown constructor 0x{code:02x} at offset {pos - 1}")
+
+
+# --- buffer access ----------------------------------------------------------------------------
+
+cdef int _acquire(object buf, Py_buffer* view) except -1:
+    # A simple (contiguous) buffer is what every caller passes; anything else (a strided view)
+    # is read through a contiguous copy with the same offsets.
+    try:
+        PyObject_GetBuffer(buf, view, PyBUF_SIMPLE)
+    except BufferError:
+        PyObject_GetBuffer(bytes(memoryview(buf)), view, PyBUF_SIMPLE)
+    return 0
+
+
+# --- public entry points ----------------------------------------------------------------------
+
+# mirrors codec/_pure_decode.py:decode_value
+def decode_value(buf, pos, limits, depth=0):
+    """Decode the one value whose constructor is at ``buf[pos]``; return ``(value, next_pos)``.
+
+    Compiled twin of ``amqp10.codec._pure_decode.decode_value``: same arguments, results and
+    ``DecodeError`` messages.
+    """
+    cdef Py_buffer view
+    cdef _D d
+    cdef Py_ssize_t p, end
+    cdef long long dep
+    end = len(buf)
+    if not 0 <= pos < end:
+        raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
+    p = pos
+    dep = _clamp(depth)
+    _init(&d, limits)
+    _acquire(buf, &view)
+    try:
+        d.b = <const unsigned char*>view.buf
+        p = pos + 1
+        value = _body(&d, d.b[p - 1], &p, end, dep)
+        return value, p
+    except RecursionError:
+        raise DecodeError(
+            f"value at offset {pos} nests deeper than the Python stack allows; "
+            "lower Limits.max_depth"
+        ) from None
+    except MemoryError:
+        raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
+    finally:
+        PyBuffer_Release(&view)
+
+
+# mirrors codec/_pure_decode.py:decode_described_list
+def decode_described_list(buf, pos, limits):
+    """Decode a described list at ``buf[pos]``; return ``(descriptor, fields, next_pos)``.
+
+    Compiled twin of ``amqp10.codec._pure_decode.decode_described_list``.
+    """
+    cdef Py_buffer view
+    cdef _D d
+    cdef Py_ssize_t p, end
+    cdef unsigned char code
+    end = len(buf)
+    if not 0 <= pos < end:
+        raise DecodeError(f"no described list at offset {pos}: the input is {end} bytes long")
+    p = pos
+    _init(&d, limits)
+    _acquire(buf, &view)
+    try:
+        d.b = <const unsigned char*>view.buf
+        if d.b[p] != 0x00:
+            raise DecodeError(
+                f"expected a described value (0x00) at offset {pos}, got 0x{d.b[p]:02x}"
+            )
+        try:
+            descriptor = _descriptor(&d, p + 1, end, &p)
+            if p >= end:
+                raise _short("described list", p, 1, end)
+            code = d.b[p]
+            if code == 0xC0:
+                fields = _compound8(&d, False, p + 1, end, 1, &p)
+            elif code == 0xD0:
+                fields = _compound32(&d, False, p + 1, end, 1, &p)
+            elif code == 0x45:
+                fields = []
+                p += 1
+            else:
+                raise DecodeError(
+                    f"described value at offset {pos} is not a list (constructor 0x{code:02x})"
+                )
+        except RecursionError:
+            raise DecodeError(
+                f"value at offset {pos} nests deeper than the Python stack allows; "
+                "lower Limits.max_depth"
+            ) from None
+        except MemoryError:
+            raise DecodeError(
+                f"out of memory decoding the value at offset {pos}; lower Limits"
+            ) from None
+        return descriptor, fields, p
+    finally:
+        PyBuffer_Release(&view)
+
+
+# mirrors codec/_pure_decode.py:_skip
+cdef Py_ssize_t _skip(_D* d, Py_ssize_t pos, Py_ssize_t end, long long depth) except -1:
+    cdef unsigned char code
+    cdef int category, width, kind
+    cdef long long size
+    if pos >= end:
+        raise _short("value", pos, 1, end)
+    code = d.b[pos]
+    pos += 1
+    while code == 0x00:
+        depth += 1
+        if depth > d.max_depth:
+            raise _too_deep(pos - 1, d)
+        _descriptor(d, pos, end, &pos)
+        if pos >= end:
+            raise _short("described value", pos, 1, end)
+        code = d.b[pos]
+        pos += 1
+    category = _SKIP_CAT[code]
+    if category < 0:
+        raise DecodeError(f"unknown constructor 0x{code:02x} at offset {pos - 1}")
+    width = _SKIP_WIDTH[code]
+    kind = _SKIP_KIND[code]
+    if category == 0:
+        if pos + width > end:
+            raise _short(_SKIP_NAME[code], pos, width, end)
+        return pos + width
+    if pos + width > end:
+        raise _short(_SKIP_NAME[code] + " size", pos, width, end)
+    size = d.b[pos] if width == 1 else _u32(d.b + pos)
+    pos += width
+    if size > end - pos:
+        raise _overrun(_SKIP_NAME[code], pos - width, size, end - pos)
+    if kind == 1 and size > d.max_binary:
+        raise _over_limit("binary", pos, size, "max_binary_size", (<object>d.limits).max_binary_size)
+    if kind == 2 and size > d.max_string:
+        raise _over_limit("string", pos, size, "max_string_size", (<object>d.limits).max_string_size)
+    if category != 1 and size < width:
+        raise DecodeError(f"value at offset {pos - width} has size {size}, too small for its count")
+    return pos + size
+
+
+# mirrors codec/_pure_decode.py:split_sections
+def split_sections(buf, limits=DEFAULT_LIMITS):
+    """Find the top-level described values (message sections) without decoding them; return
+    ``[(descriptor, start, end), ...]``.
+
+    Compiled twin of ``amqp10.codec._pure_decode.split_sections``.
+    """
+    cdef Py_buffer view
+    cdef _D d
+    cdef Py_ssize_t pos = 0, p, end
+    end = len(buf)
+    if end > limits.max_message_size:
+        raise _over_limit("message", 0, end, "max_message_size", limits.max_message_size)
+    _init(&d, limits)
+    cdef list sections = []
+    _acquire(buf, &view)
+    try:
+        d.b = <const unsigned char*>view.buf
+        while pos < end:
+            if d.b[pos] != 0x00:
+                raise DecodeError(
+                    f"message section at offset {pos} is not a described value "
+                    f"(constructor 0x{d.b[pos]:02x})"
+                )
+            descriptor = _descriptor(&d, pos + 1, end, &p)
+            p = _skip(&d, p, end, 1)
+            sections.append((descriptor, pos, p))
+            pos = p
+    finally:
+        PyBuffer_Release(&view)
+    return sections
