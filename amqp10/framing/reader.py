@@ -15,10 +15,23 @@ call), so what comes out never depends on how the bytes were split into reads.
 
 from __future__ import annotations
 
+from .. import codec as _codec
 from ..errors import FramingError
 from .frame import MIN_MAX_FRAME_SIZE, Frame, FrameType
 from .headers import HEADER_SIZE, check_header_prefix
 from .scan import ScannedFrame, scan_frames
+
+# DESIGN rule 6: the frame scan is framing's one per-byte hot loop, so when the codec picked its
+# compiled twin (amqp10.codec.IMPL, decided once from AMQP10_PURE) the compiled scan_frames is
+# picked too, here, once. Both give the same frames and errors (tests/codec/test_differential.py);
+# a build that has _codec but lacks _framing keeps the pure scan.
+if _codec.IMPL == "cython":
+    try:
+        from .._speedups._framing import scan_frames as _compiled_scan_frames
+    except ImportError:  # pragma: no cover - a partial speedups build
+        pass
+    else:
+        scan_frames = _compiled_scan_frames
 
 __all__ = ["FrameReader"]
 
