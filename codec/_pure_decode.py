@@ -250,16 +250,33 @@ def _dec_described(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -
     depth += 1
     if depth > ctx.max_depth:
         raise _too_deep(pos - 1, ctx)
-    descriptor, pos = _descriptor(buf, pos, end, ctx)
-    if pos >= end:
-        raise _short("described value", pos, 1, end)
+    descriptor: Any
+    if pos + 2 < end and buf[pos] == 0x53:  # smallulong, as every spec descriptor is sent
+        descriptor = _SMALLULONG[buf[pos + 1]]
+        pos += 2
+    else:
+        descriptor, pos = _descriptor(buf, pos, end, ctx)
+        if pos >= end:
+            raise _short("described value", pos, 1, end)
     code = buf[pos]
     value, after = _DECODERS[code](buf, pos + 1, end, ctx, depth)
     if code == 0xC0 or code == 0xD0 or code == 0x45:  # list8, list32, list0
         cls = BY_CODE.get(descriptor) if type(descriptor) is ULong else BY_NAME.get(descriptor)
         if cls is not None:
             return _build(cls, value, pos), after
-    return Described(descriptor, value), after
+    return _described(descriptor, value), after
+
+
+def _described(descriptor: Any, value: Any) -> Described:
+    """``Described(descriptor, value)`` without re-checking a descriptor already decoded as a
+    ``ULong`` or ``Symbol``."""
+    result = _new_described(Described)
+    result.descriptor = descriptor
+    result.value = value
+    return result
+
+
+_new_described = Described.__new__
 
 
 # --- arrays: size, count, one element constructor, count element bodies -----------------------
@@ -314,7 +331,7 @@ def _array_body(
         cls = BY_CODE.get(descriptor) if type(descriptor) is ULong else BY_NAME.get(descriptor)
         if cls is not None:
             return Array(cls, [_build(cls, fields, start) for fields in items]), pos
-    return Array(Described, [Described(descriptor, v) for v in items], descriptor), pos
+    return Array(Described, [_described(descriptor, v) for v in items], descriptor), pos
 
 
 def _dec_array8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:

@@ -51,6 +51,9 @@ _unpack_f = struct.Struct(">f").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 _unpack_II = struct.Struct(">II").unpack_from
 _unpack_QQ = struct.Struct(">QQ").unpack_from
+#: n -> unpacker of n raw bytes: copies straight out of the buffer, with no memoryview slice
+#: in between (the 8-bit-size encodings are the common ones).
+_TAKE8 = tuple(struct.Struct(f"{n}s").unpack_from for n in range(256))
 
 # One-byte encodings decode through tables indexed by the raw byte: no allocation. The
 # wrappers are immutable, so sharing one instance per value is safe.
@@ -328,7 +331,12 @@ def _symbol(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
 def _dec_vbin8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("vbin8 size", pos, 1, end)
-    return _binary(buf, pos + 1, buf[pos], end, ctx, "vbin8")
+    n = buf[pos]
+    pos += 1
+    stop = pos + n
+    if stop > end or n > ctx.max_binary:
+        return _binary(buf, pos, n, end, ctx, "vbin8")  # raises the right error
+    return _TAKE8[n](buf, pos)[0], stop
 
 
 def _dec_vbin32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
@@ -347,7 +355,7 @@ def _dec_str8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
     if stop > end or n > ctx.max_string:
         return _string(buf, pos, n, end, ctx, "str8")  # raises the right error
     try:
-        return buf[pos:stop].tobytes().decode(), stop
+        return _TAKE8[n](buf, pos)[0].decode(), stop
     except UnicodeDecodeError:
         return _string(buf, pos, n, end, ctx, "str8")  # raises the right error
 
@@ -367,7 +375,7 @@ def _dec_sym8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
     pos += 1
     stop = pos + n
     if stop <= end and n <= ctx.max_string:
-        raw = buf[pos:stop].tobytes()
+        raw = _TAKE8[n](buf, pos)[0]
         sym = _SYMBOLS.get(raw)
         if sym is not None:
             return sym, stop
