@@ -20,8 +20,10 @@ class Limits:
         max_depth: deepest nesting of compound, array and described values (a bare scalar is
             depth 0; each list, map, array or described value adds one).
         max_count: most elements in one list, map (counting keys and values) or array. Zero-width
-            array elements (null, true, false, uint0, ...) are bounded by this alone, since they
-            take no bytes.
+            array elements (null, true, false, uint0, ...) take no bytes, so nothing else bounds
+            them: they count against this in total across one decoded value (one call of
+            ``decode_value`` / ``decode_described_list``), not per array, or a list of small
+            arrays could each claim the maximum.
         max_binary_size: longest binary value in bytes.
         max_string_size: longest string or symbol, in encoded bytes.
         max_message_size: largest encoded message the message decoder accepts.
