@@ -30,7 +30,8 @@ from amqp10.codec import (
     ULong,
     encode,
 )
-from support.message_strategies import messages, values
+from support.message_strategies import messages, same_message
+from support.strategies import any_value
 
 HYPOTHESIS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -69,7 +70,7 @@ def _decoded_then_encoded(m: Message) -> tuple[Message, bytes]:
 @given(messages())
 def test_Message_round_trips_to_an_equal_message_when_any_sections_are_present(m: Message) -> None:
     decoded, wire = _decoded_then_encoded(m)
-    assert decoded == m
+    assert same_message(decoded, m)
     # Canonical re-encoding: the decoded message gives back exactly the same bytes.
     assert decoded.encode() == wire
 
@@ -79,8 +80,8 @@ def test_Message_round_trips_to_an_equal_message_when_any_sections_are_present(m
 def test_Message_decodes_from_bytearray_and_memoryview_the_same_as_from_bytes(m: Message) -> None:
     wire = m.encode()
     expected = Message.decode(wire)
-    assert Message.decode(bytearray(wire)) == expected
-    assert Message.decode(memoryview(wire)) == expected
+    assert same_message(Message.decode(bytearray(wire)), expected)
+    assert same_message(Message.decode(memoryview(wire)), expected)
 
 
 BODY_KINDS: dict[str, Any] = {
@@ -607,17 +608,17 @@ def test_Message_copies_a_1MiB_data_body_once_when_decoding(body: Any) -> None:
 
 
 @HYPOTHESIS
-@given(values())
+@given(any_value())
 def test_Message_round_trips_any_value_when_it_is_the_amqp_value_body(value: Any) -> None:
     m = Message(body=AmqpValue(value))
     decoded, wire = _decoded_then_encoded(m)
-    assert decoded == m
+    assert same_message(decoded, m)
     assert decoded.encode() == wire
 
 
 @HYPOTHESIS
-@given(st.lists(values(8), max_size=4))
+@given(st.lists(any_value(2), max_size=4))
 def test_Message_round_trips_any_values_when_they_are_an_amqp_sequence(items: list[Any]) -> None:
     m = Message(body=[AmqpSequence(items)])
     decoded, wire = _decoded_then_encoded(m)
-    assert decoded == m and decoded.encode() == wire
+    assert same_message(decoded, m) and decoded.encode() == wire
