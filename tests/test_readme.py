@@ -62,3 +62,12 @@ def test_README_trio_example_sends_and_receives_through_the_embedded_peer(
     exec(compile(block, "README trio example", "exec"), {})
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert out.strip() == "hello"
+
+
+def test_README_server_example_prints_the_message_and_the_client_sees_it_accepted(
+    capsys: "object",
+) -> None:
+    block = _block_with("class Printer(amqp10.Handler)")
+    exec(compile(block, "README server example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.splitlines() == ["got hi", "Accepted()"]
