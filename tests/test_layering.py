@@ -11,6 +11,7 @@ Each rule is one test, named after the rule; a failure lists every offending ``f
   itself and the layers below it and nothing else from ``amqp10``, so a new adapter module is
   covered without touching this file.
 - Environment variables are read only where STYLE.md / the brief allow it.
+- Nothing in the library imports ``amqp10.testing`` (its own rule).
 
 Python files are walked with ``ast`` (every ``import`` anywhere, including function-local and
 ``TYPE_CHECKING`` ones); Cython files (``.pyx``/``.pxi``) with a line scanner, since ``ast``
@@ -408,3 +409,15 @@ def test_env_vars_are_read_only_in_the_allowed_places() -> None:
         "amqp10/engine/trace.py (AMQP10_TRACE_FRM), codec/_gen_spec.py (AMQP10_SPEC_DIR) "
         "and the adapters/CLI",
     )
+
+
+def test_library_never_imports_the_testing_module() -> None:
+    # amqp10/testing.py: "Must never: be imported by the library itself" (it is for tests).
+    problems = [
+        f"{f.rel}:{imp.line}: imports {imp.module}"
+        for f in ALL_FILES
+        if f.module != "amqp10.testing"
+        for imp in _imports(f)
+        if imp.module == "amqp10.testing" or imp.module.startswith("amqp10.testing.")
+    ]
+    assert not problems, _report(problems, "amqp10.testing is for tests, not for the library")
