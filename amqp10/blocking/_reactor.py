@@ -93,12 +93,8 @@ class Channel:
                 deadline = engine.tick(now)
                 self._deliver(engine.take_events())
                 out = engine.data_to_send()
-                if out:
+                if out:  # counted as written at `now` (engine/idle.py): no second tick
                     self.transport.write(out)
-                    # The engine stamps activity at the *next* tick; stamp this write now, or
-                    # the next heartbeat would wait a whole extra interval.
-                    deadline = engine.tick(now)
-                    self._deliver(engine.take_events())
             self.transport.flush()
         except TransportError as exc:
             self.lose(str(exc))

@@ -191,7 +191,12 @@ class Connection:
         Sends a heartbeat when the peer's idle-time-out needs one, and closes with
         ``amqp:resource-limit-exceeded`` when ours has passed with nothing read (spec 2.4.5);
         events from that are returned by ``take_events()`` / the next ``receive_data``.
+
+        Bytes taken by ``data_to_send()`` count as written at the last ``now`` given here
+        (``idle.py``), so an adapter may tick only at the returned deadlines: tick, then send
+        what ``data_to_send()`` returns.
         """
+        self._idle.observe(now)
         if self.finished or not (self._peer_opened or self._fsm.state in _OPEN_SENT_STATES):
             return None
         action, deadline = self._idle.tick(now)

@@ -8,6 +8,14 @@ Spec 2.4.5: each peer advertises its idle-time-out in OPEN; the other must send 
 at least that often. We send at half the peer's value (the spec's suggestion, which leaves
 room for latency) and close with ``amqp:resource-limit-exceeded`` once our own value passes
 with nothing read.
+
+The clock rule (the engine never reads a clock, so it can only use the times it is given):
+
+- bytes taken by ``data_to_send()`` count as written at the last ``now`` the engine saw. That
+  is never later than the real write, so a heartbeat is never late; an adapter that ticks
+  only at the deadlines ``tick`` returns, and sends right after ticking, needs nothing else.
+- bytes given to ``receive_data()`` count as read at the next ``now``: never earlier than the
+  real read, so a peer gets the benefit of the doubt before we time it out.
 """
 
 from __future__ import annotations
@@ -31,46 +39,41 @@ class IdleTimer:
     Args:
         local_timeout: our idle-time-out in seconds, or ``None``.
 
-    The connection calls ``received()``/``sent()`` as bytes move (cheap flags, no clock), and
-    ``tick(now)`` whenever the adapter ticks. Reads are stamped with the next ``now`` (late, so
-    the peer gets the benefit of the doubt); writes with the previous tick's ``now`` (early, so a
-    heartbeat is never late).
+    The connection calls ``received()`` / ``sent()`` as bytes move (no clock needed: see the
+    module's clock rule), ``observe(now)`` for every ``now`` it is given, and ``tick(now)``
+    once the idle-time-outs apply.
     """
 
-    __slots__ = (
-        "local_timeout", "remote_timeout", "_last_read", "_last_write", "_read", "_wrote", "_last_tick",
-    )
+    __slots__ = ("local_timeout", "remote_timeout", "_now", "_last_read", "_last_write", "_read")
 
     def __init__(self, local_timeout: float | None) -> None:
         self.local_timeout = local_timeout
         self.remote_timeout: float | None = None
+        self._now: float | None = None  # the last time we were told
         self._last_read: float | None = None
         self._last_write: float | None = None
         self._read = False
-        self._wrote = False
-        self._last_tick: float | None = None
+
+    def observe(self, now: float) -> None:
+        """The adapter told the engine the time (``tick``), even if no time-out applies yet."""
+        self._now = now
 
     def received(self) -> None:
-        """Bytes arrived (any bytes: a heartbeat counts)."""
+        """Bytes arrived (any bytes: a heartbeat counts); stamped at the next ``now``."""
         self._read = True
 
     def sent(self) -> None:
-        """Bytes left."""
-        self._wrote = True
+        """Bytes left, at the last ``now`` we saw (before any ``now``: at the first one)."""
+        self._last_write = self._now
 
     def tick(self, now: float) -> tuple[IdleAction, float | None]:
         """Return what to do now and the next deadline (``None``: no deadline)."""
+        self._now = now
         if self._last_read is None or self._read:
             self._last_read = now
             self._read = False
-        if self._last_write is None or self._wrote:
-            # Fix (found writing the Proton heartbeat tests): the bytes left after the previous
-            # tick, so stamp them with its time. Stamping them with this ``now`` made an adapter
-            # that ticks only at our deadlines send each heartbeat one interval late, i.e. at
-            # the peer's whole idle-time-out instead of half of it (spec 2.4.5).
-            self._last_write = now if self._last_tick is None else self._last_tick
-            self._wrote = False
-        self._last_tick = now
+        if self._last_write is None:
+            self._last_write = now
         action = IdleAction.NOTHING
         deadlines: list[float] = []
         if self.local_timeout is not None:

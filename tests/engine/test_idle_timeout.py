@@ -9,7 +9,7 @@ from amqp10.engine.events import ConnectionClosed, ProtocolViolationDetected
 from amqp10.engine.violations import Violation
 from amqp10.framing import EMPTY_FRAME
 
-from support.engine_pairs import client_config, link_pair, of_type, opened_pair, server_config
+from support.engine_pairs import client_config, link_pair, make_pair, of_type, opened_pair, server_config
 
 
 def test_tick_returns_no_deadline_without_idle_timeouts() -> None:
@@ -40,6 +40,56 @@ def test_heartbeats_go_out_at_half_the_peers_idle_timeout_when_ticked_only_at_de
             sent_at.append(now)
     gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
     assert gaps and max(gaps) <= 2.0  # half the peer's 4 s (spec 2.4.5), not all of it
+
+
+def test_Connection_counts_bytes_taken_by_data_to_send_as_written_at_the_last_tick() -> None:
+    pair = opened_pair(server=server_config(idle_timeout=10.0))
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(10)
+    pair.pump()
+    assert pair.client.tick(0.0) == pytest.approx(5.0)
+    pair.client.data_to_send()
+    pair.client.tick(4.0)
+    sender.send(b"traffic")
+    assert pair.client.data_to_send()  # taken after the tick at 4.0, without another tick
+    assert pair.client.tick(5.0) == pytest.approx(9.0)  # 4.0 + half of 10 s
+    assert pair.client.data_to_send() == b""  # the transfer counts: no heartbeat due yet
+    pair.client.tick(9.0)
+    assert pair.client.data_to_send() == EMPTY_FRAME
+
+
+def test_Connection_counts_bytes_taken_before_any_tick_as_written_at_the_first_tick() -> None:
+    pair = make_pair(server=server_config(idle_timeout=10.0))
+    pair.client.open()
+    pair.server.open()
+    pair.pump()  # OPEN went out before any tick
+    assert pair.client.tick(100.0) == pytest.approx(105.0)
+    assert pair.client.data_to_send() == b""
+
+
+def test_heartbeats_are_never_late_when_ticked_only_at_deadlines_and_when_sending() -> None:
+    # An adapter's loop: sleep until tick()'s deadline or until the user sends; either way
+    # tick, then write what data_to_send() gives. The deadline may predate the last write
+    # (it is one wake-up too early then, never too late).
+    pair = opened_pair(server=server_config(idle_timeout=4.0))
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(100)
+    pair.pump()
+    user_sends = [0.3, 0.7, 1.9, 2.2, 5.5, 5.6, 9.1]
+    now, written_at = 0.0, [0.0]
+    deadline = pair.client.tick(now)
+    pair.client.data_to_send()
+    while now < 12.0:
+        assert deadline is not None
+        upcoming = [t for t in user_sends if t > now]
+        now = min([deadline] + upcoming[:1])
+        deadline = pair.client.tick(now)
+        if upcoming and now == upcoming[0]:
+            sender.send(b"x")
+        if pair.client.data_to_send():
+            written_at.append(now)
+    gaps = [later - earlier for earlier, later in zip(written_at, written_at[1:])]
+    assert max(gaps) <= 2.0 + 1e-9  # half the peer's 4 s (spec 2.4.5)
 
 
 def test_heartbeats_keep_an_idle_connection_alive_indefinitely() -> None:
