@@ -36,7 +36,7 @@ from cpython.long cimport (
     PyLong_FromLongLong,
     PyLong_FromUnsignedLongLong,
 )
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
@@ -83,6 +83,7 @@ __all__ = [
     "split_sections",
     "encode_value",
     "encode_described_list",
+    "decode_message",
 ]
 
 
@@ -117,6 +118,7 @@ cdef extern from "Python.h":
     int Py_EnterRecursiveCall(const char* where) except 1
     void Py_LeaveRecursiveCall()
     bint PyLong_Check(object o)
+    bint PyLong_CheckExact(object o)
     bint PyBool_Check(object o)
     bint PyUnicode_CheckExact(object o)
     bint PyUnicode_Check(object o)
@@ -153,10 +155,27 @@ cdef inline void _leave(int* nest) noexcept:
     Py_LeaveRecursiveCall()
 
 # Wrappers built with the base type's __new__ skip the range check of their constructors, as on
-# the pure path: the encoding's width already implies the range.
+# the pure path: the encoding's width already implies the range. ``int.__new__(cls, v)`` is
+# called straight through the base type's tp_new slot, which is what the Python-level call
+# ends in, minus the argument shuffling of the slot wrapper.
 cdef object _int_new = int.__new__
 cdef object _float_new = float.__new__
 cdef object _str_new = str.__new__
+
+
+cdef inline object _new_int(object cls, object value):
+    cdef tuple args = (value,)
+    return (<PyTypeObject*>int).tp_new(cls, <PyObject*>args, NULL)
+
+
+cdef inline object _new_float(object cls, double value):
+    cdef tuple args = (PyFloat_FromDouble(value),)
+    return (<PyTypeObject*>float).tp_new(cls, <PyObject*>args, NULL)
+
+
+cdef inline object _new_str(object cls, object text):
+    cdef tuple args = (text,)
+    return (<PyTypeObject*>str).tp_new(cls, <PyObject*>args, NULL)
 
 # The wrapper classes as C globals: an exact-type test is then one pointer comparison.
 cdef object _UByte = UByte, _UShort = UShort, _UInt = UInt, _ULong = ULong
@@ -199,3 +218,4 @@ cdef inline void _put64(unsigned char* p, uint64_t v) noexcept nogil:
 
 include "_decode.pxi"
 include "_encode.pxi"
+include "_message.pxi"

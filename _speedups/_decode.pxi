@@ -27,11 +27,33 @@ cdef long long _last_depth = 0, _last_count = 0, _last_binary = 0, _last_string 
 
 
 cdef long long _clamp(object v) except? -1:
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_Check(v):
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow == 0:
+            return _BIG if x > _BIG else -_BIG if x < -_BIG else x
     if v > _BIG:
         return _BIG
     if v < -_BIG:
         return -_BIG
     return v
+
+
+cdef inline bint _offset_in(object pos, Py_ssize_t end, Py_ssize_t* out) except -1:
+    """The pure path's ``0 <= pos < end``, with ``out`` set to ``pos`` when it holds."""
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_CheckExact(pos):
+        x = PyLong_AsLongLongAndOverflow(pos, &overflow)
+        if overflow:
+            return False
+        out[0] = <Py_ssize_t>x
+        return 0 <= x < end
+    if not 0 <= pos < end:
+        return False
+    out[0] = pos
+    return True
 
 
 cdef int _init(_D* d, object limits) except -1:
@@ -195,7 +217,7 @@ cdef object _symbol(
         hit = PyDict_GetItem(_SYMBOLS, text)
         if hit != NULL:
             return <object>hit
-    sym = _str_new(_Symbol, text)
+    sym = _new_str(_Symbol, text)
     if intern and n <= 64 and len(_SYMBOLS) < 1024:
         _SYMBOLS[text] = sym
     return sym
@@ -563,29 +585,29 @@ cdef object _body(_D* d, unsigned char code, Py_ssize_t* ppos, Py_ssize_t end, l
         if pos + 2 > end:
             raise _short("ushort", pos, 2, end)
         ppos[0] = pos + 2
-        return _int_new(_UShort, PyLong_FromLong(_u16(p)))
+        return _new_int(_UShort, PyLong_FromLong(_u16(p)))
     elif code == 0x61:
         if pos + 2 > end:
             raise _short("short", pos, 2, end)
         ppos[0] = pos + 2
-        return _int_new(_Short, PyLong_FromLong(<int16_t>_u16(p)))
+        return _new_int(_Short, PyLong_FromLong(<int16_t>_u16(p)))
     # four bytes
     elif code == 0x70:
         if pos + 4 > end:
             raise _short("uint", pos, 4, end)
         ppos[0] = pos + 4
-        return _int_new(_UInt, PyLong_FromUnsignedLongLong(_u32(p)))
+        return _new_int(_UInt, PyLong_FromUnsignedLongLong(_u32(p)))
     elif code == 0x71:
         if pos + 4 > end:
             raise _short("int", pos, 4, end)
         ppos[0] = pos + 4
-        return _int_new(_Int, PyLong_FromLong(<int32_t>_u32(p)))
+        return _new_int(_Int, PyLong_FromLong(<int32_t>_u32(p)))
     elif code == 0x72:
         if pos + 4 > end:
             raise _short("float", pos, 4, end)
         ppos[0] = pos + 4
         # The unpacked double is exactly the binary32 value, so Float's rounding is not needed.
-        return _float_new(_Float, amqp10_unpack4(p))
+        return _new_float(_Float, amqp10_unpack4(p))
     elif code == 0x73:
         if pos + 4 > end:
             raise _short("char", pos, 4, end)
@@ -594,18 +616,18 @@ cdef object _body(_D* d, unsigned char code, Py_ssize_t* ppos, Py_ssize_t end, l
             # 1.6.16: a char is a single Unicode character, i.e. a scalar value.
             raise DecodeError(f"char at offset {pos} is not a Unicode scalar value: 0x{cp:x}")
         ppos[0] = pos + 4
-        return _str_new(_Char, chr(cp))
+        return _new_str(_Char, chr(cp))
     elif code == 0x74:
         if pos + 4 > end:
             raise _short("decimal32", pos, 4, end)
         ppos[0] = pos + 4
-        return _int_new(_Decimal32, PyLong_FromUnsignedLongLong(_u32(p)))
+        return _new_int(_Decimal32, PyLong_FromUnsignedLongLong(_u32(p)))
     # eight bytes
     elif code == 0x80:
         if pos + 8 > end:
             raise _short("ulong", pos, 8, end)
         ppos[0] = pos + 8
-        return _int_new(_ULong, PyLong_FromUnsignedLongLong(_u64(p)))
+        return _new_int(_ULong, PyLong_FromUnsignedLongLong(_u64(p)))
     elif code == 0x81:
         if pos + 8 > end:
             raise _short("long", pos, 8, end)
@@ -620,18 +642,18 @@ cdef object _body(_D* d, unsigned char code, Py_ssize_t* ppos, Py_ssize_t end, l
         if pos + 8 > end:
             raise _short("timestamp", pos, 8, end)
         ppos[0] = pos + 8
-        return _int_new(_Timestamp, PyLong_FromLongLong(<int64_t>_u64(p)))
+        return _new_int(_Timestamp, PyLong_FromLongLong(<int64_t>_u64(p)))
     elif code == 0x84:
         if pos + 8 > end:
             raise _short("decimal64", pos, 8, end)
         ppos[0] = pos + 8
-        return _int_new(_Decimal64, PyLong_FromUnsignedLongLong(_u64(p)))
+        return _new_int(_Decimal64, PyLong_FromUnsignedLongLong(_u64(p)))
     # sixteen bytes
     elif code == 0x94:
         if pos + 16 > end:
             raise _short("decimal128", pos, 16, end)
         ppos[0] = pos + 16
-        return _int_new(
+        return _new_int(
             _Decimal128,
             (PyLong_FromUnsignedLongLong(_u64(p)) << 64) | PyLong_FromUnsignedLongLong(_u64(p + 8)),
         )
@@ -696,6 +718,27 @@ cdef int _acquire(object buf, Py_buffer* view) except -1:
     return 0
 
 
+# mirrors codec/_pure_decode.py:decode_value (after its argument checks), for callers that
+# already hold the buffer: a fresh context per value, as each pure call gets.
+cdef object _decode_at(const unsigned char* b, Py_ssize_t end, Py_ssize_t pos, object limits,
+                       long long depth, Py_ssize_t* out):
+    cdef _D d
+    if not 0 <= pos < end:
+        raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
+    _init(&d, limits)
+    d.b = b
+    out[0] = pos + 1
+    try:
+        return _body(&d, b[pos], out, end, depth)
+    except RecursionError:
+        raise DecodeError(
+            f"value at offset {pos} nests deeper than the Python stack allows; "
+            "lower Limits.max_depth"
+        ) from None
+    except MemoryError:
+        raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
+
+
 # --- public entry points ----------------------------------------------------------------------
 
 # mirrors codec/_pure_decode.py:decode_value
@@ -706,28 +749,16 @@ def decode_value(buf, pos, limits, depth=0):
     ``DecodeError`` messages.
     """
     cdef Py_buffer view
-    cdef _D d
     cdef Py_ssize_t p, end
     cdef long long dep
     end = len(buf)
-    if not 0 <= pos < end:
+    if not _offset_in(pos, end, &p):
         raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
-    p = pos
     dep = _clamp(depth)
-    _init(&d, limits)
     _acquire(buf, &view)
     try:
-        d.b = <const unsigned char*>view.buf
-        p = pos + 1
-        value = _body(&d, d.b[p - 1], &p, end, dep)
+        value = _decode_at(<const unsigned char*>view.buf, end, p, limits, dep, &p)
         return value, p
-    except RecursionError:
-        raise DecodeError(
-            f"value at offset {pos} nests deeper than the Python stack allows; "
-            "lower Limits.max_depth"
-        ) from None
-    except MemoryError:
-        raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
     finally:
         PyBuffer_Release(&view)
 
@@ -743,9 +774,8 @@ def decode_described_list(buf, pos, limits):
     cdef Py_ssize_t p, end
     cdef unsigned char code
     end = len(buf)
-    if not 0 <= pos < end:
+    if not _offset_in(pos, end, &p):
         raise DecodeError(f"no described list at offset {pos}: the input is {end} bytes long")
-    p = pos
     _init(&d, limits)
     _acquire(buf, &view)
     try:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 # The package picks the implementation (pure or Cython) once; these are its hot functions.
 # amqp10.codec imports this module only after binding them, so the import is not circular.
+from . import IMPL as _IMPL
 from . import decode_value as _decode_value
 from . import encode_described_list as _encode_described_list
 from . import encode_value as _encode_value
@@ -251,143 +252,156 @@ class Message:
         A ``data`` section's payload is copied once, from ``data`` into the ``bytes`` (or
         ``Data``) of the body, and not before.
         """
-        if limits is None:
-            limits = DEFAULT_LIMITS
-        buf = memoryview(data)
-        if type(data) is not bytes and (buf.ndim != 1 or buf.format != "B"):
-            buf = buf.cast("B")
-        size = len(buf)
-        if size > limits.max_message_size:
+        return _decode_message(cls, data, limits)
+
+
+def decode_message(
+    cls: type[Message], data: bytes | bytearray | memoryview, limits: Limits | None
+) -> Message:
+    """The body of ``Message.decode`` (which see), as a plain function.
+
+    It is a function so that its Cython twin, ``amqp10._speedups._codec.decode_message``, can
+    stand in for it (DESIGN rule 6): once values decode in C, this loop and the building of
+    ``Header``/``Properties`` are most of a small message's decode time. The twin must say
+    and return exactly what this says and returns (``tests/codec/test_differential.py``).
+    """
+    if limits is None:
+        limits = DEFAULT_LIMITS
+    buf = memoryview(data)
+    if type(data) is not bytes and (buf.ndim != 1 or buf.format != "B"):
+        buf = buf.cast("B")
+    size = len(buf)
+    if size > limits.max_message_size:
+        raise DecodeError(
+            f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
+        )
+    decode_value = _decode_value
+    rank_of = RANK_BY_CODE
+    msg = cls.__new__(cls)
+    header = delivery_annotations = message_annotations = None
+    properties = application_properties = footer = None
+    body: Any = None
+    body_code = 0
+    data_spans: list[tuple[int, int]] | None = None
+    rank = -1
+    pos = 0
+    # The section codes are written as literals below (0x70 header ... 0x78 footer, 3.2):
+    # this loop runs for every delivery, and constants are cheaper than global lookups.
+    while pos < size:
+        start = pos
+        # 3.2: every section is a described value; descriptor fast path: smallulong.
+        if buf[pos] != 0x00:
             raise DecodeError(
-                f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
+                f"expected a message section (a described value, 0x00) at offset {pos}, "
+                f"found constructor 0x{buf[pos]:02x}"
             )
-        decode_value = _decode_value
-        rank_of = RANK_BY_CODE
-        msg = cls.__new__(cls)
-        header = delivery_annotations = message_annotations = None
-        properties = application_properties = footer = None
-        body: Any = None
-        body_code = 0
-        data_spans: list[tuple[int, int]] | None = None
-        rank = -1
-        pos = 0
-        # The section codes are written as literals below (0x70 header ... 0x78 footer, 3.2):
-        # this loop runs for every delivery, and constants are cheaper than global lookups.
-        while pos < size:
-            start = pos
-            # 3.2: every section is a described value; descriptor fast path: smallulong.
-            if buf[pos] != 0x00:
+        if pos + 2 < size and buf[pos + 1] == 0x53:
+            code = buf[pos + 2]
+            pos += 3
+        else:
+            descriptor, pos = decode_value(buf, pos + 1, limits, 1)
+            code = section_code(descriptor, start)
+        section_rank = rank_of[code] if code < 256 else -1
+        if section_rank <= rank:
+            # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
+            if code != body_code or code == 0x77 or section_rank < 0:
+                order_error(code, body_code, section_rank, rank, start)
+        rank = section_rank
+
+        if code == 0x75:  # data
+            # Parsed here rather than by decode_value: only the span is noted now, so that
+            # the payload is copied once, at the end, into bytes or Data as the count says.
+            if pos >= size:
+                raise DecodeError(f"data section at offset {start} has no value")
+            constructor = buf[pos]
+            if constructor == 0xA0 and pos + 1 < size:
+                n = buf[pos + 1]
+                pos += 2
+            elif constructor == 0xB0 and pos + 4 < size:
+                n = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+                pos += 5
+            else:
                 raise DecodeError(
-                    f"expected a message section (a described value, 0x00) at offset {pos}, "
-                    f"found constructor 0x{buf[pos]:02x}"
+                    f"data section at offset {start} must hold binary (vbin8/vbin32), "
+                    f"found constructor 0x{constructor:02x} or a truncated length"
                 )
-            if pos + 2 < size and buf[pos + 1] == 0x53:
-                code = buf[pos + 2]
-                pos += 3
+            if n > size - pos:
+                raise DecodeError(
+                    f"data section at offset {start} claims {n} bytes, "
+                    f"only {size - pos} remain"
+                )
+            if n > limits.max_binary_size:
+                raise DecodeError(
+                    f"data section of {n} bytes exceeds max_binary_size "
+                    f"{limits.max_binary_size}"
+                )
+            if data_spans is None:
+                data_spans = [(pos, pos + n)]
             else:
-                descriptor, pos = decode_value(buf, pos + 1, limits, 1)
-                code = section_code(descriptor, start)
-            section_rank = rank_of[code] if code < 256 else -1
-            if section_rank <= rank:
-                # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
-                if code != body_code or code == 0x77 or section_rank < 0:
-                    order_error(code, body_code, section_rank, rank, start)
-            rank = section_rank
+                data_spans.append((pos, pos + n))
+            pos += n
+            body_code = 0x75
+            continue
 
-            if code == 0x75:  # data
-                # Parsed here rather than by decode_value: only the span is noted now, so that
-                # the payload is copied once, at the end, into bytes or Data as the count says.
-                if pos >= size:
-                    raise DecodeError(f"data section at offset {start} has no value")
-                constructor = buf[pos]
-                if constructor == 0xA0 and pos + 1 < size:
-                    n = buf[pos + 1]
-                    pos += 2
-                elif constructor == 0xB0 and pos + 4 < size:
-                    n = int.from_bytes(buf[pos + 1 : pos + 5], "big")
-                    pos += 5
-                else:
-                    raise DecodeError(
-                        f"data section at offset {start} must hold binary (vbin8/vbin32), "
-                        f"found constructor 0x{constructor:02x} or a truncated length"
-                    )
-                if n > size - pos:
-                    raise DecodeError(
-                        f"data section at offset {start} claims {n} bytes, "
-                        f"only {size - pos} remain"
-                    )
-                if n > limits.max_binary_size:
-                    raise DecodeError(
-                        f"data section of {n} bytes exceeds max_binary_size "
-                        f"{limits.max_binary_size}"
-                    )
-                if data_spans is None:
-                    data_spans = [(pos, pos + n)]
-                else:
-                    data_spans.append((pos, pos + n))
-                pos += n
-                body_code = 0x75
-                continue
-
-            value, pos = decode_value(buf, pos, limits, 1)
-            if code == 0x77:  # amqp-value
-                body = value
-                if value is None or isinstance(value, bytes):
-                    body = AmqpValue(value)  # see the class docstring: keep it unambiguous
-                body_code = 0x77
-            elif code == 0x73:  # properties
-                if type(value) is not list:
-                    raise DecodeError(f"properties section at offset {start} must hold a list")
-                properties = Properties._amqp_from_fields_(value)
-            elif code == 0x74:  # application-properties
-                # 3.2.5: string keys, simple values (inlined: it is on every delivery's path).
-                if type(value) is not dict:
-                    raise DecodeError(
-                        f"application-properties section at offset {start} must hold a map"
-                    )
-                for key in value:
-                    if type(key) is not str:
-                        bad_application_properties(value, start)
-                for item in value.values():
-                    if type(item) in NOT_SIMPLE:
-                        bad_application_properties(value, start)
-                application_properties = value
-            elif code == 0x70:  # header
-                if type(value) is not list:
-                    raise DecodeError(f"header section at offset {start} must hold a list")
-                header = Header._amqp_from_fields_(value)
-            elif code == 0x72:  # message-annotations
-                message_annotations = check_map(value, code, start)
-            elif code == 0x71:  # delivery-annotations
-                delivery_annotations = check_map(value, code, start)
-            elif code == 0x76:  # amqp-sequence
-                if type(value) is not list:
-                    raise DecodeError(
-                        f"amqp-sequence section at offset {start} must hold a list"
-                    )
-                if body_code == 0x76:
-                    body.append(AmqpSequence(value))
-                else:
-                    body = [AmqpSequence(value)]
-                    body_code = 0x76
-            else:  # 0x78 footer
-                footer = check_map(value, code, start)
-
-        if data_spans is not None:
-            # The one copy of each payload: from the input straight into its body object.
-            if len(data_spans) == 1:
-                a, b = data_spans[0]
-                body = bytes(buf[a:b])
+        value, pos = decode_value(buf, pos, limits, 1)
+        if code == 0x77:  # amqp-value
+            body = value
+            if value is None or isinstance(value, bytes):
+                body = AmqpValue(value)  # see the class docstring: keep it unambiguous
+            body_code = 0x77
+        elif code == 0x73:  # properties
+            if type(value) is not list:
+                raise DecodeError(f"properties section at offset {start} must hold a list")
+            properties = Properties._amqp_from_fields_(value)
+        elif code == 0x74:  # application-properties
+            # 3.2.5: string keys, simple values (inlined: it is on every delivery's path).
+            if type(value) is not dict:
+                raise DecodeError(
+                    f"application-properties section at offset {start} must hold a map"
+                )
+            for key in value:
+                if type(key) is not str:
+                    bad_application_properties(value, start)
+            for item in value.values():
+                if type(item) in NOT_SIMPLE:
+                    bad_application_properties(value, start)
+            application_properties = value
+        elif code == 0x70:  # header
+            if type(value) is not list:
+                raise DecodeError(f"header section at offset {start} must hold a list")
+            header = Header._amqp_from_fields_(value)
+        elif code == 0x72:  # message-annotations
+            message_annotations = check_map(value, code, start)
+        elif code == 0x71:  # delivery-annotations
+            delivery_annotations = check_map(value, code, start)
+        elif code == 0x76:  # amqp-sequence
+            if type(value) is not list:
+                raise DecodeError(
+                    f"amqp-sequence section at offset {start} must hold a list"
+                )
+            if body_code == 0x76:
+                body.append(AmqpSequence(value))
             else:
-                body = [Data(buf[a:b]) for a, b in data_spans]
-        msg.header = header
-        msg.delivery_annotations = delivery_annotations
-        msg.message_annotations = message_annotations
-        msg.properties = properties
-        msg.application_properties = application_properties
-        msg.body = body
-        msg.footer = footer
-        return msg
+                body = [AmqpSequence(value)]
+                body_code = 0x76
+        else:  # 0x78 footer
+            footer = check_map(value, code, start)
+
+    if data_spans is not None:
+        # The one copy of each payload: from the input straight into its body object.
+        if len(data_spans) == 1:
+            a, b = data_spans[0]
+            body = bytes(buf[a:b])
+        else:
+            body = [Data(buf[a:b]) for a, b in data_spans]
+    msg.header = header
+    msg.delivery_annotations = delivery_annotations
+    msg.message_annotations = message_annotations
+    msg.properties = properties
+    msg.application_properties = application_properties
+    msg.body = body
+    msg.footer = footer
+    return msg
 
 
 def _encode_data(out: bytearray, payload: Any, parts: list[Any] | None) -> list[Any] | None:
@@ -421,3 +435,11 @@ def _encode_data(out: bytearray, payload: Any, parts: list[Any] | None) -> list[
     return parts
 
 
+# DESIGN rule 6: when the codec runs compiled, Message.decode runs the compiled twin of
+# decode_message too; chosen once, here, by the rule amqp10.codec used for the hot functions.
+_decode_message = decode_message
+if _IMPL == "cython":
+    try:
+        from amqp10._speedups._codec import decode_message as _decode_message
+    except ImportError:  # pragma: no cover - a speedups build older than this module
+        pass
