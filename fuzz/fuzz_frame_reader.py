@@ -2,8 +2,8 @@
 """Fuzz frame reading: ``amqp10.framing.FrameReader`` and the engine's ``receive_data``, both
 roles, before and after the protocol header exchange.
 
-Run: ``python fuzz/fuzz_frame_reader.py -atheris_runs=100000 fuzz/corpus/frame_reader`` or
-``python fuzz/fuzz_frame_reader.py -max_total_time=3600 -timeout=10 fuzz/corpus/frame_reader``.
+Run: ``python fuzz/fuzz_frame_reader.py -max_total_time=3600 -timeout=10 SCRATCH_DIR
+fuzz/corpus/frame_reader`` (libFuzzer adds new inputs to the first directory; see README.md).
 It fuzzes whichever codec ``amqp10.codec`` picked (``AMQP10_PURE=1`` forces pure Python). The
 input layout (a variant byte, fuzzer-chosen split points, then the peer's byte stream) is
 described in ``frame_scenarios.py``; seeds come from ``make_frame_reader_seeds.py``.
@@ -18,12 +18,16 @@ Each input goes to:
 2. An engine ``Connection`` of the chosen role, with or without SASL, after replaying the
    chosen prelude (nothing, the peer's header, header and OPEN, or a whole session setup),
    fed the stream in the chunks, with a small application answering its events, a virtual
-   clock ticking between chunks, and end-of-stream at the end. Invariants: ``receive_data``,
-   ``tick`` and ``data_to_send`` never raise; every violation is reported with an ``amqp:``
-   condition and answered at its level or above (the link detaching, the session ending, the
-   connection closing); ``ConnectionClosed`` comes exactly once, by end-of-stream at the latest; and everything the engine sends is
-   well-formed: protocol headers and whole frames whose bodies decode, none larger than the
-   max-frame-size the peer announced, and output proportional to the input.
+   clock ticking between chunks and past our idle-time-out at the end, then end-of-stream.
+   Invariants: ``receive_data``, ``tick`` and ``data_to_send`` never raise; every violation
+   is reported with an ``amqp:`` condition and answered at its level or above (the link
+   detaching, the session ending, the connection closing); ``ConnectionClosed`` comes exactly
+   once, by end-of-stream at the latest; and everything the engine sends is well-formed:
+   protocol headers and whole frames whose bodies decode, none larger than the max-frame-size
+   the peer announced, and output proportional to the input.
+
+The structure-aware mutator in ``frame_mutator.py`` edits performative fields and whole frames
+half of the time, so hostile *values* reach the state machines, not just undecodable bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ with atheris.instrument_imports(include=["amqp10"]):
     from amqp10.framing.frame import MIN_MAX_FRAME_SIZE
     from amqp10.framing.performatives import decode_body
 
-    from frame_scenarios import Variant, new_engine, parse_input, prelude_chunks
+    from frame_scenarios import IDLE_TIMEOUT, Variant, new_engine, parse_input, prelude_chunks
 
 from frame_mutator import mutate
 
@@ -211,6 +215,12 @@ def check_engine(variant: Variant, chunks: list[bytes]) -> None:
     for chunk in chunks:
         fed += len(chunk)
         step(chunk)
+    if variant.idle:
+        # A silence longer than our idle-time-out: heartbeats due, then the idle close.
+        now += 2 * IDLE_TIMEOUT
+        conn.tick(now)
+        check_events(conn, conn.take_events(), closed)
+        out.feed(conn.data_to_send())
     step(b"")  # end-of-stream
     if not conn.finished or len(closed) != 1:
         raise AssertionError(f"after end-of-stream: finished={conn.finished}, closed events={closed!r}")
