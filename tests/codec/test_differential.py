@@ -19,9 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import importlib
 import math
-import os
 import struct
 import sys
 import tracemalloc
@@ -65,27 +63,12 @@ from amqp10.errors import FramingError
 from amqp10.framing import scan as _pure_scan
 from support.message_strategies import messages
 from support.spec_strategies import any_composite
+from support.speedups import compiled as load_compiled
 from support.strategies import any_value
-
-_HOW_TO = (
-    "the Cython speedups are not built: run `pip install -e .` (or `pip install .`) with Cython "
-    "and a C compiler present, then check `python -c \"import amqp10.codec as c; print(c.IMPL)\"`"
-)
-
 
 def _compiled() -> SimpleNamespace:
     """The compiled twins, or a failure (CI) / skip (elsewhere) saying how to build them."""
-    try:
-        codec = importlib.import_module("amqp10._speedups._codec")
-        framing = importlib.import_module("amqp10._speedups._framing")
-    except ImportError as exc:
-        required = (
-            os.environ.get("CI", "").lower() == "true"
-            or os.environ.get("AMQP10_REQUIRE_SPEEDUPS") == "1"
-        )
-        if required:
-            pytest.fail(f"{_HOW_TO} ({exc})")
-        pytest.skip(f"{_HOW_TO} ({exc})")
+    codec, framing = load_compiled()
     return _namespace("cython", codec, codec, framing, codec)
 
 
