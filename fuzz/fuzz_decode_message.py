@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the message decoder: any bytes give a ``Message`` or a ``DecodeError``, nothing else, and
 a decoded message re-encodes to bytes that decode to the same message.
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the value decoder: any bytes give a value or a DecodeError, nothing else, and a value
 re-encodes to bytes that decode back to the same value.
 
