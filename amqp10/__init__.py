@@ -20,8 +20,10 @@ from .codec.spec import Released as Released
 from ._delivery import Delivery as Delivery
 from ._handler import Handler as Handler
 from ._handler import ServerConnection as ServerConnection
+from ._options import ConnectOptions as ConnectOptions
 from ._options import ReceiverOptions as ReceiverOptions
 from ._options import SenderOptions as SenderOptions
+from ._options import ServerOptions as ServerOptions
 from ._options import SettleMode as SettleMode
 from ._options import selector_filter as selector_filter
 from .blocking import Connection as Connection

@@ -11,19 +11,29 @@ Rules the adapters guarantee:
   to a receiver on connection B inside one call).
 - Before ``connection_made`` the adapter has configured SASL per its options and called
   ``engine.open()``; the handler never sees a connection that failed TLS.
-- After each handler call the adapter flushes the output of every connection. Code running
-  *outside* handler calls (another thread, another task) that changes an engine must call
-  ``conn.wakeup()`` afterwards, and in the blocking adapter must hold ``Listener.call``'s lock.
+- After each handler call the adapter flushes every connection that was woken and every
+  connection whose engine has output (``engine.has_data_to_send``), whichever connection the
+  call was about: a handler may write to connection B while handling A without waking B.
+  Code running *outside* handler calls (another thread, another task) that changes an engine
+  must call ``conn.wakeup()`` afterwards, and in the blocking adapter must hold
+  ``Listener.call``'s lock.
+
+Both adapters make every handler call through ``call_handler`` and hand out
+``ServedConnection`` objects, so these rules are written once.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+import logging
+from typing import Callable, Iterable, Protocol, Sequence
 
+from .codec.spec import Error
 from .engine.connection import Connection as EngineConnection
 from .engine.events import Event
 
-__all__ = ["ServerConnection", "Handler"]
+__all__ = ["ServerConnection", "Handler", "ServedConnection", "call_handler"]
+
+log = logging.getLogger("amqp10.server")
 
 
 class ServerConnection(Protocol):
@@ -63,3 +73,52 @@ class Handler:
 
     def connection_lost(self, conn: ServerConnection) -> None:
         """The socket closed (cleanly or not); ``conn.engine`` is finished."""
+
+
+class ServedConnection:
+    """The ``ServerConnection`` both adapters hand to handlers.
+
+    Args:
+        engine: the server-role engine, already opened.
+        peer_address: the client's (host, port).
+        tls_identity: the verified client certificate's subject, or ``None``.
+        wake: the adapter's thread-safe "flush this connection soon".
+    """
+
+    __slots__ = ("engine", "peer_address", "tls_identity", "_wake")
+
+    def __init__(self, engine: EngineConnection, peer_address: tuple[str, int], tls_identity: str | None, wake: Callable[[], None]) -> None:
+        self.engine = engine
+        self.peer_address = peer_address
+        self.tls_identity = tls_identity
+        self._wake = wake
+
+    def __repr__(self) -> str:
+        return f"<ServerConnection {self.peer_address[0]}:{self.peer_address[1]}>"
+
+    def wakeup(self) -> None:
+        """Thread-safe: flush this engine's output soon."""
+        self._wake()
+
+
+def call_handler(call: Callable[[], None], conn: ServerConnection | None, connections: Iterable[ServerConnection]) -> None:
+    """Make one handler call the way the rules above promise (on the listener's one thread).
+
+    A handler's exception is logged and closes ``conn`` (the connection the call was about;
+    ``None``: log only) with ``amqp:internal-error``; the listener keeps serving. Then every
+    connection in ``connections`` whose engine has output is woken, so what the call wrote to
+    *any* engine goes out without the handler having to say so.
+    """
+    try:
+        call()
+    except Exception as exc:
+        log.exception("the handler failed%s", "" if conn is None else f"; closing {conn!r}")
+        engine = None if conn is None else conn.engine
+        if engine is not None and not engine.finished:
+            try:
+                engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
+            except Exception:  # already closing: the close handshake in progress ends it
+                log.exception("closing %r after a handler failure failed", conn)
+    for other in list(connections):
+        if other.engine.has_data_to_send:
+            other.wakeup()

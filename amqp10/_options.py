@@ -13,7 +13,7 @@ import enum
 import ssl
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, TypedDict
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypedDict
 
 from . import tls
 from .codec.spec import (
@@ -32,9 +32,11 @@ from .url import URL, Scheme, parse_url
 
 __all__ = [
     "SettleMode",
+    "ConnectOptions",
+    "ServerOptions",
     "ClientOptions",
     "client_options",
-    "server_config",
+    "server_configs",
     "sender_attach",
     "receiver_attach",
     "selector_filter",
@@ -46,6 +48,10 @@ __all__ = [
 
 #: The prefetch window of a receiver unless told otherwise.
 DEFAULT_CREDIT = 10
+
+#: How many bytes a connection may hold that the socket has not taken yet before ``send``
+#: waits (a peer that reads slowly or not at all must not make us buffer without bound).
+DEFAULT_WRITE_BUFFER_LIMIT = 16 * 1024 * 1024
 
 
 class SettleMode(str, enum.Enum):
@@ -82,6 +88,48 @@ def _symbols(values: str | Iterable[str] | None) -> list[Symbol] | None:
     return [Symbol(v) for v in values]
 
 
+class ConnectOptions(TypedDict, total=False):
+    """Keyword options of ``connect`` (both adapters).
+
+    Keys:
+        container_id: our container-id (default: a fresh ``amqp10-<uuid>``).
+        username, password: SASL credentials (override the URL's). Without any, ANONYMOUS.
+        sasl_mechanisms: only consider these (e.g. ``["EXTERNAL"]`` with a client
+            certificate, ``["SCRAM-SHA-256"]``); default: the strongest both sides support.
+        allow_insecure_plain: permit SASL PLAIN over plain TCP (it sends the password in
+            clear; without this flag the connection fails with ``SASLError``).
+        ssl_context: TLS settings (see ``amqp10.tls.client_context``); given, TLS is used
+            whatever the scheme. ``amqps://`` without one verifies against the system CAs.
+        hostname: the virtual host to ask for in OPEN and SASL (default: the URL's host).
+        idle_timeout: seconds of silence after which *we* give up on the peer (advertised,
+            so the peer sends heartbeats at least that often). ``None``: no limit.
+        max_frame_size, channel_max: our limits, advertised in OPEN.
+        properties, offered_capabilities, desired_capabilities: sent in OPEN.
+        write_buffer_limit: bytes the connection may hold that the socket has not taken yet
+            (default 16 MiB); beyond it ``send`` waits, within its timeout, for the peer to
+            read. ``None``: no limit.
+        timeout: seconds allowed for connecting, and the default limit of every later call
+            that waits for the peer (default 30; ``None``: wait forever). ``receive`` waits
+            forever by default.
+    """
+
+    container_id: str | None
+    username: str | None
+    password: str | None
+    sasl_mechanisms: Sequence[str] | None
+    allow_insecure_plain: bool
+    ssl_context: ssl.SSLContext | None
+    hostname: str | None
+    idle_timeout: float | None
+    max_frame_size: int | None
+    channel_max: int | None
+    properties: Mapping[str, Any] | None
+    offered_capabilities: Sequence[str] | None
+    desired_capabilities: Sequence[str] | None
+    write_buffer_limit: int | None
+    timeout: float | None
+
+
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
     """Everything a client adapter needs to open one connection.
@@ -91,12 +139,14 @@ class ClientOptions:
         config: the engine configuration (client role, SASL factory included).
         ssl_context: the TLS context, or ``None`` for plain TCP.
         timeout: the default time limit, in seconds, of calls that wait for the peer.
+        write_buffer_limit: unwritten bytes beyond which ``send`` waits (``None``: no limit).
     """
 
     url: URL
     config: Config
     ssl_context: ssl.SSLContext | None
     timeout: float | None
+    write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT
 
 
 def client_options(
@@ -115,17 +165,22 @@ def client_options(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT,
     timeout: float | None = 30.0,
 ) -> ClientOptions:
-    """Build a client's configuration from ``connect()``'s arguments (see its docstring).
+    """Build a client's configuration from ``connect()``'s arguments (``ConnectOptions``).
 
     Credentials given as arguments win over those in the URL. TLS is used for ``amqps://``
     URLs and whenever ``ssl_context`` is given; without a context ``amqps://`` gets
     ``tls.client_context()`` (verification on).
 
     Raises:
-        ValueError: a malformed URL or option (an unknown SASL mechanism, a bad frame size).
+        ValueError: a malformed URL or option (an unknown SASL mechanism, a bad frame size,
+            a negative write buffer limit).
+        TypeError: an unknown option.
     """
+    if write_buffer_limit is not None and write_buffer_limit < 0:
+        raise ValueError("write_buffer_limit must be >= 0 (or None: no limit)")
     parsed = parse_url(url)
     user = username if username is not None else parsed.username
     secret = password if password is not None else parsed.password
@@ -162,14 +217,40 @@ def client_options(
         sasl=make_sasl,
         **extra,
     )
-    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout)
+    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit)
 
 
-def server_config(
+class ServerOptions(TypedDict, total=False):
+    """Keyword options of ``listen`` and ``amqp10.trio.serve`` (besides ``ssl_context``).
+
+    Keys:
+        container_id: our container-id (default: a fresh one).
+        authenticator: checks PLAIN / SCRAM / EXTERNAL credentials
+            (e.g. ``amqp10.engine.authenticators.SimpleAuthenticator``); ``None``: ANONYMOUS only.
+        sasl_mechanisms: offer only these.
+        allow_anonymous: offer ANONYMOUS (and accept clients that skip SASL); default true.
+        allow_insecure_plain: offer PLAIN without TLS.
+        idle_timeout, max_frame_size, channel_max, properties, offered_capabilities,
+            desired_capabilities: our OPEN, for every connection.
+    """
+
+    container_id: str | None
+    authenticator: Authenticator | None
+    sasl_mechanisms: Sequence[str] | None
+    allow_anonymous: bool
+    allow_insecure_plain: bool
+    idle_timeout: float | None
+    max_frame_size: int | None
+    channel_max: int | None
+    properties: Mapping[str, Any] | None
+    offered_capabilities: Sequence[str] | None
+    desired_capabilities: Sequence[str] | None
+
+
+def server_configs(
     *,
     tls_active: bool,
-    peer_identity: str | None,
-    container_id: str,
+    container_id: str | None = None,
     authenticator: Authenticator | None = None,
     sasl_mechanisms: Sequence[str] | None = None,
     allow_anonymous: bool = True,
@@ -180,46 +261,54 @@ def server_config(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
-) -> Config:
-    """The engine configuration for one accepted socket (server role).
+) -> Callable[[str | None], Config]:
+    """A listener's engine configurations: call the result for each accepted socket with the
+    client's verified certificate identity (or ``None``) to get its server-role ``Config``.
 
     SASL: the server offers what ``SaslServer`` may offer here (ANONYMOUS when allowed;
     PLAIN and SCRAM with an ``authenticator``, PLAIN only over TLS unless
-    ``allow_insecure_plain``; EXTERNAL when the client presented a verified certificate,
-    ``peer_identity``). A client that skips SASL is accepted only when anonymous access is.
+    ``allow_insecure_plain``; EXTERNAL when the client presented a verified certificate).
+    A client that skips SASL is accepted only when anonymous access is.
 
     Raises:
-        ValueError: nothing left to offer (no authenticator and anonymous refused).
+        ValueError: nothing left to offer (no authenticator and anonymous refused), or
+            another bad option; raised here, once, rather than for each client.
+        TypeError: an unknown option.
     """
     mechanisms = None if sasl_mechanisms is None else tuple(sasl_mechanisms)
-
-    def make_sasl() -> SaslNegotiator:
-        return SaslServer(
-            authenticator,
-            mechanisms=mechanisms,
-            tls_active=tls_active,
-            allow_insecure_plain=allow_insecure_plain,
-            allow_anonymous=allow_anonymous,
-            external_identity=peer_identity,
-        )
-
-    make_sasl()  # raises ValueError now if the options leave nothing to offer
+    cid = container_id or new_container_id()
     extra: dict[str, Any] = {}
     if max_frame_size is not None:
         extra["max_frame_size"] = max_frame_size
     if channel_max is not None:
         extra["channel_max"] = channel_max
-    return Config(
-        role=ConnectionRole.SERVER,
-        container_id=container_id,
-        idle_timeout=idle_timeout,
-        properties=symbol_keys(properties),
-        offered_capabilities=_symbols(offered_capabilities),
-        desired_capabilities=_symbols(desired_capabilities),
-        sasl=make_sasl,
-        allow_no_sasl=allow_anonymous,
-        **extra,
-    )
+
+    def config_for(peer_identity: str | None) -> Config:
+        def make_sasl() -> SaslNegotiator:
+            return SaslServer(
+                authenticator,
+                mechanisms=mechanisms,
+                tls_active=tls_active,
+                allow_insecure_plain=allow_insecure_plain,
+                allow_anonymous=allow_anonymous,
+                external_identity=peer_identity,
+            )
+
+        make_sasl()  # raises ValueError if the options leave nothing to offer
+        return Config(
+            role=ConnectionRole.SERVER,
+            container_id=cid,
+            idle_timeout=idle_timeout,
+            properties=symbol_keys(properties),
+            offered_capabilities=_symbols(offered_capabilities),
+            desired_capabilities=_symbols(desired_capabilities),
+            sasl=make_sasl,
+            allow_no_sasl=allow_anonymous,
+            **extra,
+        )
+
+    config_for(None)  # bad options fail now, not for each client
+    return config_for
 
 
 # -- links -------------------------------------------------------------------------------------

@@ -12,18 +12,23 @@ import logging
 import socket
 import ssl
 import time
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from .._handler import Handler
-from .._options import new_container_id, server_config
+from .._handler import Handler, ServedConnection, call_handler
+from .._options import server_configs
 from ..codec.spec import Error
+from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
-from ..engine.mechanisms import Authenticator
 from ..errors import Timeout
 from ..tls import certificate_identity
 from ._reactor import Channel, Reactor
 from ._transport import Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .._options import ServerOptions
 
 __all__ = ["listen", "Listener"]
 
@@ -32,43 +37,14 @@ log = logging.getLogger("amqp10.blocking.server")
 _T = TypeVar("_T")
 
 
-class _ServerConnection:
-    """``amqp10.ServerConnection`` for the blocking adapter."""
-
-    __slots__ = ("engine", "peer_address", "tls_identity", "_reactor")
-
-    def __init__(self, engine: EngineConnection, peer_address: tuple[str, int], tls_identity: str | None, reactor: Reactor) -> None:
-        self.engine = engine
-        self.peer_address = peer_address
-        self.tls_identity = tls_identity
-        self._reactor = reactor
-
-    def __repr__(self) -> str:
-        return f"<ServerConnection {self.peer_address[0]}:{self.peer_address[1]}>"
-
-    def wakeup(self) -> None:
-        """Thread-safe: flush this engine's output soon."""
-        self._reactor.wakeup()
-
-
 def listen(
     host: str,
     port: int,
     handler: Handler,
     *,
     ssl_context: ssl.SSLContext | None = None,
-    container_id: str | None = None,
-    authenticator: Authenticator | None = None,
-    sasl_mechanisms: Sequence[str] | None = None,
-    allow_anonymous: bool = True,
-    allow_insecure_plain: bool = False,
-    idle_timeout: float | None = None,
-    max_frame_size: int | None = None,
-    channel_max: int | None = None,
-    properties: Mapping[str, Any] | None = None,
-    offered_capabilities: Sequence[str] | None = None,
-    desired_capabilities: Sequence[str] | None = None,
     backlog: int = 128,
+    **options: "Unpack[ServerOptions]",
 ) -> "Listener":
     """Listen on ``host:port`` and serve every connection with ``handler``, on one thread.
 
@@ -79,41 +55,15 @@ def listen(
         handler: an ``amqp10.Handler``; all its calls happen on the listener's thread.
         ssl_context: serve TLS (``amqp10.tls.server_context``); clients' verified
             certificates enable SASL EXTERNAL.
-        container_id: our container-id (default: a fresh one).
-        authenticator: checks PLAIN / SCRAM / EXTERNAL credentials
-            (e.g. ``amqp10.engine.sasl.SimpleAuthenticator``); ``None``: ANONYMOUS only.
-        sasl_mechanisms: offer only these.
-        allow_anonymous: offer ANONYMOUS (and accept clients that skip SASL).
-        allow_insecure_plain: offer PLAIN without TLS.
-        idle_timeout, max_frame_size, channel_max, properties, offered_capabilities,
-            desired_capabilities: our OPEN, for every connection.
         backlog: the listen queue length.
+        **options: see ``amqp10.ServerOptions`` (container_id, authenticator,
+            sasl_mechanisms, allow_anonymous, allow_insecure_plain, idle_timeout, ...).
 
     Raises:
         OSError: the address cannot be bound.
         ValueError: the SASL options leave nothing to offer.
     """
-    cid = container_id or new_container_id()
-    tls_active = ssl_context is not None
-
-    def make_config(identity: str | None) -> Any:
-        return server_config(
-            tls_active=tls_active,
-            peer_identity=identity,
-            container_id=cid,
-            authenticator=authenticator,
-            sasl_mechanisms=sasl_mechanisms,
-            allow_anonymous=allow_anonymous,
-            allow_insecure_plain=allow_insecure_plain,
-            idle_timeout=idle_timeout,
-            max_frame_size=max_frame_size,
-            channel_max=channel_max,
-            properties=properties,
-            offered_capabilities=offered_capabilities,
-            desired_capabilities=desired_capabilities,
-        )
-
-    make_config(None)  # fail now on bad options, not for each client
+    make_config = server_configs(tls_active=ssl_context is not None, **options)
     sock = socket.create_server((host, port), backlog=backlog, reuse_port=False)
     return Listener(sock, handler, ssl_context, make_config)
 
@@ -124,7 +74,7 @@ class Listener:
     A context manager: leaving it closes every connection and stops the thread.
     """
 
-    def __init__(self, sock: socket.socket, handler: Handler, ssl_context: ssl.SSLContext | None, make_config: Callable[[str | None], Any]) -> None:
+    def __init__(self, sock: socket.socket, handler: Handler, ssl_context: ssl.SSLContext | None, make_config: Callable[[str | None], Config]) -> None:
         self._sock = sock
         address = sock.getsockname()
         self.host: str = address[0]
@@ -133,7 +83,7 @@ class Listener:
         self._handler = handler
         self._ssl_context = ssl_context
         self._make_config = make_config
-        self._connections: dict[Channel, _ServerConnection] = {}
+        self._connections: dict[Channel, ServedConnection] = {}
         self._reactor = Reactor(f"amqp10 listener {self.host}:{self.port}", stop_when_idle=False)
         self._reactor.add_listener(sock, self._accept)
         self._reactor.start()
@@ -162,7 +112,7 @@ class Listener:
         return result
 
     @property
-    def connections(self) -> list[_ServerConnection]:
+    def connections(self) -> list[ServedConnection]:
         """The connections currently served."""
         with self._reactor.lock:
             return list(self._connections.values())
@@ -186,41 +136,29 @@ class Listener:
         identity = certificate_identity(channel.transport.peer_certificate())
         engine = EngineConnection(self._make_config(identity))
         engine.open()
-        conn = _ServerConnection(engine, (address[0], address[1]), identity, self._reactor)
+        conn = ServedConnection(engine, (address[0], address[1]), identity, self._reactor.wakeup)
         self._connections[channel] = conn
-        self._call_handler(channel, lambda: self._handler.connection_made(conn))
+        self._call_handler(conn, lambda: self._handler.connection_made(conn))
         return engine
 
     def _events(self, channel: Channel, events: list[Event]) -> None:
         conn = self._connections.get(channel)
         if conn is not None:
-            self._call_handler(channel, lambda: self._handler.events_received(conn, events))
+            self._call_handler(conn, lambda: self._handler.events_received(conn, events))
 
     def _closed(self, channel: Channel, reason: str | None) -> None:
         conn = self._connections.pop(channel, None)
-        engine = channel.engine
-        if conn is not None and engine is not None and not engine.finished:
-            lost = conn
-            events = engine.receive_data(b"")  # the handler sees ConnectionClosed first
+        if conn is None:
+            return
+        lost = conn
+        if not conn.engine.finished:
+            events = conn.engine.receive_data(b"")  # the handler sees ConnectionClosed first
             if events:
-                self._call_handler(channel, lambda: self._handler.events_received(lost, events))
-        if conn is not None:
-            try:
-                self._handler.connection_lost(conn)
-            except Exception:
-                log.exception("handler.connection_lost failed for %r", conn)
+                self._call_handler(lost, lambda: self._handler.events_received(lost, events))
+        self._call_handler(None, lambda: self._handler.connection_lost(lost))
 
-    def _call_handler(self, channel: Channel, call: Callable[[], None]) -> None:
-        try:
-            call()
-        except Exception as exc:
-            log.exception("the handler failed; closing that connection")
-            engine = channel.engine
-            if engine is not None and not engine.finished:
-                try:
-                    engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
-                except Exception:
-                    channel.lose("the handler failed")
+    def _call_handler(self, conn: ServedConnection | None, call: Callable[[], None]) -> None:
+        call_handler(call, conn, self._connections.values())
 
     def close(self, *, timeout: float = 5.0) -> None:
         """Stop accepting, close every connection (CLOSE with ``amqp:connection:forced``),

@@ -185,6 +185,17 @@ class Connection:
         self._idle.sent()
         return data
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """``data_to_send()`` would return bytes now (frames queued, dispositions batched, or
+        a drain to answer). Lets a server adapter flush exactly the connections a handler
+        call wrote to, whichever connection the call was about."""
+        if self._out or self._dispositions_pending:
+            return True
+        if not self._header_flushed or self.finished:
+            return False
+        return any(sender._drain_answer_ready for session in self._sessions.values() for sender in session._senders)
+
     def tick(self, now: float) -> float | None:
         """Advance time to ``now`` (seconds, any monotonic origin); return the next deadline.
 

@@ -381,13 +381,19 @@ class Sender(Link):
         self.credit.available = len(self._queue)
         self.session._send(self._flow_frame())
 
+    @property
+    def _drain_answer_ready(self) -> bool:
+        # The receiver asked to drain and we can answer now: nothing left to send, or no
+        # credit left to send it with (spec 2.6.7).
+        return self._drain_answer_due and self.state is LinkState.ATTACHED and (
+            self.idle or self.credit.link_credit == 0
+        )
+
     def _auto_drain(self) -> None:
-        if self._drain_answer_due and self.state is LinkState.ATTACHED:
-            if self._current is None and not self._queue:
+        if self._drain_answer_ready:
+            if self.idle:
                 self.credit.sender_drain()
-                self._send_drain_answer()
-            elif self.credit.link_credit == 0:
-                self._send_drain_answer()
+            self._send_drain_answer()
 
     def _on_flow(self, flow: Flow) -> None:
         self.credit.sender_on_flow(

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
-from .._handler import Handler
-from .._options import new_container_id, server_config
+from .._handler import Handler, ServedConnection, call_handler
+from .._options import server_configs
 from ..codec.spec import Error
+from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
-from ..engine.mechanisms import Authenticator
 from ..tls import certificate_identity
 from ._driver import Pump, describe_failure
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .._options import ServerOptions
 
 __all__ = ["serve", "Server"]
 
@@ -29,24 +34,6 @@ log = logging.getLogger("amqp10.trio.server")
 
 #: How long a client may take over its TLS handshake.
 _HANDSHAKE_TIMEOUT = 10.0
-
-
-class _ServerConnection:
-    """``amqp10.ServerConnection`` for the trio adapter."""
-
-    def __init__(self, engine: EngineConnection, peer_address: tuple[str, int], tls_identity: str | None) -> None:
-        self.engine = engine
-        self.peer_address = peer_address
-        self.tls_identity = tls_identity
-        self._pump: Pump | None = None
-
-    def __repr__(self) -> str:
-        return f"<ServerConnection {self.peer_address[0]}:{self.peer_address[1]}>"
-
-    def wakeup(self) -> None:
-        """Thread-safe: flush this engine's output soon."""
-        if self._pump is not None:
-            self._pump.wakeup()
 
 
 class Server:
@@ -63,7 +50,7 @@ class Server:
         self.port = port
         bracketed = f"[{host}]" if ":" in host else host
         self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
-        self.connections: list[_ServerConnection] = []
+        self.connections: list[ServedConnection] = []
 
 
 async def serve(
@@ -72,52 +59,23 @@ async def serve(
     handler: Handler,
     *,
     ssl_context: ssl.SSLContext | None = None,
-    container_id: str | None = None,
-    authenticator: Authenticator | None = None,
-    sasl_mechanisms: Sequence[str] | None = None,
-    allow_anonymous: bool = True,
-    allow_insecure_plain: bool = False,
-    idle_timeout: float | None = None,
-    max_frame_size: int | None = None,
-    channel_max: int | None = None,
-    properties: Mapping[str, Any] | None = None,
-    offered_capabilities: Sequence[str] | None = None,
-    desired_capabilities: Sequence[str] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,
+    **options: "Unpack[ServerOptions]",
 ) -> None:
     """Listen on ``host:port`` and serve every connection with ``handler`` until cancelled.
 
     Use ``server = await nursery.start(amqp10.trio.serve, host, 0, handler)`` to learn the
-    port (``Server``). Options are those of ``amqp10.blocking.listen``.
+    port (``Server``). ``ssl_context`` and ``**options`` (``amqp10.ServerOptions``) are those
+    of ``amqp10.blocking.listen``.
 
     Raises:
         OSError: the address cannot be bound. ValueError: bad SASL options.
     """
-    cid = container_id or new_container_id()
-    tls_active = ssl_context is not None
-
-    def make_config(identity: str | None) -> Any:
-        return server_config(
-            tls_active=tls_active,
-            peer_identity=identity,
-            container_id=cid,
-            authenticator=authenticator,
-            sasl_mechanisms=sasl_mechanisms,
-            allow_anonymous=allow_anonymous,
-            allow_insecure_plain=allow_insecure_plain,
-            idle_timeout=idle_timeout,
-            max_frame_size=max_frame_size,
-            channel_max=channel_max,
-            properties=properties,
-            offered_capabilities=offered_capabilities,
-            desired_capabilities=desired_capabilities,
-        )
-
-    make_config(None)  # bad options fail here, not per client
+    make_config = server_configs(tls_active=ssl_context is not None, **options)
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound = listeners[0].socket.getsockname()
-    server = Server(bound[0], bound[1], tls_active)
-    log.info("serving on %s:%d%s", server.host, server.port, " (TLS)" if tls_active else "")
+    server = Server(bound[0], bound[1], ssl_context is not None)
+    log.info("serving on %s:%d%s", server.host, server.port, " (TLS)" if ssl_context is not None else "")
 
     async def per_connection(stream: trio.SocketStream) -> None:
         await _serve_one(stream, handler, server, ssl_context, make_config)
@@ -127,24 +85,12 @@ async def serve(
         task_status.started(server)
 
 
-def _call(handler_call: Callable[[], None], engine: EngineConnection | None) -> None:
-    try:
-        handler_call()
-    except Exception as exc:
-        log.exception("the handler failed; closing that connection")
-        if engine is not None and not engine.finished:
-            try:
-                engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
-            except Exception:
-                log.exception("closing after a handler failure failed")
-
-
 async def _serve_one(
     raw: trio.SocketStream,
     handler: Handler,
     server: Server,
     ssl_context: ssl.SSLContext | None,
-    make_config: Callable[[str | None], Any],
+    make_config: Callable[[str | None], Config],
 ) -> None:
     peer = raw.socket.getpeername()
     address = (str(peer[0]), int(peer[1]))
@@ -163,10 +109,12 @@ async def _serve_one(
         stream = tls
     engine = EngineConnection(make_config(identity))
     engine.open()
-    conn = _ServerConnection(engine, address, identity)
+
+    def call(handler_call: Callable[[], None], about: ServedConnection | None) -> None:
+        call_handler(handler_call, about, server.connections)
 
     def on_events(events: list[Event]) -> None:
-        _call(lambda: handler.events_received(conn, events), engine)
+        call(lambda: handler.events_received(conn, events), conn)
 
     def on_lost(reason: str) -> None:
         log.debug("connection from %s:%d lost: %s", address[0], address[1], reason)
@@ -176,11 +124,11 @@ async def _serve_one(
 
     pump = Pump(stream, engine, on_events, on_lost)
     pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
-    conn._pump = pump
+    conn = ServedConnection(engine, address, identity, pump.wakeup)
     server.connections.append(conn)
     try:
-        _call(lambda: handler.connection_made(conn), engine)
+        call(lambda: handler.connection_made(conn), conn)
         await pump.run()
     finally:
         server.connections.remove(conn)
-        _call(lambda: handler.connection_lost(conn), None)
+        call(lambda: handler.connection_lost(conn), None)
