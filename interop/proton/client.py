@@ -16,7 +16,10 @@ Scenarios:
   ..., "body": ...}]}``;
 - ``respond``: receive ``--count`` requests and answer each to its reply-to (through an anonymous
   sender when the peer offers ANONYMOUS-RELAY, else a sender per address):
-  ``{"responded": N}``.
+  ``{"responded": N}``;
+- ``drain``: grant ``--credit`` with the drain flag set (spec 2.6.7), take whatever the peer sends,
+  and finish when its flow gives back the unused credit: ``{"received": N, "drained": true,
+  "bodies": [...]}`` (settled with ``--outcome``).
 
 Exit status 0 on success; 1 with ``{"error": {"where": ..., "condition": ..., "description":
 ...}, ...partial results}`` when the peer refuses something or ``--timeout`` expires; 2 for a
@@ -39,7 +42,7 @@ from proton import Delivery, Message, SSLDomain, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import AtMostOnce, Container, DynamicNodeProperties
 
-SCENARIOS = ("send", "receive", "request", "respond")
+SCENARIOS = ("send", "receive", "request", "respond", "drain")
 OUTCOMES = ("accept", "reject", "release", "modify")
 ANONYMOUS_RELAY = symbol("ANONYMOUS-RELAY")
 
@@ -69,7 +72,7 @@ class Scenario(MessagingHandler):
     """Runs one scenario on one connection and collects the result."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        super().__init__(prefetch=0 if args.scenario in ("receive", "respond") else args.credit,
+        super().__init__(prefetch=0 if args.scenario in ("receive", "respond", "drain") else args.credit,
                          auto_accept=False, auto_settle=True)
         self.args = args
         self.result: dict[str, Any] = {"scenario": args.scenario}
@@ -119,6 +122,9 @@ class Scenario(MessagingHandler):
         elif args.scenario in ("receive", "respond"):
             self.receiver = container.create_receiver(self.conn, args.address, options=self._settle_options())
             self.receiver.flow(min(args.credit, args.count))
+        elif args.scenario == "drain":
+            self.receiver = container.create_receiver(self.conn, args.address, options=self._settle_options())
+            self.receiver.drain(args.credit)
         else:  # request: the reply queue first, the request sender once we know its address
             self.receiver = container.create_receiver(self.conn, None, dynamic=True,
                                                       options=DynamicNodeProperties({}))
@@ -181,6 +187,12 @@ class Scenario(MessagingHandler):
             self.receiver.flow(min(self.args.credit, self.args.count))
             self.sender = event.container.create_sender(self.conn, self.args.address)
 
+    def on_link_flow(self, event: Any) -> None:
+        # The sender answers a drain with a flow that leaves no credit (spec 2.6.7).
+        if self.args.scenario == "drain" and event.link == self.receiver and event.link.credit == 0:
+            self.result["drained"] = True
+            self.finish()
+
     def on_sendable(self, event: Any) -> None:
         if event.sender != self.sender:
             return
@@ -235,6 +247,8 @@ class Scenario(MessagingHandler):
                 self.respond(event, message)
         if not delivery.settled:
             self.settle_with_outcome(delivery)
+        if self.args.scenario == "drain":
+            return  # no more credit: the drain's answer ends the scenario
         if self.received < self.args.count:
             if self.receiver.credit == 0:
                 self.receiver.flow(min(self.args.credit, self.args.count - self.received))
@@ -274,7 +288,7 @@ class Scenario(MessagingHandler):
         if self.args.scenario == "send":
             result["outcomes"] = self.outcomes
             result["conditions"] = self.conditions
-        if self.args.scenario in ("receive", "respond"):
+        if self.args.scenario in ("receive", "respond", "drain"):
             result["received"] = self.received
             if self.args.bodies:
                 result["bodies"] = self.bodies

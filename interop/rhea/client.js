@@ -10,7 +10,8 @@
 //
 // URL is amqp[s]://[user:password@]host:port. Scenarios: send, receive, request (dynamic
 // reply-to), respond (answer each request to its reply-to, through an anonymous sender when the
-// peer offers ANONYMOUS-RELAY). Exit status 0 on success, 1 with an "error" member when the peer
+// peer offers ANONYMOUS-RELAY), drain (grant --credit with the drain flag set, take what comes,
+// finish when the peer's flow gives back the unused credit: "drained": true). Exit status 0 on success, 1 with an "error" member when the peer
 // refuses something or --timeout expires, 2 for a usage error.
 //
 // SASL is rhea's: with user and password in the URL it uses PLAIN; without a user it sends no
@@ -60,7 +61,7 @@ function parseArgs(argv) {
   }
   if (positional.length !== 2) usage('expected URL and SCENARIO');
   [args.url, args.scenario] = positional;
-  if (!['send', 'receive', 'request', 'respond'].includes(args.scenario)) usage(`unknown scenario ${args.scenario}`);
+  if (!['send', 'receive', 'request', 'respond', 'drain'].includes(args.scenario)) usage(`unknown scenario ${args.scenario}`);
   if (!['accept', 'reject', 'release', 'modify'].includes(args.outcome)) usage(`bad --outcome ${args.outcome}`);
   return args;
 }
@@ -121,15 +122,20 @@ function main() {
   const container = rhea.create_container({ id: args.containerId });
   const connection = container.connect(connectOptions(args));
 
-  function report() {
+  // Print the report, then exit: process.exit() right after a large write to a pipe would cut
+  // the output short, so exit from the write's callback.
+  let reported = false;
+  function reportAndExit(code) {
+    if (reported) return; // the close and the disconnect may both end the run
+    reported = true;
     if (args.scenario === 'send' || args.scenario === 'request') result.sent = sent;
     if (args.scenario === 'send') Object.assign(result, { outcomes, conditions });
-    if (args.scenario === 'receive' || args.scenario === 'respond') {
+    if (args.scenario === 'receive' || args.scenario === 'respond' || args.scenario === 'drain') {
       result.received = received;
       if (args.bodies) result.bodies = bodies;
     }
     if (args.scenario === 'request') result.replies = replies;
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(code));
   }
 
   // Close cleanly, report once the peer answered our close (or after 2 s).
@@ -137,7 +143,7 @@ function main() {
     if (finished) return;
     finished = true;
     clearTimeout(deadline);
-    const exit = () => { report(); process.exit(result.error ? 1 : 0); };
+    const exit = () => reportAndExit(result.error ? 1 : 0);
     const hardStop = setTimeout(exit, 2000);
     connection.once('connection_close', () => { clearTimeout(hardStop); exit(); });
     connection.once('disconnected', () => { clearTimeout(hardStop); exit(); });
@@ -151,8 +157,7 @@ function main() {
     if (finished) return;
     if (where === 'transport') { // nothing to close any more
       finished = true;
-      report();
-      process.exit(1);
+      reportAndExit(1);
     }
     finish();
   }
@@ -179,6 +184,15 @@ function main() {
   } else if (args.scenario === 'receive' || args.scenario === 'respond') {
     receiver = connection.open_receiver(Object.assign({ source: { address: args.address }, credit_window: 0 }, linkSettle));
     receiver.add_credit(Math.min(args.credit, args.count));
+  } else if (args.scenario === 'drain') {
+    receiver = connection.open_receiver(Object.assign({ source: { address: args.address }, credit_window: 0 }, linkSettle));
+    receiver.drain = true; // the flow that grants the credit carries drain=true (spec 2.6.7)
+    receiver.add_credit(args.credit);
+    connection.on('receiver_drained', (context) => {
+      if (context.receiver !== receiver) return;
+      result.drained = true;
+      finish();
+    });
   } else {
     receiver = connection.open_receiver({ source: { dynamic: true }, credit_window: 0 });
   }
@@ -221,6 +235,7 @@ function main() {
       else if (args.outcome === 'release') delivery.release();
       else delivery.modified({ delivery_failed: true });
     }
+    if (args.scenario === 'drain') return; // no more credit: the drain's answer ends the scenario
     if (received < args.count) {
       if (receiver.credit === 0) receiver.add_credit(Math.min(args.credit, args.count - received));
     } else if (args.scenario !== 'respond') {
@@ -232,7 +247,9 @@ function main() {
     const caps = connection.remote.open.offered_capabilities;
     const relay = [].concat(caps || []).map(String).includes('ANONYMOUS-RELAY');
     const key = relay ? null : request.reply_to;
-    if (!replySenders.has(key)) replySenders.set(key, connection.open_sender(key === null ? {} : { target: { address: key } }));
+    // An anonymous sender has a target with no address, as rhea's own connection.send() uses;
+    // open_sender({}) would send no target at all, which peers refuse (amqp:invalid-field).
+    if (!replySenders.has(key)) replySenders.set(key, connection.open_sender({ target: key === null ? {} : { address: key } }));
     const reply = { body: request.body, correlation_id: request.message_id };
     if (relay) reply.to = request.reply_to;
     const link = replySenders.get(key);
