@@ -57,6 +57,7 @@ __all__ = [
     "spec_default",
     "value_or_default",
     "composite_repr",
+    "slot_setters",
     "to_described",
     "from_described",
     "encode_mismatch",
@@ -600,6 +601,27 @@ def value_or_default(obj: Composite, name: str) -> Any:
     """
     value = getattr(obj, name)
     return spec_default(obj, name) if value is None else value
+
+
+def slot_setters(cls: type[Composite]) -> tuple[Callable[[Any, Any], None], ...]:
+    """The ``__set__`` of each field's slot descriptor, in field order.
+
+    The generated ``_amqp_from_fields_`` builds an instance with ``object.__new__`` and
+    stores field ``i`` with ``setters[i](obj, value)``: the very store that
+    ``object.__setattr__`` (what a frozen dataclass's ``__init__`` calls per field) ends in,
+    minus looking the slot up by name each time. It is the decoder's hot path: every
+    performative and message section goes through it.
+
+    Raises:
+        TypeError: ``cls`` is not a slotted dataclass (a field is not a slot).
+    """
+    setters = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        slot: Any = cls.__dict__.get(field.name)
+        if type(slot).__name__ != "member_descriptor":
+            raise TypeError(f"{cls.__name__}.{field.name} is not a slot")
+        setters.append(slot.__set__)
+    return tuple(setters)
 
 
 def composite_repr(obj: Composite) -> str:

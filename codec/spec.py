@@ -44,6 +44,7 @@ from .described import (
     decode_mismatch as _decode_mismatch,
     encode_mismatch as _encode_mismatch,
     not_provided as _not_provided,
+    slot_setters as _slot_setters,
     to_binary as _to_binary,
     to_boolean as _to_boolean,
     to_choice as _to_choice,
@@ -147,8 +148,11 @@ __all__ = [
     "ENUM_BY_TYPE",
 ]
 
-# Decoding pads a short field list with these; no composite has more fields.
-_NULLS: tuple[None, ...] = (None,) * 14
+# Decoding pads a short field list with _PADS[k], k nulls (never mutated: only added
+# to a field list, which makes a new list); no composite has more fields.
+_PADS: tuple[list[None], ...] = tuple(
+    [None] * k for k in range(14 + 1)
+)
 
 
 # -- definitions -----------------------------------------------------------------------------------
@@ -754,6 +758,7 @@ class Open(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Open:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             container_id,
             hostname,
@@ -765,7 +770,7 @@ class Open(Composite):
             offered_capabilities,
             desired_capabilities,
             properties,
-        ) = fields if len(fields) == 10 else [*fields, *_NULLS][:10]
+        ) = fields if n == 10 else fields + _PADS[10 - n] if n < 10 else fields[:10]
         if container_id is not None and type(container_id) is not str:
             raise _decode_mismatch("open", "container-id", "string", container_id)
         if hostname is not None and type(hostname) is not str:
@@ -786,18 +791,24 @@ class Open(Composite):
             _check_multiple(desired_capabilities, Symbol, "open", "desired-capabilities", "symbol")
         if properties is not None:
             _check_fields(properties, "open", "properties")
-        return cls(
-            container_id,
-            hostname,
-            max_frame_size,
-            channel_max,
-            idle_time_out,
-            outgoing_locales,
-            incoming_locales,
-            offered_capabilities,
-            desired_capabilities,
-            properties,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_OPEN
+        put[0](obj, container_id)
+        put[1](obj, hostname)
+        put[2](obj, max_frame_size)
+        put[3](obj, channel_max)
+        put[4](obj, idle_time_out)
+        put[5](obj, outgoing_locales)
+        put[6](obj, incoming_locales)
+        put[7](obj, offered_capabilities)
+        put[8](obj, desired_capabilities)
+        put[9](obj, properties)
+        return obj
+
+
+#: The slot setters of Open's fields, in order, for ``_amqp_from_fields_``.
+_SET_OPEN = _slot_setters(Open)
 
 
 @register
@@ -934,6 +945,7 @@ class Begin(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Begin:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             remote_channel,
             next_outgoing_id,
@@ -943,7 +955,7 @@ class Begin(Composite):
             offered_capabilities,
             desired_capabilities,
             properties,
-        ) = fields if len(fields) == 8 else [*fields, *_NULLS][:8]
+        ) = fields if n == 8 else fields + _PADS[8 - n] if n < 8 else fields[:8]
         if remote_channel is not None and type(remote_channel) is not UShort:
             raise _decode_mismatch("begin", "remote-channel", "ushort", remote_channel)
         if next_outgoing_id is not None and type(next_outgoing_id) is not UInt:
@@ -960,16 +972,22 @@ class Begin(Composite):
             _check_multiple(desired_capabilities, Symbol, "begin", "desired-capabilities", "symbol")
         if properties is not None:
             _check_fields(properties, "begin", "properties")
-        return cls(
-            remote_channel,
-            next_outgoing_id,
-            incoming_window,
-            outgoing_window,
-            handle_max,
-            offered_capabilities,
-            desired_capabilities,
-            properties,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_BEGIN
+        put[0](obj, remote_channel)
+        put[1](obj, next_outgoing_id)
+        put[2](obj, incoming_window)
+        put[3](obj, outgoing_window)
+        put[4](obj, handle_max)
+        put[5](obj, offered_capabilities)
+        put[6](obj, desired_capabilities)
+        put[7](obj, properties)
+        return obj
+
+
+#: The slot setters of Begin's fields, in order, for ``_amqp_from_fields_``.
+_SET_BEGIN = _slot_setters(Begin)
 
 
 @register
@@ -1199,6 +1217,7 @@ class Attach(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Attach:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             name,
             handle,
@@ -1214,7 +1233,7 @@ class Attach(Composite):
             offered_capabilities,
             desired_capabilities,
             properties,
-        ) = fields if len(fields) == 14 else [*fields, *_NULLS][:14]
+        ) = fields if n == 14 else fields + _PADS[14 - n] if n < 14 else fields[:14]
         if name is not None and type(name) is not str:
             raise _decode_mismatch("attach", "name", "string", name)
         if handle is not None and type(handle) is not UInt:
@@ -1265,22 +1284,28 @@ class Attach(Composite):
             )
         if properties is not None:
             _check_fields(properties, "attach", "properties")
-        return cls(
-            name,
-            handle,
-            role,
-            snd_settle_mode,
-            rcv_settle_mode,
-            source,
-            target,
-            unsettled,
-            incomplete_unsettled,
-            initial_delivery_count,
-            max_message_size,
-            offered_capabilities,
-            desired_capabilities,
-            properties,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_ATTACH
+        put[0](obj, name)
+        put[1](obj, handle)
+        put[2](obj, role)
+        put[3](obj, snd_settle_mode)
+        put[4](obj, rcv_settle_mode)
+        put[5](obj, source)
+        put[6](obj, target)
+        put[7](obj, unsettled)
+        put[8](obj, incomplete_unsettled)
+        put[9](obj, initial_delivery_count)
+        put[10](obj, max_message_size)
+        put[11](obj, offered_capabilities)
+        put[12](obj, desired_capabilities)
+        put[13](obj, properties)
+        return obj
+
+
+#: The slot setters of Attach's fields, in order, for ``_amqp_from_fields_``.
+_SET_ATTACH = _slot_setters(Attach)
 
 
 @register
@@ -1430,6 +1455,7 @@ class Flow(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Flow:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             next_incoming_id,
             incoming_window,
@@ -1442,7 +1468,7 @@ class Flow(Composite):
             drain,
             echo,
             properties,
-        ) = fields if len(fields) == 11 else [*fields, *_NULLS][:11]
+        ) = fields if n == 11 else fields + _PADS[11 - n] if n < 11 else fields[:11]
         if next_incoming_id is not None and type(next_incoming_id) is not UInt:
             raise _decode_mismatch("flow", "next-incoming-id", "uint", next_incoming_id)
         if incoming_window is not None and type(incoming_window) is not UInt:
@@ -1465,19 +1491,25 @@ class Flow(Composite):
             raise _decode_mismatch("flow", "echo", "boolean", echo)
         if properties is not None:
             _check_fields(properties, "flow", "properties")
-        return cls(
-            next_incoming_id,
-            incoming_window,
-            next_outgoing_id,
-            outgoing_window,
-            handle,
-            delivery_count,
-            link_credit,
-            available,
-            drain,
-            echo,
-            properties,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_FLOW
+        put[0](obj, next_incoming_id)
+        put[1](obj, incoming_window)
+        put[2](obj, next_outgoing_id)
+        put[3](obj, outgoing_window)
+        put[4](obj, handle)
+        put[5](obj, delivery_count)
+        put[6](obj, link_credit)
+        put[7](obj, available)
+        put[8](obj, drain)
+        put[9](obj, echo)
+        put[10](obj, properties)
+        return obj
+
+
+#: The slot setters of Flow's fields, in order, for ``_amqp_from_fields_``.
+_SET_FLOW = _slot_setters(Flow)
 
 
 @register
@@ -1626,6 +1658,7 @@ class Transfer(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Transfer:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             handle,
             delivery_id,
@@ -1638,7 +1671,7 @@ class Transfer(Composite):
             resume,
             aborted,
             batchable,
-        ) = fields if len(fields) == 11 else [*fields, *_NULLS][:11]
+        ) = fields if n == 11 else fields + _PADS[11 - n] if n < 11 else fields[:11]
         if handle is not None and type(handle) is not UInt:
             raise _decode_mismatch("transfer", "handle", "uint", handle)
         if delivery_id is not None and type(delivery_id) is not UInt:
@@ -1668,19 +1701,25 @@ class Transfer(Composite):
             raise _decode_mismatch("transfer", "aborted", "boolean", aborted)
         if batchable is not None and type(batchable) is not bool:
             raise _decode_mismatch("transfer", "batchable", "boolean", batchable)
-        return cls(
-            handle,
-            delivery_id,
-            delivery_tag,
-            message_format,
-            settled,
-            more,
-            rcv_settle_mode,
-            state,
-            resume,
-            aborted,
-            batchable,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_TRANSFER
+        put[0](obj, handle)
+        put[1](obj, delivery_id)
+        put[2](obj, delivery_tag)
+        put[3](obj, message_format)
+        put[4](obj, settled)
+        put[5](obj, more)
+        put[6](obj, rcv_settle_mode)
+        put[7](obj, state)
+        put[8](obj, resume)
+        put[9](obj, aborted)
+        put[10](obj, batchable)
+        return obj
+
+
+#: The slot setters of Transfer's fields, in order, for ``_amqp_from_fields_``.
+_SET_TRANSFER = _slot_setters(Transfer)
 
 
 @register
@@ -1759,6 +1798,7 @@ class Disposition(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Disposition:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             role,
             first,
@@ -1766,7 +1806,7 @@ class Disposition(Composite):
             settled,
             state,
             batchable,
-        ) = fields if len(fields) == 6 else [*fields, *_NULLS][:6]
+        ) = fields if n == 6 else fields + _PADS[6 - n] if n < 6 else fields[:6]
         if role is not None:
             role = _decode_choice(role, bool, _FROM_WIRE_ROLE, "disposition", "role", "role")
         if first is not None and type(first) is not UInt:
@@ -1779,7 +1819,20 @@ class Disposition(Composite):
             raise _decode_mismatch("disposition", "state", "a delivery-state", state)
         if batchable is not None and type(batchable) is not bool:
             raise _decode_mismatch("disposition", "batchable", "boolean", batchable)
-        return cls(role, first, last, settled, state, batchable)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_DISPOSITION
+        put[0](obj, role)
+        put[1](obj, first)
+        put[2](obj, last)
+        put[3](obj, settled)
+        put[4](obj, state)
+        put[5](obj, batchable)
+        return obj
+
+
+#: The slot setters of Disposition's fields, in order, for ``_amqp_from_fields_``.
+_SET_DISPOSITION = _slot_setters(Disposition)
 
 
 @register
@@ -1837,14 +1890,29 @@ class Detach(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Detach:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (handle, closed, error) = fields if len(fields) == 3 else [*fields, *_NULLS][:3]
+        n = len(fields)
+        (
+            handle,
+            closed,
+            error,
+        ) = fields if n == 3 else fields + _PADS[3 - n] if n < 3 else fields[:3]
         if handle is not None and type(handle) is not UInt:
             raise _decode_mismatch("detach", "handle", "uint", handle)
         if closed is not None and type(closed) is not bool:
             raise _decode_mismatch("detach", "closed", "boolean", closed)
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("detach", "error", "an error", error)
-        return cls(handle, closed, error)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_DETACH
+        put[0](obj, handle)
+        put[1](obj, closed)
+        put[2](obj, error)
+        return obj
+
+
+#: The slot setters of Detach's fields, in order, for ``_amqp_from_fields_``.
+_SET_DETACH = _slot_setters(Detach)
 
 
 @register
@@ -1884,10 +1952,19 @@ class End(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> End:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (error,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("end", "error", "an error", error)
-        return cls(error)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_END
+        put[0](obj, error)
+        return obj
+
+
+#: The slot setters of End's fields, in order, for ``_amqp_from_fields_``.
+_SET_END = _slot_setters(End)
 
 
 @register
@@ -1927,10 +2004,19 @@ class Close(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Close:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (error,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("close", "error", "an error", error)
-        return cls(error)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_CLOSE
+        put[0](obj, error)
+        return obj
+
+
+#: The slot setters of Close's fields, in order, for ``_amqp_from_fields_``.
+_SET_CLOSE = _slot_setters(Close)
 
 
 @register
@@ -1989,14 +2075,29 @@ class Error(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Error:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (condition, description, info) = fields if len(fields) == 3 else [*fields, *_NULLS][:3]
+        n = len(fields)
+        (
+            condition,
+            description,
+            info,
+        ) = fields if n == 3 else fields + _PADS[3 - n] if n < 3 else fields[:3]
         if condition is not None and type(condition) is not Symbol:
             raise _decode_mismatch("error", "condition", "symbol", condition)
         if description is not None and type(description) is not str:
             raise _decode_mismatch("error", "description", "string", description)
         if info is not None:
             _check_fields(info, "error", "info")
-        return cls(condition, description, info)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_ERROR
+        put[0](obj, condition)
+        put[1](obj, description)
+        put[2](obj, info)
+        return obj
+
+
+#: The slot setters of Error's fields, in order, for ``_amqp_from_fields_``.
+_SET_ERROR = _slot_setters(Error)
 
 
 @register
@@ -2070,13 +2171,14 @@ class Header(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Header:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             durable,
             priority,
             ttl,
             first_acquirer,
             delivery_count,
-        ) = fields if len(fields) == 5 else [*fields, *_NULLS][:5]
+        ) = fields if n == 5 else fields + _PADS[5 - n] if n < 5 else fields[:5]
         if durable is not None and type(durable) is not bool:
             raise _decode_mismatch("header", "durable", "boolean", durable)
         if priority is not None and type(priority) is not UByte:
@@ -2087,7 +2189,19 @@ class Header(Composite):
             raise _decode_mismatch("header", "first-acquirer", "boolean", first_acquirer)
         if delivery_count is not None and type(delivery_count) is not UInt:
             raise _decode_mismatch("header", "delivery-count", "uint", delivery_count)
-        return cls(durable, priority, ttl, first_acquirer, delivery_count)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_HEADER
+        put[0](obj, durable)
+        put[1](obj, priority)
+        put[2](obj, ttl)
+        put[3](obj, first_acquirer)
+        put[4](obj, delivery_count)
+        return obj
+
+
+#: The slot setters of Header's fields, in order, for ``_amqp_from_fields_``.
+_SET_HEADER = _slot_setters(Header)
 
 
 @register
@@ -2252,6 +2366,7 @@ class Properties(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Properties:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             message_id,
             user_id,
@@ -2266,7 +2381,7 @@ class Properties(Composite):
             group_id,
             group_sequence,
             reply_to_group_id,
-        ) = fields if len(fields) == 13 else [*fields, *_NULLS][:13]
+        ) = fields if n == 13 else fields + _PADS[13 - n] if n < 13 else fields[:13]
         if message_id is not None and type(message_id) not in _T_MESSAGE_ID:
             raise _decode_mismatch("properties", "message-id", "a message-id", message_id)
         if user_id is not None and type(user_id) is not bytes:
@@ -2295,21 +2410,27 @@ class Properties(Composite):
             raise _decode_mismatch("properties", "group-sequence", "uint", group_sequence)
         if reply_to_group_id is not None and type(reply_to_group_id) is not str:
             raise _decode_mismatch("properties", "reply-to-group-id", "string", reply_to_group_id)
-        return cls(
-            message_id,
-            user_id,
-            to,
-            subject,
-            reply_to,
-            correlation_id,
-            content_type,
-            content_encoding,
-            absolute_expiry_time,
-            creation_time,
-            group_id,
-            group_sequence,
-            reply_to_group_id,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_PROPERTIES
+        put[0](obj, message_id)
+        put[1](obj, user_id)
+        put[2](obj, to)
+        put[3](obj, subject)
+        put[4](obj, reply_to)
+        put[5](obj, correlation_id)
+        put[6](obj, content_type)
+        put[7](obj, content_encoding)
+        put[8](obj, absolute_expiry_time)
+        put[9](obj, creation_time)
+        put[10](obj, group_id)
+        put[11](obj, group_sequence)
+        put[12](obj, reply_to_group_id)
+        return obj
+
+
+#: The slot setters of Properties's fields, in order, for ``_amqp_from_fields_``.
+_SET_PROPERTIES = _slot_setters(Properties)
 
 
 @register
@@ -2360,12 +2481,25 @@ class Received(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Received:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (section_number, section_offset) = fields if len(fields) == 2 else [*fields, *_NULLS][:2]
+        n = len(fields)
+        (
+            section_number,
+            section_offset,
+        ) = fields if n == 2 else fields + _PADS[2 - n] if n < 2 else fields[:2]
         if section_number is not None and type(section_number) is not UInt:
             raise _decode_mismatch("received", "section-number", "uint", section_number)
         if section_offset is not None and type(section_offset) is not ULong:
             raise _decode_mismatch("received", "section-offset", "ulong", section_offset)
-        return cls(section_number, section_offset)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_RECEIVED
+        put[0](obj, section_number)
+        put[1](obj, section_offset)
+        return obj
+
+
+#: The slot setters of Received's fields, in order, for ``_amqp_from_fields_``.
+_SET_RECEIVED = _slot_setters(Received)
 
 
 @register
@@ -2433,10 +2567,19 @@ class Rejected(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Rejected:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (error,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("rejected", "error", "an error", error)
-        return cls(error)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_REJECTED
+        put[0](obj, error)
+        return obj
+
+
+#: The slot setters of Rejected's fields, in order, for ``_amqp_from_fields_``.
+_SET_REJECTED = _slot_setters(Rejected)
 
 
 @register
@@ -2535,18 +2678,29 @@ class Modified(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Modified:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             delivery_failed,
             undeliverable_here,
             message_annotations,
-        ) = fields if len(fields) == 3 else [*fields, *_NULLS][:3]
+        ) = fields if n == 3 else fields + _PADS[3 - n] if n < 3 else fields[:3]
         if delivery_failed is not None and type(delivery_failed) is not bool:
             raise _decode_mismatch("modified", "delivery-failed", "boolean", delivery_failed)
         if undeliverable_here is not None and type(undeliverable_here) is not bool:
             raise _decode_mismatch("modified", "undeliverable-here", "boolean", undeliverable_here)
         if message_annotations is not None:
             _check_fields(message_annotations, "modified", "message-annotations")
-        return cls(delivery_failed, undeliverable_here, message_annotations)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_MODIFIED
+        put[0](obj, delivery_failed)
+        put[1](obj, undeliverable_here)
+        put[2](obj, message_annotations)
+        return obj
+
+
+#: The slot setters of Modified's fields, in order, for ``_amqp_from_fields_``.
+_SET_MODIFIED = _slot_setters(Modified)
 
 
 @register
@@ -2723,6 +2877,7 @@ class Source(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Source:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             address,
             durable,
@@ -2735,7 +2890,7 @@ class Source(Composite):
             default_outcome,
             outcomes,
             capabilities,
-        ) = fields if len(fields) == 11 else [*fields, *_NULLS][:11]
+        ) = fields if n == 11 else fields + _PADS[11 - n] if n < 11 else fields[:11]
         if address is not None and type(address) not in _T_ADDRESS:
             raise _decode_mismatch("source", "address", "an address", address)
         if durable is not None:
@@ -2772,19 +2927,25 @@ class Source(Composite):
             _check_multiple(outcomes, Symbol, "source", "outcomes", "symbol")
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "source", "capabilities", "symbol")
-        return cls(
-            address,
-            durable,
-            expiry_policy,
-            timeout,
-            dynamic,
-            dynamic_node_properties,
-            distribution_mode,
-            filter,
-            default_outcome,
-            outcomes,
-            capabilities,
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SOURCE
+        put[0](obj, address)
+        put[1](obj, durable)
+        put[2](obj, expiry_policy)
+        put[3](obj, timeout)
+        put[4](obj, dynamic)
+        put[5](obj, dynamic_node_properties)
+        put[6](obj, distribution_mode)
+        put[7](obj, filter)
+        put[8](obj, default_outcome)
+        put[9](obj, outcomes)
+        put[10](obj, capabilities)
+        return obj
+
+
+#: The slot setters of Source's fields, in order, for ``_amqp_from_fields_``.
+_SET_SOURCE = _slot_setters(Source)
 
 
 @register
@@ -2914,6 +3075,7 @@ class Target(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Target:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             address,
             durable,
@@ -2922,7 +3084,7 @@ class Target(Composite):
             dynamic,
             dynamic_node_properties,
             capabilities,
-        ) = fields if len(fields) == 7 else [*fields, *_NULLS][:7]
+        ) = fields if n == 7 else fields + _PADS[7 - n] if n < 7 else fields[:7]
         if address is not None and type(address) not in _T_ADDRESS:
             raise _decode_mismatch("target", "address", "an address", address)
         if durable is not None:
@@ -2951,9 +3113,21 @@ class Target(Composite):
             _check_fields(dynamic_node_properties, "target", "dynamic-node-properties")
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "target", "capabilities", "symbol")
-        return cls(
-            address, durable, expiry_policy, timeout, dynamic, dynamic_node_properties, capabilities
-        )
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_TARGET
+        put[0](obj, address)
+        put[1](obj, durable)
+        put[2](obj, expiry_policy)
+        put[3](obj, timeout)
+        put[4](obj, dynamic)
+        put[5](obj, dynamic_node_properties)
+        put[6](obj, capabilities)
+        return obj
+
+
+#: The slot setters of Target's fields, in order, for ``_amqp_from_fields_``.
+_SET_TARGET = _slot_setters(Target)
 
 
 @register
@@ -3120,7 +3294,10 @@ class SaslMechanisms(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> SaslMechanisms:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (sasl_server_mechanisms,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (
+            sasl_server_mechanisms,
+        ) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if sasl_server_mechanisms is not None and type(sasl_server_mechanisms) is not Symbol:
             _check_multiple(
                 sasl_server_mechanisms,
@@ -3129,7 +3306,15 @@ class SaslMechanisms(Composite):
                 "sasl-server-mechanisms",
                 "symbol",
             )
-        return cls(sasl_server_mechanisms)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SASL_MECHANISMS
+        put[0](obj, sasl_server_mechanisms)
+        return obj
+
+
+#: The slot setters of SaslMechanisms's fields, in order, for ``_amqp_from_fields_``.
+_SET_SASL_MECHANISMS = _slot_setters(SaslMechanisms)
 
 
 @register
@@ -3189,18 +3374,29 @@ class SaslInit(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> SaslInit:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
+        n = len(fields)
         (
             mechanism,
             initial_response,
             hostname,
-        ) = fields if len(fields) == 3 else [*fields, *_NULLS][:3]
+        ) = fields if n == 3 else fields + _PADS[3 - n] if n < 3 else fields[:3]
         if mechanism is not None and type(mechanism) is not Symbol:
             raise _decode_mismatch("sasl-init", "mechanism", "symbol", mechanism)
         if initial_response is not None and type(initial_response) is not bytes:
             raise _decode_mismatch("sasl-init", "initial-response", "binary", initial_response)
         if hostname is not None and type(hostname) is not str:
             raise _decode_mismatch("sasl-init", "hostname", "string", hostname)
-        return cls(mechanism, initial_response, hostname)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SASL_INIT
+        put[0](obj, mechanism)
+        put[1](obj, initial_response)
+        put[2](obj, hostname)
+        return obj
+
+
+#: The slot setters of SaslInit's fields, in order, for ``_amqp_from_fields_``.
+_SET_SASL_INIT = _slot_setters(SaslInit)
 
 
 @register
@@ -3240,10 +3436,19 @@ class SaslChallenge(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> SaslChallenge:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (challenge,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (challenge,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if challenge is not None and type(challenge) is not bytes:
             raise _decode_mismatch("sasl-challenge", "challenge", "binary", challenge)
-        return cls(challenge)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SASL_CHALLENGE
+        put[0](obj, challenge)
+        return obj
+
+
+#: The slot setters of SaslChallenge's fields, in order, for ``_amqp_from_fields_``.
+_SET_SASL_CHALLENGE = _slot_setters(SaslChallenge)
 
 
 @register
@@ -3283,10 +3488,19 @@ class SaslResponse(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> SaslResponse:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (response,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (response,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if response is not None and type(response) is not bytes:
             raise _decode_mismatch("sasl-response", "response", "binary", response)
-        return cls(response)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SASL_RESPONSE
+        put[0](obj, response)
+        return obj
+
+
+#: The slot setters of SaslResponse's fields, in order, for ``_amqp_from_fields_``.
+_SET_SASL_RESPONSE = _slot_setters(SaslResponse)
 
 
 @register
@@ -3339,14 +3553,27 @@ class SaslOutcome(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> SaslOutcome:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (code, additional_data) = fields if len(fields) == 2 else [*fields, *_NULLS][:2]
+        n = len(fields)
+        (
+            code,
+            additional_data,
+        ) = fields if n == 2 else fields + _PADS[2 - n] if n < 2 else fields[:2]
         if code is not None:
             code = _decode_choice(
                 code, UByte, _FROM_WIRE_SASL_CODE, "sasl-outcome", "code", "sasl-code"
             )
         if additional_data is not None and type(additional_data) is not bytes:
             raise _decode_mismatch("sasl-outcome", "additional-data", "binary", additional_data)
-        return cls(code, additional_data)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_SASL_OUTCOME
+        put[0](obj, code)
+        put[1](obj, additional_data)
+        return obj
+
+
+#: The slot setters of SaslOutcome's fields, in order, for ``_amqp_from_fields_``.
+_SET_SASL_OUTCOME = _slot_setters(SaslOutcome)
 
 
 @register
@@ -3390,10 +3617,19 @@ class Coordinator(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Coordinator:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (capabilities,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (capabilities,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "coordinator", "capabilities", "symbol")
-        return cls(capabilities)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_COORDINATOR
+        put[0](obj, capabilities)
+        return obj
+
+
+#: The slot setters of Coordinator's fields, in order, for ``_amqp_from_fields_``.
+_SET_COORDINATOR = _slot_setters(Coordinator)
 
 
 @register
@@ -3431,8 +3667,17 @@ class Declare(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Declare:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (global_id,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
-        return cls(global_id)
+        n = len(fields)
+        (global_id,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_DECLARE
+        put[0](obj, global_id)
+        return obj
+
+
+#: The slot setters of Declare's fields, in order, for ``_amqp_from_fields_``.
+_SET_DECLARE = _slot_setters(Declare)
 
 
 @register
@@ -3483,12 +3728,22 @@ class Discharge(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Discharge:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (txn_id, fail) = fields if len(fields) == 2 else [*fields, *_NULLS][:2]
+        n = len(fields)
+        (txn_id, fail) = fields if n == 2 else fields + _PADS[2 - n] if n < 2 else fields[:2]
         if txn_id is not None and type(txn_id) not in _T_TXN_ID:
             raise _decode_mismatch("discharge", "txn-id", "a txn-id", txn_id)
         if fail is not None and type(fail) is not bool:
             raise _decode_mismatch("discharge", "fail", "boolean", fail)
-        return cls(txn_id, fail)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_DISCHARGE
+        put[0](obj, txn_id)
+        put[1](obj, fail)
+        return obj
+
+
+#: The slot setters of Discharge's fields, in order, for ``_amqp_from_fields_``.
+_SET_DISCHARGE = _slot_setters(Discharge)
 
 
 @register
@@ -3528,10 +3783,19 @@ class Declared(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> Declared:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (txn_id,) = fields if len(fields) == 1 else [*fields, *_NULLS][:1]
+        n = len(fields)
+        (txn_id,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if txn_id is not None and type(txn_id) not in _T_TXN_ID:
             raise _decode_mismatch("declared", "txn-id", "a txn-id", txn_id)
-        return cls(txn_id)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_DECLARED
+        put[0](obj, txn_id)
+        return obj
+
+
+#: The slot setters of Declared's fields, in order, for ``_amqp_from_fields_``.
+_SET_DECLARED = _slot_setters(Declared)
 
 
 @register
@@ -3582,12 +3846,22 @@ class TransactionalState(Composite):
     @classmethod
     def _amqp_from_fields_(cls, fields: list[Any]) -> TransactionalState:
         """Build from decoded fields; DecodeError if one is not of its spec type."""
-        (txn_id, outcome) = fields if len(fields) == 2 else [*fields, *_NULLS][:2]
+        n = len(fields)
+        (txn_id, outcome) = fields if n == 2 else fields + _PADS[2 - n] if n < 2 else fields[:2]
         if txn_id is not None and type(txn_id) not in _T_TXN_ID:
             raise _decode_mismatch("transactional-state", "txn-id", "a txn-id", txn_id)
         if outcome is not None and not isinstance(outcome, _P_OUTCOME):
             raise _decode_mismatch("transactional-state", "outcome", "an outcome", outcome)
-        return cls(txn_id, outcome)
+        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
+        obj = object.__new__(cls)
+        put = _SET_TRANSACTIONAL_STATE
+        put[0](obj, txn_id)
+        put[1](obj, outcome)
+        return obj
+
+
+#: The slot setters of TransactionalState's fields, in order, for ``_amqp_from_fields_``.
+_SET_TRANSACTIONAL_STATE = _slot_setters(TransactionalState)
 
 
 # -- what type='*' fields accept -------------------------------------------------------------------
