@@ -8,10 +8,12 @@ value, ``PENDING``, or the typed error that says why it never will be; the *comm
 policy lives here too; the public ``Delivery`` is in ``_delivery`` and request/reply
 correlation in ``_requests``.
 
-An adapter only adds two things: a *runner* that executes a command with exclusive access to
-the engine and then wakes its I/O (blocking: under the connection's lock; trio: on the trio
-thread), and a *wait* that re-evaluates a predicate whenever events arrive (blocking: a
-``Condition``; trio: a ``ParkingLot``) until it stops being ``PENDING`` or the timeout passes.
+The public calls that combine commands and predicates are written once in ``_calls``; the
+read-only properties of the public objects in ``_views``. An adapter only adds two things: a
+*runner* that executes a command with exclusive access to the engine and then wakes its I/O
+(blocking: under the connection's lock; trio: on the trio thread), and a *wait* that
+re-evaluates a predicate whenever events arrive (blocking: a ``Condition``; trio: a
+``ParkingLot``) until it stops being ``PENDING`` or the timeout passes.
 
 Must never: do I/O, block, sleep, read a clock, or import an adapter.
 """
@@ -24,7 +26,7 @@ from collections import deque
 from typing import Any, Callable, Mapping
 
 from .codec.message import Message
-from .codec.spec import Accepted, Error, Modified, Rejected, Released
+from .codec.spec import Accepted, Error, Modified, Rejected, Released, SenderSettleMode
 from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.events import (
@@ -294,7 +296,9 @@ class SessionRecord:
         """Attach a sending link with ``_options.sender_attach`` fields."""
         self.check()
         link = self.session.attach_sender(name or self.core.next_name("sender"), **attach)
-        return self._track(link, address, credit=0, auto_accept=False)
+        record = self._track(link, address, credit=0, auto_accept=False)
+        record.at_most_once = attach.get("snd_settle_mode") is SenderSettleMode.SETTLED
+        return record
 
     def attach_receiver(
         self, address: str | None, attach: Mapping[str, Any], *, credit: int, auto_accept: bool, name: str | None = None
@@ -338,6 +342,8 @@ class LinkRecord:
         self.detached_by_peer = False
         self.closing = False
         self.draining = False
+        #: a sender whose deliveries go out pre-settled (``send`` waits for no outcome)
+        self.at_most_once = False
         self.error: LinkDetachedError | None = None
         self.deliveries: deque[EngineDelivery] = deque()
         #: sent, unsettled deliveries whose outcome has not arrived (sender)
@@ -452,12 +458,12 @@ class LinkRecord:
             self.core.output_pending = True
 
     # -- commands ----------------------------------------------------------------------------------
-    def send(self, payload: bytes, *, settled: bool) -> EngineDelivery:
-        """Queue one encoded message on the sender."""
+    def send(self, payload: bytes) -> EngineDelivery:
+        """Queue one encoded message on the sender (pre-settled when ``at_most_once``)."""
         self.check()
         assert isinstance(self.link, Sender)
-        delivery = self.link.send(payload, settled=settled)
-        if not settled:
+        delivery = self.link.send(payload, settled=self.at_most_once)
+        if not self.at_most_once:
             self.in_flight.add(delivery)
         return delivery
 

@@ -88,6 +88,29 @@ def _symbols(values: str | Iterable[str] | None) -> list[Symbol] | None:
     return [Symbol(v) for v in values]
 
 
+def _open_fields(
+    idle_timeout: float | None,
+    max_frame_size: int | None,
+    channel_max: int | None,
+    properties: Mapping[str, Any] | None,
+    offered_capabilities: Sequence[str] | None,
+    desired_capabilities: Sequence[str] | None,
+) -> dict[str, Any]:
+    """``Config`` keywords for what we advertise in OPEN (client and server alike); limits
+    left out keep ``Config``'s defaults."""
+    fields: dict[str, Any] = {
+        "idle_timeout": idle_timeout,
+        "properties": symbol_keys(properties),
+        "offered_capabilities": _symbols(offered_capabilities),
+        "desired_capabilities": _symbols(desired_capabilities),
+    }
+    if max_frame_size is not None:
+        fields["max_frame_size"] = max_frame_size
+    if channel_max is not None:
+        fields["channel_max"] = channel_max
+    return fields
+
+
 class ConnectOptions(TypedDict, total=False):
     """Keyword options of ``connect`` (both adapters).
 
@@ -201,21 +224,12 @@ def client_options(
             allow_insecure_plain=allow_insecure_plain,
         )
 
-    extra: dict[str, Any] = {}
-    if max_frame_size is not None:
-        extra["max_frame_size"] = max_frame_size
-    if channel_max is not None:
-        extra["channel_max"] = channel_max
     config = Config(
         role=ConnectionRole.CLIENT,
         container_id=container_id or new_container_id(),
         hostname=hostname or parsed.host,
-        idle_timeout=idle_timeout,
-        properties=symbol_keys(properties),
-        offered_capabilities=_symbols(offered_capabilities),
-        desired_capabilities=_symbols(desired_capabilities),
         sasl=make_sasl,
-        **extra,
+        **_open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities),
     )
     return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit)
 
@@ -277,11 +291,7 @@ def server_configs(
     """
     mechanisms = None if sasl_mechanisms is None else tuple(sasl_mechanisms)
     cid = container_id or new_container_id()
-    extra: dict[str, Any] = {}
-    if max_frame_size is not None:
-        extra["max_frame_size"] = max_frame_size
-    if channel_max is not None:
-        extra["channel_max"] = channel_max
+    fields = _open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities)
 
     def config_for(peer_identity: str | None) -> Config:
         def make_sasl() -> SaslNegotiator:
@@ -298,13 +308,9 @@ def server_configs(
         return Config(
             role=ConnectionRole.SERVER,
             container_id=cid,
-            idle_timeout=idle_timeout,
-            properties=symbol_keys(properties),
-            offered_capabilities=_symbols(offered_capabilities),
-            desired_capabilities=_symbols(desired_capabilities),
             sasl=make_sasl,
             allow_no_sasl=allow_anonymous,
-            **extra,
+            **fields,
         )
 
     config_for(None)  # bad options fail now, not for each client
@@ -394,6 +400,10 @@ class ReceiverOptions(TypedDict, total=False):
         dynamic_node_properties: properties of the node a dynamic receiver asks for.
         properties: link properties (``str`` keys are sent as symbols).
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
+        max_message_size: the largest message this receiver takes, in bytes, advertised in
+            ATTACH; a larger delivery closes the link with
+            ``amqp:link:message-size-exceeded`` (``LinkDetachedError``) before it is
+            buffered. Default: ``Limits.max_message_size`` (100 MiB); ``0``: no limit.
     """
 
     name: str
@@ -411,6 +421,7 @@ class ReceiverOptions(TypedDict, total=False):
     properties: Mapping[str, Any] | None
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
+    max_message_size: int | None
 
 
 def sender_attach(
@@ -471,6 +482,7 @@ def receiver_attach(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    max_message_size: int | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
@@ -478,10 +490,13 @@ def receiver_attach(
     accepted here so ``ReceiverOptions`` can be passed through whole, and ignored.
 
     Raises:
-        ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3).
+        ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3), or
+            a ``max_message_size`` that is not a ulong.
     """
     if dynamic and address is not None:
         raise ValueError("a dynamic receiver gets its address from the peer: pass address=None")
+    if max_message_size is not None and not 0 <= max_message_size < 1 << 64:
+        raise ValueError("max_message_size must be in [0, 2**64) (0: no limit)")
     mode = _settle(settle_mode)
     source = Source(
         address=address,
@@ -507,5 +522,7 @@ def receiver_attach(
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),
+        # None leaves the engine's default (Config.limits.max_message_size) in place.
+        "max_message_size": max_message_size,
     }
 

@@ -12,32 +12,36 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterator, ParamSpec, TypeVar
 
-from .. import _api
+from .. import _calls
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._calls import Steps
+from .._delivery import Delivery, Runner
+from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
-from .._options import DEFAULT_CREDIT, ClientOptions, ReceiverOptions, SenderOptions, SettleMode, client_options, receiver_attach, sender_attach
+from .._views import ConnectionView, ReceiverView, RequesterView, SenderView
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
-from ..errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
+from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from ._reactor import Channel, Reactor
 from ._transport import Transport
 
 if TYPE_CHECKING:
-    import ssl
-    from typing import Mapping, Sequence
-
     from typing_extensions import Unpack
+
+    from .._options import ConnectOptions
 
 __all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class _Sync:
-    """Runs commands and waits for predicates on one connection's reactor."""
+    """Runs commands and drives ``_calls`` on one connection's reactor: the blocking way to
+    wait (on the reactor lock's condition) is all this adapter adds to them."""
 
     def __init__(self, reactor: Reactor, core: ClientCore, default_timeout: float | None) -> None:
         self.reactor = reactor
@@ -45,23 +49,41 @@ class _Sync:
         self.default_timeout = default_timeout
 
     def run(self, fn: Callable[[], _T]) -> _T:
+        """Run an engine command under the lock, then wake the I/O thread (a ``Runner``)."""
         with self.reactor.lock:
             result = fn()
         self.reactor.wakeup()
         return result
 
-    def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, *, default: bool = True) -> _T:
+    def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
+        return self.drive(steps(self.run, *args, **kwargs))
+
+    def drive(self, steps: Steps[_T]) -> _T:
+        """Wait for each ``Wait`` the call yields and send the value back (or throw the error
+        in, so the call can undo what it started)."""
+        try:
+            wait = next(steps)
+            while True:
+                try:
+                    value = self.wait(wait.predicate, wait.limit(time.monotonic(), self.default_timeout), wait.what)
+                except BaseException as exc:
+                    wait = steps.throw(exc)
+                else:
+                    wait = steps.send(value)
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+
+    def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str) -> _T:
         """Evaluate ``predicate`` each time events arrive until it is not ``PENDING``.
 
         Args:
-            timeout: seconds; ``None`` means the connection's default if ``default`` else
-                forever.
+            timeout: seconds; ``None`` waits forever.
 
         Raises:
             Timeout: it did not happen in time.
         """
-        if timeout is None and default:
-            timeout = self.default_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         reactor = self.reactor
         with reactor.changed:
@@ -85,24 +107,7 @@ class _Sync:
                 reactor.changed.wait(remaining)
 
 
-def connect(
-    url: str,
-    *,
-    container_id: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    sasl_mechanisms: "Sequence[str] | None" = None,
-    allow_insecure_plain: bool = False,
-    ssl_context: "ssl.SSLContext | None" = None,
-    hostname: str | None = None,
-    idle_timeout: float | None = None,
-    max_frame_size: int | None = None,
-    channel_max: int | None = None,
-    properties: "Mapping[str, Any] | None" = None,
-    offered_capabilities: "Sequence[str] | None" = None,
-    desired_capabilities: "Sequence[str] | None" = None,
-    timeout: float | None = 30.0,
-) -> "Connection":
+def connect(url: str, **options: "Unpack[ConnectOptions]") -> "Connection":
     """Open an AMQP connection and return it once the peer's OPEN has arrived.
 
     One I/O thread per connection moves bytes and ticks the engine, so heartbeats keep
@@ -111,22 +116,12 @@ def connect(
     Args:
         url: ``amqp[s]://[user[:password]@]host[:port][/address]``; the address part is
             ignored here (pass addresses to ``open_sender``/``open_receiver``).
-        container_id: our container-id (default: a fresh ``amqp10-<uuid>``).
-        username, password: SASL credentials (override the URL's). Without any, ANONYMOUS.
-        sasl_mechanisms: only consider these (e.g. ``["EXTERNAL"]`` with a client
-            certificate, ``["SCRAM-SHA-256"]``); default: the strongest both sides support.
-        allow_insecure_plain: permit SASL PLAIN over plain TCP (it sends the password in
-            clear; without this flag the connection fails with ``SASLError``).
-        ssl_context: TLS settings (see ``amqp10.tls.client_context``); given, TLS is used
-            whatever the scheme. ``amqps://`` without one verifies against the system CAs.
-        hostname: the virtual host to ask for in OPEN and SASL (default: the URL's host).
-        idle_timeout: seconds of silence after which *we* give up on the peer (advertised,
-            so the peer sends heartbeats at least that often). ``None``: no limit.
-        max_frame_size, channel_max: our limits, advertised in OPEN.
-        properties, offered_capabilities, desired_capabilities: sent in OPEN.
-        timeout: seconds allowed for connecting, and the default limit of every later call
-            that waits for the peer (``None``: wait forever). ``receive`` waits forever by
-            default.
+        **options: see ``amqp10.ConnectOptions``: ``container_id``, ``username``,
+            ``password``, ``sasl_mechanisms``, ``allow_insecure_plain``, ``ssl_context``,
+            ``hostname``, ``idle_timeout``, ``max_frame_size``, ``channel_max``,
+            ``properties``, ``offered_capabilities``, ``desired_capabilities``,
+            ``write_buffer_limit`` and ``timeout`` (default 30 s: for connecting, and the
+            default limit of every later call that waits for the peer but ``receive``).
 
     Returns:
         The open ``Connection`` (a context manager that closes it).
@@ -136,29 +131,12 @@ def connect(
             name that does not match), or the peer closed the connection at once.
         SASLError: authentication failed or was refused by policy.
         Timeout: no answer within ``timeout``.
-        ValueError: a malformed URL or option.
+        ValueError: a malformed URL or option. TypeError: an unknown option.
     """
-    options = client_options(
-        url,
-        container_id=container_id,
-        username=username,
-        password=password,
-        sasl_mechanisms=sasl_mechanisms,
-        allow_insecure_plain=allow_insecure_plain,
-        ssl_context=ssl_context,
-        hostname=hostname,
-        idle_timeout=idle_timeout,
-        max_frame_size=max_frame_size,
-        channel_max=channel_max,
-        properties=properties,
-        offered_capabilities=offered_capabilities,
-        desired_capabilities=desired_capabilities,
-        timeout=timeout,
-    )
-    return Connection._open(options)
+    return Connection._open(client_options(url, **options))
 
 
-class Connection:
+class Connection(ConnectionView):
     """A blocking AMQP connection. Use ``connect()`` to make one.
 
     Links opened directly on the connection share one session, begun on first use; open
@@ -206,63 +184,29 @@ class Connection:
         reactor.start()
         remaining = None if options.timeout is None else max(0.0, options.timeout - (time.monotonic() - started))
         try:
-            connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {url}", default=False)
+            connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {url}")
         except BaseException:
             reactor.stop()
             reactor.join(5)
             raise
         return connection
 
-    # -- context manager ------------------------------------------------------------------------
     def __enter__(self) -> "Connection":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- facts ------------------------------------------------------------------------------------
-    @property
-    def container_id(self) -> str:
-        """Our container-id."""
-        return self._options.config.container_id
-
-    @property
-    def remote_container_id(self) -> str | None:
-        """The peer's container-id."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else str(remote.container_id)
-
-    @property
-    def remote_properties(self) -> Any:
-        """The peer's OPEN properties."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else remote.properties
-
-    @property
-    def remote_offered_capabilities(self) -> Any:
-        """The capabilities the peer offered in OPEN (e.g. ``ANONYMOUS-RELAY``)."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else remote.offered_capabilities
-
-    @property
-    def closed(self) -> bool:
-        """The connection is over (closed by you, by the peer, or broken)."""
-        return self._core.finished or self._core.closing
-
-    # -- opening things ---------------------------------------------------------------------------
     def open_session(self, *, timeout: float | None = None) -> "Session":
         """Begin a new session and wait for the peer's answer.
 
         Raises:
             SessionEndedError: the peer refused it. ConnectionClosedError, Timeout.
         """
-        record = self._sync.run(self._core.begin_session)
-        self._sync.wait(record.begun_or_failed, timeout, "beginning a session")
-        return Session(self, record)
+        return Session(self, self._sync.call(_calls.open_session, self._core, timeout))
 
     def _default_session(self) -> "Session":
-        record = self._sync.run(self._core.session_for_links)
-        return Session(self, record)
+        return Session(self, self._sync.run(self._core.session_for_links))
 
     def open_sender(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[SenderOptions]") -> "Sender":
         """Open a sender on the connection's default session (see ``Session.open_sender``)."""
@@ -297,10 +241,8 @@ class Connection:
         Raises:
             Timeout: the peer did not answer in time (the socket is closed anyway).
         """
-        core = self._core
-        self._sync.run(core.close)
         try:
-            self._sync.wait(core.closed, timeout, "closing the connection")
+            self._sync.call(_calls.close_connection, self._core, timeout)
         finally:
             self._reactor.stop()
             self._reactor.join(5)
@@ -342,11 +284,7 @@ class Session:
                 (``amqp:not-found``, ``amqp:unauthorized-access``, ...).
             Timeout, SessionEndedError, ConnectionClosedError.
         """
-        attach = sender_attach(address, **options)
-        at_most_once = SettleMode(options.get("settle_mode", SettleMode.AT_LEAST_ONCE)) is SettleMode.AT_MOST_ONCE
-        record = self._sync.run(lambda: self._record.attach_sender(address, attach, name=options.get("name")))
-        self._sync.wait(record.attached_or_failed, timeout, f"attaching a sender to {address!r}")
-        return Sender(self._connection, record, at_most_once=at_most_once)
+        return Sender(self._connection, self._sync.call(_calls.open_sender, self._record, address, timeout, options))
 
     def open_receiver(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[ReceiverOptions]") -> "Receiver":
         """Attach a receiving link from ``address`` and wait for the peer to accept it.
@@ -362,29 +300,15 @@ class Session:
             LinkDetachedError: the peer refused the link, with its condition.
             Timeout, SessionEndedError, ConnectionClosedError.
         """
-        attach = receiver_attach(address, **options)
-        credit = options.get("credit", DEFAULT_CREDIT)
-        auto_accept = options.get("auto_accept", False)
-        record = self._sync.run(lambda: self._record.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept, name=options.get("name")))
-        what = "a dynamic receiver" if options.get("dynamic") else f"a receiver from {address!r}"
-        self._sync.wait(record.attached_or_failed, timeout, f"attaching {what}")
-        return Receiver(self._connection, record)
+        return Receiver(self._connection, self._sync.call(_calls.open_receiver, self._record, address, timeout, options))
 
     def open_requester(self, address: str, *, timeout: float | None = None) -> "Requester":
         """Open a sender to ``address`` and a dynamic receiver for its replies."""
-        sender = self.open_sender(address, timeout=timeout)
-        try:
-            receiver = self.open_receiver(None, dynamic=True, timeout=timeout)
-        except BaseException:
-            sender.close()
-            raise
-        return Requester(sender, receiver)
+        return Requester(self._connection, self._sync.call(_calls.open_requester, self._record, address, timeout))
 
     def close(self, *, timeout: float | None = None) -> None:
         """End the session (and with it its links). Idempotent."""
-        record = self._record
-        self._sync.run(record.end)
-        self._sync.wait(record.ended_or_gone, timeout, "ending the session")
+        self._sync.call(_calls.end_session, self._record, timeout)
 
 
 class _Link:
@@ -393,61 +317,17 @@ class _Link:
         self._sync = connection._sync
         self._record = record
 
-    @property
-    def address(self) -> str | None:
-        """The node address (for a dynamic link: the one the peer created)."""
-        return self._record.address
-
-    @property
-    def name(self) -> str:
-        """The link name."""
-        return self._record.link.name
-
-    @property
-    def remote_properties(self) -> Any:
-        """The link properties the peer sent in its ATTACH."""
-        return self._record.link.remote_properties
-
-    @property
-    def remote_offered_capabilities(self) -> Any:
-        """The capabilities the peer offered in its ATTACH."""
-        return self._record.link.remote_offered_capabilities
-
-    @property
-    def remote_source(self) -> Any:
-        """The source terminus as the peer answered it (filters it applied, ...)."""
-        return self._record.link.remote_source
-
-    @property
-    def remote_target(self) -> Any:
-        """The target terminus as the peer answered it."""
-        return self._record.link.remote_target
-
-    @property
-    def closed(self) -> bool:
-        """Detached or closed, by either side."""
-        return self._record.detached or self._record.closing
-
     def close(self, *, timeout: float | None = None) -> None:
         """Close the link (DETACH with closed=true: the peer may discard the node's state)."""
-        self._finish(True, timeout)
+        self._sync.call(_calls.finish_link, self._record, closed=True, timeout=timeout)
 
     def detach(self, *, timeout: float | None = None) -> None:
         """Detach without closing: a durable subscription survives to be re-attached by name."""
-        self._finish(False, timeout)
-
-    def _finish(self, closed: bool, timeout: float | None) -> None:
-        record = self._record
-        self._sync.run(lambda: record.detach(closed=closed))
-        self._sync.wait(record.detached_or_gone, timeout, f"detaching the {record.describe()}")
+        self._sync.call(_calls.finish_link, self._record, closed=False, timeout=timeout)
 
 
-class Sender(_Link):
+class Sender(_Link, SenderView):
     """The sending end of a link."""
-
-    def __init__(self, connection: Connection, record: LinkRecord, *, at_most_once: bool) -> None:
-        super().__init__(connection, record)
-        self._at_most_once = at_most_once
 
     def __enter__(self) -> "Sender":
         return self
@@ -455,24 +335,13 @@ class Sender(_Link):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @property
-    def credit(self) -> int:
-        """Credit the receiver has granted and we have not used."""
-        return self._record.link.credit.link_credit
-
-    @property
-    def unsettled(self) -> int:
-        """Messages sent at-least-once whose outcome has not arrived yet (including those
-        whose ``send`` timed out after they went out: their outcome is still settled)."""
-        return len(self._record.in_flight)
-
     def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
         """Send one message; with at-least-once, wait for the receiver's outcome.
 
         Args:
             message: a ``Message`` (anything else becomes ``Message(body=it)``).
-            timeout: seconds to wait for credit and (at-least-once) the outcome; default:
-                the connection's.
+            timeout: seconds to wait for room in the write buffer, credit and (at-least-once)
+                the outcome; default: the connection's.
 
         Returns:
             at-least-once: the outcome, ``Accepted()``, ``Rejected(error=...)``,
@@ -485,19 +354,10 @@ class Sender(_Link):
             LinkDetachedError, SessionEndedError, ConnectionClosedError.
             ValueError: an anonymous sender got a message without ``properties.to``.
         """
-        record = self._record
-        payload = _api.encode_for(record, message)
-        delivery = self._sync.run(lambda: record.send(payload, settled=self._at_most_once))
-        try:
-            if self._at_most_once:
-                return self._sync.wait(lambda: record.sent(delivery), timeout, f"sending on the {record.describe()}")
-            return self._sync.wait(lambda: record.outcome(delivery), timeout, f"sending on the {record.describe()}")
-        except Timeout:
-            self._sync.run(lambda: record.withdraw(delivery))
-            raise
+        return self._sync.call(_calls.send, self._record, message, timeout)
 
 
-class Receiver(_Link):
+class Receiver(_Link, ReceiverView):
     """The receiving end of a link. Iterate over it to receive until it closes."""
 
     def __enter__(self) -> "Receiver":
@@ -506,17 +366,7 @@ class Receiver(_Link):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @property
-    def credit(self) -> int:
-        """Credit granted to the sender and not yet used."""
-        return self._record.link.credit.link_credit
-
-    @property
-    def queued(self) -> int:
-        """Deliveries arrived and not yet taken by ``receive``."""
-        return len(self._record.deliveries)
-
-    def receive(self, *, timeout: float | None = None) -> _api.Delivery:
+    def receive(self, *, timeout: float | None = None) -> Delivery:
         """Wait for the next delivery.
 
         Args:
@@ -527,11 +377,9 @@ class Receiver(_Link):
             LinkDetachedError / SessionEndedError / ConnectionClosedError: the link ended
                 (after every delivery that had arrived was handed out).
         """
-        record = self._record
-        sync = self._sync
-        return sync.wait(lambda: record.take_delivery(sync.run), timeout, f"receiving on the {record.describe()}", default=False)
+        return self._sync.call(_calls.receive, self._record, timeout)
 
-    def __iter__(self) -> Iterator[_api.Delivery]:
+    def __iter__(self) -> Iterator[Delivery]:
         """Receive until the link or connection is closed cleanly; errors are raised."""
         while True:
             try:
@@ -545,24 +393,18 @@ class Receiver(_Link):
         """Grant ``count`` more credit (for ``credit=0``, manual flow control)."""
         self._sync.run(lambda: self._record.add_credit(count))
 
-    def drain(self, *, timeout: float | None = None) -> list[_api.Delivery]:
+    def drain(self, *, timeout: float | None = None) -> list[Delivery]:
         """Ask the sender to use all credit now or give it back, wait for its answer, and
         return every delivery that has arrived (spec 2.6.7 drain).
 
         Raises:
-            Timeout: the sender did not answer in time.
+            Timeout: the sender did not answer in time; the receiver stays usable (its
+                prefetch credit is granted again; a late answer is harmless).
         """
-        record = self._record
-        sync = self._sync
-        sync.run(record.start_drain)
-        try:
-            return sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
-        except Timeout:
-            sync.run(record.give_up_drain)
-            raise
+        return self._sync.call(_calls.drain, self._record, timeout)
 
 
-class Requester:
+class Requester(RequesterView):
     """Request/reply over a sender to one address and a dynamic receiver for the replies.
 
     Each ``request`` sets ``message-id`` (a UUID unless given) and ``reply-to``, sends, and
@@ -570,22 +412,19 @@ class Requester:
     replies are matched to their waiting request whatever the order they arrive in.
     """
 
-    def __init__(self, sender: Sender, receiver: Receiver) -> None:
-        self.sender = sender
-        self.receiver = receiver
-        self._requests = Requests(sender._record, receiver._record)
-        self._sync = sender._sync
+    def __init__(self, connection: Connection, requests: Requests) -> None:
+        self._sync = connection._sync
+        self._requests = requests
+        #: the sending link (to the address)
+        self.sender = Sender(connection, requests.sender)
+        #: the dynamic receiving link (for the replies)
+        self.receiver = Receiver(connection, requests.receiver)
 
     def __enter__(self) -> "Requester":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def closed(self) -> bool:
-        """Either link is closed."""
-        return self.sender.closed or self.receiver.closed
 
     def request(self, message: Message | Any, *, timeout: float | None = None) -> Message:
         """Send a request and return its reply.
@@ -594,24 +433,8 @@ class Requester:
             Timeout: no reply in time (a late reply is dropped).
             LinkDetachedError, ConnectionClosedError: the links ended.
         """
-        requests = self._requests
-        outgoing, key = self._sync.run(lambda: requests.prepare(message))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            self.sender.send(outgoing, timeout=timeout)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            return self._sync.wait(lambda: requests.reply(key), remaining, "waiting for a reply")
-        except BaseException:
-            self._sync.run(lambda: requests.forget(key))
-            raise
+        return self._sync.call(_calls.request, self._requests, message, timeout)
 
     def close(self, *, timeout: float | None = None) -> None:
         """Close both links."""
-        errors: list[AMQPError] = []
-        for link in (self.sender, self.receiver):
-            try:
-                link.close(timeout=timeout)
-            except AMQPError as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        self._sync.call(_calls.close_requester, self._requests, timeout)

@@ -16,14 +16,17 @@ from __future__ import annotations
 import math
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Generator, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Concatenate, Generator, Generic, ParamSpec, TypeVar
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
-from .. import _api
+from .. import _calls
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._calls import Steps
+from .._delivery import Delivery, Runner
+from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
-from .._options import DEFAULT_CREDIT, ClientOptions, ReceiverOptions, SenderOptions, SettleMode, client_options, receiver_attach, sender_attach
+from .._views import ConnectionView, ReceiverView, RequesterView, SenderView
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
@@ -34,14 +37,14 @@ if sys.version_info < (3, 11):  # pragma: no cover - trio depends on the backpor
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
-    import ssl
-    from typing import Mapping, Sequence
-
     from typing_extensions import Unpack
+
+    from .._options import ConnectOptions
 
 __all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 _R = TypeVar("_R", bound="_Closable")
 _S = TypeVar("_S", bound="_Closable")
 
@@ -82,7 +85,8 @@ class _Opening(Generic[_R]):
 
 
 class _Async:
-    """Runs commands and waits for predicates on one connection."""
+    """Runs commands and drives ``_calls`` on one connection: the trio way to wait (parked
+    on a ``ParkingLot`` that every batch of events unparks) is all this adapter adds."""
 
     def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None) -> None:
         self.core = core
@@ -91,22 +95,50 @@ class _Async:
         self.lot = trio.lowlevel.ParkingLot()
 
     def run(self, fn: Callable[[], _T]) -> _T:
+        """Run an engine command (we are on the trio thread), then wake the pump."""
         result = fn()
         self.pump.wakeup()
         return result
 
     def changed(self) -> None:
+        """Events arrived: let every waiter re-evaluate its predicate."""
         self.lot.unpark_all()
 
-    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, *, default: bool = True) -> _T:
+    async def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
+        return await self.drive(steps(self.run, *args, **kwargs))
+
+    async def drive(self, steps: Steps[_T]) -> _T:
+        """Wait for each ``Wait`` the call yields and send the value back (or throw the error,
+        cancellation included, in, so the call can undo what it started; its cleanup waits
+        are shielded from the cancellation)."""
+        try:
+            wait = next(steps)
+            while True:
+                try:
+                    limit = wait.limit(trio.current_time(), self.default_timeout)
+                    if wait.cleanup:
+                        with trio.CancelScope(shield=True):
+                            value = await self.wait(wait.predicate, limit, wait.what)
+                    else:
+                        value = await self.wait(wait.predicate, limit, wait.what)
+                except BaseException as exc:
+                    wait = steps.throw(exc)
+                else:
+                    wait = steps.send(value)
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+
+    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str) -> _T:
         """Re-evaluate ``predicate`` on every batch of events until it is not ``PENDING``.
 
+        A value is returned with no checkpoint after the predicate produced it, so a
+        cancelled wait has taken nothing.
+
         Raises:
-            Timeout: not within ``timeout`` seconds (``None``: the connection's default if
-                ``default``, else forever).
+            Timeout: not within ``timeout`` seconds (``None``: wait forever).
         """
-        if timeout is None and default:
-            timeout = self.default_timeout
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         while True:
             result = predicate()
@@ -125,53 +157,22 @@ class _Async:
 
 
 @asynccontextmanager
-async def connect(
-    url: str,
-    *,
-    container_id: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    sasl_mechanisms: "Sequence[str] | None" = None,
-    allow_insecure_plain: bool = False,
-    ssl_context: "ssl.SSLContext | None" = None,
-    hostname: str | None = None,
-    idle_timeout: float | None = None,
-    max_frame_size: int | None = None,
-    channel_max: int | None = None,
-    properties: "Mapping[str, Any] | None" = None,
-    offered_capabilities: "Sequence[str] | None" = None,
-    desired_capabilities: "Sequence[str] | None" = None,
-    timeout: float | None = 30.0,
-) -> AsyncIterator["Connection"]:
+async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterator["Connection"]:
     """``async with amqp10.trio.connect(url) as conn:``: an open connection for the block.
 
-    Arguments, errors and defaults are those of ``amqp10.blocking.connect``. The connection's
-    I/O runs in tasks of a nursery owned by this context manager; leaving the block closes the
-    connection (CLOSE handshake, bounded by ``timeout``).
+    Options (``amqp10.ConnectOptions``), errors and defaults are those of
+    ``amqp10.blocking.connect``. The connection's I/O runs in tasks of a nursery owned by this
+    context manager; leaving the block closes the connection (CLOSE handshake, bounded by
+    ``timeout``).
     """
-    options = client_options(
-        url,
-        container_id=container_id,
-        username=username,
-        password=password,
-        sasl_mechanisms=sasl_mechanisms,
-        allow_insecure_plain=allow_insecure_plain,
-        ssl_context=ssl_context,
-        hostname=hostname,
-        idle_timeout=idle_timeout,
-        max_frame_size=max_frame_size,
-        channel_max=channel_max,
-        properties=properties,
-        offered_capabilities=offered_capabilities,
-        desired_capabilities=desired_capabilities,
-        timeout=timeout,
-    )
+    settings = client_options(url, **options)
+    timeout = settings.timeout
     deadline = math.inf if timeout is None else trio.current_time() + timeout
-    stream = await _open_stream(options, deadline)
-    engine = EngineConnection(options.config)
-    core = ClientCore(engine, str(options.url))
+    stream = await _open_stream(settings, deadline)
+    engine = EngineConnection(settings.config)
+    core = ClientCore(engine, str(settings.url))
     engine.open()
-    connection = Connection(options, core)
+    connection = Connection(settings, core)
 
     def on_events(events: list[Event]) -> None:
         core.handle(events)
@@ -194,7 +195,7 @@ async def connect(
             nursery.start_soon(run_pump)
             try:
                 remaining = None if timeout is None else max(0.0, deadline - trio.current_time())
-                await connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {options.url}", default=False)
+                await connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {settings.url}")
                 yield connection
             finally:
                 with trio.CancelScope(shield=True):
@@ -242,7 +243,7 @@ async def _open_stream(options: ClientOptions, deadline: float) -> trio.abc.Stre
     raise Timeout(f"connecting to {url} did not complete within {options.timeout:g} s")
 
 
-class Connection(_Closable):
+class Connection(ConnectionView, _Closable):
     """An AMQP connection for trio. Use ``async with amqp10.trio.connect(url) as conn``."""
 
     def __init__(self, options: ClientOptions, core: ClientCore) -> None:
@@ -255,41 +256,11 @@ class Connection(_Closable):
         self._pump = pump
         self._sync = _Async(self._core, pump, self._options.timeout)
 
-    @property
-    def container_id(self) -> str:
-        """Our container-id."""
-        return self._options.config.container_id
-
-    @property
-    def remote_container_id(self) -> str | None:
-        """The peer's container-id."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else str(remote.container_id)
-
-    @property
-    def remote_properties(self) -> Any:
-        """The peer's OPEN properties."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else remote.properties
-
-    @property
-    def remote_offered_capabilities(self) -> Any:
-        """The capabilities the peer offered in OPEN."""
-        remote = self._core.engine.remote_open
-        return None if remote is None else remote.offered_capabilities
-
-    @property
-    def closed(self) -> bool:
-        """The connection is over (closed by you, by the peer, or broken)."""
-        return self._core.finished or self._core.closing
-
     def open_session(self, *, timeout: float | None = None) -> "_Opening[Session]":
         """Begin a session (``await`` it, or ``async with`` it)."""
 
         async def opener() -> Session:
-            record = self._sync.run(self._core.begin_session)
-            await self._sync.wait(record.begun_or_failed, timeout, "beginning a session")
-            return Session(self, record)
+            return Session(self, await self._sync.call(_calls.open_session, self._core, timeout))
 
         return _Opening(opener)
 
@@ -320,9 +291,7 @@ class Connection(_Closable):
 
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close the connection (CLOSE handshake). Idempotent."""
-        core = self._core
-        self._sync.run(core.close)
-        await self._sync.wait(core.closed, timeout, "closing the connection")
+        await self._sync.call(_calls.close_connection, self._core, timeout)
 
 
 class Session(_Closable):
@@ -351,35 +320,17 @@ class Session(_Closable):
         return _Opening(lambda: self._open_requester(address, timeout))
 
     async def _open_sender(self, address: str | None, timeout: float | None, options: SenderOptions) -> "Sender":
-        attach = sender_attach(address, **options)
-        at_most_once = SettleMode(options.get("settle_mode", SettleMode.AT_LEAST_ONCE)) is SettleMode.AT_MOST_ONCE
-        record = self._sync.run(lambda: self._record.attach_sender(address, attach, name=options.get("name")))
-        await self._sync.wait(record.attached_or_failed, timeout, f"attaching a sender to {address!r}")
-        return Sender(self._connection, record, at_most_once=at_most_once)
+        return Sender(self._connection, await self._sync.call(_calls.open_sender, self._record, address, timeout, options))
 
     async def _open_receiver(self, address: str | None, timeout: float | None, options: ReceiverOptions) -> "Receiver":
-        attach = receiver_attach(address, **options)
-        credit = options.get("credit", DEFAULT_CREDIT)
-        auto_accept = options.get("auto_accept", False)
-        record = self._sync.run(lambda: self._record.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept, name=options.get("name")))
-        what = "a dynamic receiver" if options.get("dynamic") else f"a receiver from {address!r}"
-        await self._sync.wait(record.attached_or_failed, timeout, f"attaching {what}")
-        return Receiver(self._connection, record)
+        return Receiver(self._connection, await self._sync.call(_calls.open_receiver, self._record, address, timeout, options))
 
     async def _open_requester(self, address: str, timeout: float | None) -> "Requester":
-        sender = await self._open_sender(address, timeout, {})
-        try:
-            receiver = await self._open_receiver(None, timeout, {"dynamic": True})
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await sender.aclose()
-            raise
-        return Requester(sender, receiver)
+        return Requester(self._connection, await self._sync.call(_calls.open_requester, self._record, address, timeout))
 
     async def aclose(self, *, timeout: float | None = None) -> None:
         """End the session (and its links). Idempotent."""
-        self._sync.run(self._record.end)
-        await self._sync.wait(self._record.ended_or_gone, timeout, "ending the session")
+        await self._sync.call(_calls.end_session, self._record, timeout)
 
 
 class _Link(_Closable):
@@ -388,72 +339,17 @@ class _Link(_Closable):
         self._sync = connection._sync
         self._record = record
 
-    @property
-    def address(self) -> str | None:
-        """The node address (for a dynamic link: the one the peer created)."""
-        return self._record.address
-
-    @property
-    def name(self) -> str:
-        """The link name."""
-        return self._record.link.name
-
-    @property
-    def remote_properties(self) -> Any:
-        """The link properties the peer sent in its ATTACH."""
-        return self._record.link.remote_properties
-
-    @property
-    def remote_offered_capabilities(self) -> Any:
-        """The capabilities the peer offered in its ATTACH."""
-        return self._record.link.remote_offered_capabilities
-
-    @property
-    def remote_source(self) -> Any:
-        """The source terminus as the peer answered it."""
-        return self._record.link.remote_source
-
-    @property
-    def remote_target(self) -> Any:
-        """The target terminus as the peer answered it."""
-        return self._record.link.remote_target
-
-    @property
-    def closed(self) -> bool:
-        """Detached or closed, by either side."""
-        return self._record.detached or self._record.closing
-
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close the link (DETACH with closed=true)."""
-        await self._finish(True, timeout)
+        await self._sync.call(_calls.finish_link, self._record, closed=True, timeout=timeout)
 
     async def detach(self, *, timeout: float | None = None) -> None:
         """Detach without closing (a durable subscription survives)."""
-        await self._finish(False, timeout)
-
-    async def _finish(self, closed: bool, timeout: float | None) -> None:
-        record = self._record
-        self._sync.run(lambda: record.detach(closed=closed))
-        await self._sync.wait(record.detached_or_gone, timeout, f"detaching the {record.describe()}")
+        await self._sync.call(_calls.finish_link, self._record, closed=False, timeout=timeout)
 
 
-class Sender(_Link):
+class Sender(_Link, SenderView):
     """The sending end of a link; ``async with`` closes it on exit."""
-
-    def __init__(self, connection: Connection, record: LinkRecord, *, at_most_once: bool) -> None:
-        super().__init__(connection, record)
-        self._at_most_once = at_most_once
-
-    @property
-    def credit(self) -> int:
-        """Credit granted by the receiver and not yet used."""
-        return self._record.link.credit.link_credit
-
-    @property
-    def unsettled(self) -> int:
-        """Messages sent at-least-once whose outcome has not arrived yet (including those
-        whose ``send`` was cancelled or timed out after they went out)."""
-        return len(self._record.in_flight)
 
     async def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
         """Send one message (see ``amqp10.blocking.Sender.send``).
@@ -461,46 +357,24 @@ class Sender(_Link):
         Cancellation-safe: if cancelled (or timed out) before any of the message went out it
         is withdrawn and never sent; after, its outcome is still tracked and settled.
         """
-        record = self._record
-        payload = _api.encode_for(record, message)
-        delivery = self._sync.run(lambda: record.send(payload, settled=self._at_most_once))
-        what = f"sending on the {record.describe()}"
-        try:
-            if self._at_most_once:
-                return await self._sync.wait(lambda: record.sent(delivery), timeout, what)
-            return await self._sync.wait(lambda: record.outcome(delivery), timeout, what)
-        except BaseException:
-            self._sync.run(lambda: record.withdraw(delivery))  # no checkpoint: runs even when cancelled
-            raise
+        return await self._sync.call(_calls.send, self._record, message, timeout)
 
 
-class Receiver(_Link):
+class Receiver(_Link, ReceiverView):
     """The receiving end of a link; ``async for`` receives until it closes."""
 
-    @property
-    def credit(self) -> int:
-        """Credit granted to the sender and not yet used."""
-        return self._record.link.credit.link_credit
-
-    @property
-    def queued(self) -> int:
-        """Deliveries arrived and not yet taken."""
-        return len(self._record.deliveries)
-
-    async def receive(self, *, timeout: float | None = None) -> _api.Delivery:
+    async def receive(self, *, timeout: float | None = None) -> Delivery:
         """Wait for the next delivery (see ``amqp10.blocking.Receiver.receive``).
 
         Cancellation-safe: a cancelled receive has taken nothing; the delivery stays buffered
         for the next one.
         """
-        record = self._record
-        sync = self._sync
-        return await sync.wait(lambda: record.take_delivery(sync.run), timeout, f"receiving on the {record.describe()}", default=False)
+        return await self._sync.call(_calls.receive, self._record, timeout)
 
     def __aiter__(self) -> "Receiver":
         return self
 
-    async def __anext__(self) -> _api.Delivery:
+    async def __anext__(self) -> Delivery:
         try:
             return await self.receive()
         except (LinkDetachedError, SessionEndedError, ConnectionClosedError) as exc:
@@ -512,33 +386,23 @@ class Receiver(_Link):
         """Grant ``count`` more credit (manual flow control)."""
         self._sync.run(lambda: self._record.add_credit(count))
 
-    async def drain(self, *, timeout: float | None = None) -> list[_api.Delivery]:
+    async def drain(self, *, timeout: float | None = None) -> list[Delivery]:
         """Drain the credit and return what has arrived (see ``amqp10.blocking.Receiver.drain``)."""
-        record = self._record
-        sync = self._sync
-        sync.run(record.start_drain)
-        try:
-            return await sync.wait(lambda: record.drained(sync.run), timeout, f"draining the {record.describe()}")
-        except BaseException:
-            record.give_up_drain()
-            raise
+        return await self._sync.call(_calls.drain, self._record, timeout)
 
 
-class Requester(_Closable):
+class Requester(RequesterView, _Closable):
     """Request/reply over a sender and a dynamic reply receiver (see
     ``amqp10.blocking.Requester``). Concurrent requests from several tasks are matched to
     their replies by correlation-id."""
 
-    def __init__(self, sender: Sender, receiver: Receiver) -> None:
-        self.sender = sender
-        self.receiver = receiver
-        self._requests = Requests(sender._record, receiver._record)
-        self._sync = sender._sync
-
-    @property
-    def closed(self) -> bool:
-        """Either link is closed."""
-        return self.sender.closed or self.receiver.closed
+    def __init__(self, connection: Connection, requests: Requests) -> None:
+        self._sync = connection._sync
+        self._requests = requests
+        #: the sending link (to the address)
+        self.sender = Sender(connection, requests.sender)
+        #: the dynamic receiving link (for the replies)
+        self.receiver = Receiver(connection, requests.receiver)
 
     async def request(self, message: Message | Any, *, timeout: float | None = None) -> Message:
         """Send a request and return its reply.
@@ -546,17 +410,8 @@ class Requester(_Closable):
         Raises:
             Timeout: no reply in time. LinkDetachedError, ConnectionClosedError.
         """
-        requests = self._requests
-        outgoing, key = self._sync.run(lambda: requests.prepare(message))
-        deadline = math.inf if timeout is None else trio.current_time() + timeout
-        try:
-            await self.sender.send(outgoing, timeout=timeout)
-            remaining = None if timeout is None else max(0.0, deadline - trio.current_time())
-            return await self._sync.wait(lambda: requests.reply(key), remaining, "waiting for a reply")
-        finally:
-            requests.forget(key)
+        return await self._sync.call(_calls.request, self._requests, message, timeout)
 
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close both links."""
-        await self.sender.aclose(timeout=timeout)
-        await self.receiver.aclose(timeout=timeout)
+        await self._sync.call(_calls.close_requester, self._requests, timeout)

@@ -1,0 +1,246 @@
+"""The client calls, written once for both adapters as generators of ``Wait`` steps.
+
+Owns: what each public call that waits does, in order: ``open_session``, ``open_sender``,
+``open_receiver``, ``open_requester``, ``send``, ``receive``, ``drain``, ``request`` and the
+closing calls. Each runs its engine commands through the adapter's ``Runner``, *yields* a
+``Wait`` for an ``_api`` predicate, and says what to undo when a wait fails (it timed out or
+was cancelled). The adapter's driver performs each wait its own way (blocking: on a
+``Condition``; trio: on a ``ParkingLot``) and sends the predicate's value back in, or throws
+the failure in, so a call's ``try``/``except``/``finally`` runs as if the wait were inline.
+How to wait and how to do I/O is then all that differs between the adapters (STYLE.md: "Sync
+and async share the sans-IO core, so nothing is written twice").
+
+A driver, in the blocking adapter's words (trio's is the same with ``await``)::
+
+    def drive(self, steps):
+        try:
+            wait = next(steps)
+            while True:
+                try:
+                    value = self.wait(wait.predicate, wait.limit(now(), default), wait.what)
+                except BaseException as exc:
+                    wait = steps.throw(exc)
+                else:
+                    wait = steps.send(value)
+        except StopIteration as stop:
+            return stop.value
+
+Must never: do I/O, block, sleep, read a clock, or import an adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Generator, TypeVar
+
+from ._api import ClientCore, LinkRecord, SessionRecord, encode_for
+from ._delivery import Delivery, Runner
+from ._options import DEFAULT_CREDIT, ReceiverOptions, SenderOptions, receiver_attach, sender_attach
+from ._requests import Requests
+from .codec.message import Message
+from .errors import AMQPError
+
+__all__ = [
+    "Budget",
+    "Wait",
+    "Steps",
+    "open_session",
+    "open_sender",
+    "open_receiver",
+    "open_requester",
+    "end_session",
+    "finish_link",
+    "close_connection",
+    "close_requester",
+    "send",
+    "receive",
+    "drain",
+    "request",
+]
+
+_T = TypeVar("_T")
+
+
+class Budget:
+    """One time limit shared by several waits of one call (``send``: room in the write
+    buffer, then the outcome; ``request``: the send, then the reply).
+
+    Args:
+        timeout: seconds, or ``None`` for the connection's default (or forever).
+
+    The driver's first ``Wait.limit`` starts it with the driver's own clock.
+    """
+
+    __slots__ = ("timeout", "_deadline")
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._deadline: float | None = None
+
+    def remaining(self, now: float, default: float | None) -> float | None:
+        """Seconds left at ``now`` (``None``: no limit); the first call starts the budget."""
+        if self._deadline is None:
+            total = self.timeout if self.timeout is not None else default
+            if total is None:
+                return None
+            self._deadline = now + total
+        return max(0.0, self._deadline - now)
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """One step of a call: wait until ``predicate()`` returns something other than ``PENDING``.
+
+    Attributes:
+        predicate: an ``_api`` predicate: a value, ``PENDING``, or it raises why it never will.
+        timeout: seconds, a ``Budget`` shared with other waits, or ``None``.
+        what: what is waited for, for the ``Timeout`` message ("sending on ...").
+        default: ``timeout=None`` means the connection's default time limit; otherwise it
+            means forever (``receive``).
+        cleanup: undoing after a failure; it must run even while the call is being
+            cancelled (trio shields it; the blocking adapter has nothing to shield).
+    """
+
+    predicate: Callable[[], Any]
+    timeout: float | Budget | None
+    what: str
+    default: bool = True
+    cleanup: bool = False
+
+    def limit(self, now: float, default_timeout: float | None) -> float | None:
+        """The time limit in seconds from ``now``; ``None``: wait forever."""
+        default = default_timeout if self.default else None
+        if isinstance(self.timeout, Budget):
+            return self.timeout.remaining(now, default)
+        return default if self.timeout is None else self.timeout
+
+
+#: A call: yields ``Wait`` steps, is sent each predicate's value, returns the call's result.
+Steps = Generator[Wait, Any, _T]
+
+
+# -- opening ------------------------------------------------------------------------------------
+def open_session(run: Runner, core: ClientCore, timeout: float | None) -> Steps[SessionRecord]:
+    """Begin a session and wait for the peer's BEGIN."""
+    record = run(core.begin_session)
+    yield Wait(record.begun_or_failed, timeout, "beginning a session")
+    return record
+
+
+def open_sender(
+    run: Runner, session: SessionRecord, address: str | None, timeout: float | None, options: SenderOptions
+) -> Steps[LinkRecord]:
+    """Attach a sending link and wait for the peer's ATTACH (``LinkDetachedError`` if refused)."""
+    attach = sender_attach(address, **options)
+    record = run(lambda: session.attach_sender(address, attach, name=options.get("name")))
+    yield Wait(record.attached_or_failed, timeout, f"attaching a sender to {address!r}")
+    return record
+
+
+def open_receiver(
+    run: Runner, session: SessionRecord, address: str | None, timeout: float | None, options: ReceiverOptions
+) -> Steps[LinkRecord]:
+    """Attach a receiving link (granting its prefetch credit at once) and wait for the peer."""
+    attach = receiver_attach(address, **options)
+    credit = options.get("credit", DEFAULT_CREDIT)
+    auto_accept = options.get("auto_accept", False)
+    record = run(lambda: session.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept, name=options.get("name")))
+    what = "a dynamic receiver" if options.get("dynamic") else f"a receiver from {address!r}"
+    yield Wait(record.attached_or_failed, timeout, f"attaching {what}")
+    return record
+
+
+def open_requester(run: Runner, session: SessionRecord, address: str, timeout: float | None) -> Steps[Requests]:
+    """A sender to ``address`` plus a dynamic receiver for its replies; if the receiver
+    cannot be had, the sender is closed again."""
+    sender = yield from open_sender(run, session, address, timeout, {})
+    try:
+        receiver = yield from open_receiver(run, session, None, timeout, {"dynamic": True})
+    except BaseException:
+        yield from finish_link(run, sender, closed=True, timeout=None, cleanup=True)
+        raise
+    return Requests(sender, receiver)
+
+
+# -- closing ------------------------------------------------------------------------------------
+def end_session(run: Runner, record: SessionRecord, timeout: float | None) -> Steps[None]:
+    """End a session and wait for the END handshake (or the connection's end)."""
+    run(record.end)
+    yield Wait(record.ended_or_gone, timeout, "ending the session")
+
+
+def finish_link(run: Runner, record: LinkRecord, *, closed: bool, timeout: float | None, cleanup: bool = False) -> Steps[None]:
+    """Detach (``closed``: close) a link and wait for the DETACH handshake."""
+    run(lambda: record.detach(closed=closed))
+    yield Wait(record.detached_or_gone, timeout, f"detaching the {record.describe()}", cleanup=cleanup)
+
+
+def close_connection(run: Runner, core: ClientCore, timeout: float | None) -> Steps[None]:
+    """Start the CLOSE handshake and wait for it to finish (or the connection to die)."""
+    run(core.close)
+    yield Wait(core.closed, timeout, "closing the connection")
+
+
+def close_requester(run: Runner, requests: Requests, timeout: float | None) -> Steps[None]:
+    """Close both links of a requester; the first failure is raised after trying both."""
+    errors: list[AMQPError] = []
+    for record in (requests.sender, requests.receiver):
+        try:
+            yield from finish_link(run, record, closed=True, timeout=timeout)
+        except AMQPError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+# -- messages -----------------------------------------------------------------------------------
+def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Any]:
+    """Send one message: queue it, then wait until it is written (at-most-once: returns
+    ``None``) or its outcome arrives.
+
+    A failed wait (timed out, cancelled) withdraws the message if none of it has gone out;
+    otherwise its outcome is still tracked and settled when it comes.
+    """
+    payload = encode_for(record, message)
+    budget = timeout if isinstance(timeout, Budget) else Budget(timeout)
+    what = f"sending on the {record.describe()}"
+    delivery = run(lambda: record.send(payload))
+    try:
+        if record.at_most_once:
+            return (yield Wait(lambda: record.sent(delivery), budget, what))
+        return (yield Wait(lambda: record.outcome(delivery), budget, what))
+    except BaseException:
+        run(lambda: record.withdraw(delivery))
+        raise
+
+
+def receive(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[Delivery]:
+    """Wait for the next delivery (``timeout=None``: forever). A delivery is taken from the
+    buffer only when it is returned, so a cancelled receive has taken nothing."""
+    delivery: Delivery = yield Wait(lambda: record.take_delivery(run), timeout, f"receiving on the {record.describe()}", default=False)
+    return delivery
+
+
+def drain(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[list[Delivery]]:
+    """Ask the sender to use or give back all credit, wait for its answer, and return what
+    has arrived (spec 2.6.7). If the answer does not come in time, the prefetch policy may
+    grant credit again; a late answer is harmless."""
+    run(record.start_drain)
+    try:
+        delivered: list[Delivery] = yield Wait(lambda: record.drained(run), timeout, f"draining the {record.describe()}")
+    except BaseException:
+        run(record.give_up_drain)
+        raise
+    return delivered
+
+
+def request(run: Runner, requests: Requests, message: Message | Any, timeout: float | None) -> Steps[Message]:
+    """Send a request and wait for the reply correlated with it; ``timeout`` covers both."""
+    outgoing, key = run(lambda: requests.prepare(message))
+    budget = Budget(timeout)
+    try:
+        yield from send(run, requests.sender, outgoing, budget)
+        reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+    finally:
+        run(lambda: requests.forget(key))
+    return reply

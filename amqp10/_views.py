@@ -1,0 +1,130 @@
+"""Read-only facts of the public client objects, written once for both adapters.
+
+Owns: the properties that only *read* what ``_api`` records and the engine knows (container
+ids, the peer's OPEN and ATTACH fields, credit, queue lengths, closed flags). Both adapters'
+``Connection``, ``Sender``, ``Receiver`` and ``Requester`` inherit them, so they cannot drift
+apart. Must never: change state, wait, or import an adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._api import ClientCore, LinkRecord
+from ._options import ClientOptions
+from ._requests import Requests
+
+__all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView"]
+
+
+class ConnectionView:
+    """What a client connection knows about itself and its peer."""
+
+    _options: ClientOptions
+    _core: ClientCore
+
+    @property
+    def container_id(self) -> str:
+        """Our container-id."""
+        return self._options.config.container_id
+
+    @property
+    def remote_container_id(self) -> str | None:
+        """The peer's container-id (``None`` before its OPEN)."""
+        remote = self._core.engine.remote_open
+        return None if remote is None else str(remote.container_id)
+
+    @property
+    def remote_properties(self) -> Any:
+        """The peer's OPEN properties."""
+        remote = self._core.engine.remote_open
+        return None if remote is None else remote.properties
+
+    @property
+    def remote_offered_capabilities(self) -> Any:
+        """The capabilities the peer offered in OPEN (e.g. ``ANONYMOUS-RELAY``)."""
+        remote = self._core.engine.remote_open
+        return None if remote is None else remote.offered_capabilities
+
+    @property
+    def closed(self) -> bool:
+        """The connection is over (closed by you, by the peer, or broken)."""
+        return self._core.finished or self._core.closing
+
+
+class LinkView:
+    """What a link knows: its name, address and the peer's answer to its ATTACH."""
+
+    _record: LinkRecord
+
+    @property
+    def address(self) -> str | None:
+        """The node address (for a dynamic link: the one the peer created)."""
+        return self._record.address
+
+    @property
+    def name(self) -> str:
+        """The link name."""
+        return self._record.link.name
+
+    @property
+    def remote_properties(self) -> Any:
+        """The link properties the peer sent in its ATTACH."""
+        return self._record.link.remote_properties
+
+    @property
+    def remote_offered_capabilities(self) -> Any:
+        """The capabilities the peer offered in its ATTACH."""
+        return self._record.link.remote_offered_capabilities
+
+    @property
+    def remote_source(self) -> Any:
+        """The source terminus as the peer answered it (filters it applied, ...)."""
+        return self._record.link.remote_source
+
+    @property
+    def remote_target(self) -> Any:
+        """The target terminus as the peer answered it."""
+        return self._record.link.remote_target
+
+    @property
+    def closed(self) -> bool:
+        """Detached or closed, by either side."""
+        return self._record.detached or self._record.closing
+
+    @property
+    def credit(self) -> int:
+        """Credit the receiver granted and the sender has not used yet."""
+        return self._record.link.credit.link_credit
+
+
+class SenderView(LinkView):
+    """What a sender knows besides the link's facts."""
+
+    @property
+    def unsettled(self) -> int:
+        """Messages sent at-least-once whose outcome has not arrived yet (including those
+        whose ``send`` timed out or was cancelled after they went out: their outcome is
+        still settled when it comes)."""
+        return len(self._record.in_flight)
+
+
+class ReceiverView(LinkView):
+    """What a receiver knows besides the link's facts."""
+
+    @property
+    def queued(self) -> int:
+        """Deliveries arrived and not yet taken by ``receive``."""
+        return len(self._record.deliveries)
+
+
+class RequesterView:
+    """What a requester knows."""
+
+    _requests: Requests
+
+    @property
+    def closed(self) -> bool:
+        """Either of its links is closed."""
+        requests = self._requests
+        return any(r.detached or r.closing for r in (requests.sender, requests.receiver))
