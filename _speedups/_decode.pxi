@@ -58,19 +58,26 @@ cdef inline bint _offset_in(object pos, Py_ssize_t end, Py_ssize_t* out) except 
 
 cdef int _init(_D* d, object limits) except -1:
     global _last_limits, _last_depth, _last_count, _last_binary, _last_string
-    if limits is not _last_limits:
-        _last_depth = _clamp(limits.max_depth)
-        _last_count = _clamp(limits.max_count)
-        _last_binary = _clamp(limits.max_binary_size)
-        _last_string = _clamp(limits.max_string_size)
-        _last_limits = limits
     d.limits = <PyObject*>limits
-    d.max_depth = _last_depth
-    d.max_count = _last_count
-    d.max_binary = _last_binary
-    d.max_string = _last_string
-    d.zero_left = _last_count
     d.nest = 0
+    if limits is _last_limits:
+        d.max_depth = _last_depth
+        d.max_count = _last_count
+        d.max_binary = _last_binary
+        d.max_string = _last_string
+    else:
+        # Read into the call's own fields first (reading may run Python code, and so let
+        # another thread in); publish to the shared cache only in one C-level step.
+        d.max_depth = _clamp(limits.max_depth)
+        d.max_count = _clamp(limits.max_count)
+        d.max_binary = _clamp(limits.max_binary_size)
+        d.max_string = _clamp(limits.max_string_size)
+        _last_depth = d.max_depth
+        _last_count = d.max_count
+        _last_binary = d.max_binary
+        _last_string = d.max_string
+        _last_limits = limits
+    d.zero_left = d.max_count
     return 0
 
 
@@ -378,7 +385,9 @@ cdef object _build(object cls, object fields, Py_ssize_t pos):
         return cls._amqp_from_fields_(fields)
     except DecodeError:
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, LookupError) as exc:
+        # A field of the wrong shape (an enum lookup, a wrapper's range check) is the peer's
+        # bad encoding, not our bug: report it as such, with the cause chained.
         raise DecodeError(f"{cls.__name__} at offset {pos}: {exc}") from exc
 
 
@@ -389,6 +398,15 @@ cdef inline object _composite_class(object descriptor):
     else:
         hit = PyDict_GetItem(_NAMES, descriptor)
     return None if hit == NULL else <object>hit
+
+
+# mirrors codec/_pure_decode.py:_described: Described(descriptor, value) without re-checking
+# a descriptor already decoded as a ULong or Symbol.
+cdef object _described_of(object descriptor, object value):
+    result = _Described.__new__(_Described)
+    result.descriptor = descriptor
+    result.value = value
+    return result
 
 
 # mirrors codec/_pure_decode.py:_dec_described
@@ -410,7 +428,7 @@ cdef object _described(_D* d, Py_ssize_t pos, Py_ssize_t end, long long depth, P
         cls = _composite_class(descriptor)
         if cls is not None:
             return _build(cls, value, pos)
-    return Described(descriptor, value)
+    return _described_of(descriptor, value)
 
 
 # --- arrays -----------------------------------------------------------------------------------
@@ -474,7 +492,7 @@ cdef object _array_body(
         cls = _composite_class(descriptor)
         if cls is not None:
             return Array(cls, [_build(cls, fields, start) for fields in items])
-    return Array(Described, [Described(descriptor, v) for v in items], descriptor)
+    return Array(Described, [_described_of(descriptor, v) for v in items], descriptor)
 
 
 # mirrors codec/_pure_decode.py:_dec_array8

@@ -57,7 +57,7 @@ from amqp10.codec import _pure_decode, _pure_encode
 from amqp10.codec import message as _pure_message
 from amqp10.codec.message import Message
 from amqp10.codec.sections import AmqpValue
-from amqp10.codec.composite import Composite
+from amqp10.codec.composite import BY_CODE, Composite
 from amqp10.codec.limits import DEFAULT_LIMITS
 from amqp10.errors import FramingError
 from amqp10.framing import scan as _pure_scan
@@ -437,6 +437,28 @@ def test_decode_value_gives_the_same_value_or_error_when_bytes_are_valid_encodin
 ) -> None:
     expected = _decode_outcomes(PURE, data, 0, limits, 0)
     actual = _decode_outcomes(compiled, data, 0, limits, 0)
+    _assert_same_outcome(expected[0], actual[0])
+    _assert_same_outcome(expected[1], actual[1])
+
+
+@_SETTINGS
+@given(
+    code=st.sampled_from(sorted(BY_CODE)),
+    fields=st.lists(st.one_of(any_value(max_depth=1, max_size=2), any_composite()), max_size=14),
+    as_array=st.booleans(),
+)
+def test_decoders_build_the_same_composite_or_error_when_its_fields_are_arbitrary(
+    compiled: SimpleNamespace, code: int, fields: list[Any], as_array: bool
+) -> None:
+    # Every registered descriptor over fields of any type: _build's error mapping (TypeError,
+    # ValueError, LookupError -> DecodeError) must be the same on both paths.
+    body = encode(fields)
+    if as_array:  # an array of one described list: the array path builds composites too
+        data = b"\xf0" + struct.pack(">II", 4 + 3 + len(body), 1) + bytes((0x00, 0x53, code)) + body
+    else:
+        data = bytes((0x00, 0x53, code)) + body
+    expected = _decode_outcomes(PURE, data, 0, DEFAULT_LIMITS, 0)
+    actual = _decode_outcomes(compiled, data, 0, DEFAULT_LIMITS, 0)
     _assert_same_outcome(expected[0], actual[0])
     _assert_same_outcome(expected[1], actual[1])
 
