@@ -23,6 +23,7 @@ from typing import Any
 
 from ._pure_decode_scalars import (
     _SMALLULONG,
+    _TAKE8,
     _Ctx,
     _Decoder,
     _dec_boolean,
@@ -91,6 +92,14 @@ from .types import (
 __all__ = ["decode_value", "decode_described_list", "split_sections"]
 
 # --- compound: size, count, then count values -------------------------------------------------
+#
+# Fast paths: most elements of a message's lists and maps are short strings (property values,
+# application-property keys and values), and calling a body decoder costs about as much as
+# the decoding itself. So the element loops decode a *valid* str8 inline, exactly as
+# ``_dec_str8`` would; whenever a check fails (truncated, over ``max_string_size``, not
+# UTF-8) they call ``_dec_str8``, which raises the error with its message and offset (the
+# ``# raises`` calls). Lists also step over nulls inline (the gaps of sparse composites such
+# as ``properties``). This saves ~0.8 us of a typical small message's ~6 us.
 
 
 def _list_body(
@@ -109,10 +118,26 @@ def _list_body(
         raise _too_deep(pos, ctx)
     items: list[Any] = [None] * count
     table = _DECODERS
+    max_string = ctx.max_string
     for i in range(count):
         if pos >= stop:
             raise DecodeError(f"list element {i} at offset {pos} is beyond the list's size")
-        items[i], pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+        code = buf[pos]
+        if code == 0xA1 and pos + 1 < stop:
+            # str8 inline (see "Fast paths" above); anything doubtful goes to _dec_str8.
+            first = pos + 2
+            after = first + buf[pos + 1]
+            if after <= stop and after - first <= max_string:
+                try:
+                    items[i] = _TAKE8[after - first](buf, first)[0].decode()
+                    pos = after
+                    continue
+                except UnicodeDecodeError:
+                    pass
+        elif code == 0x40:  # null: the slot already holds None
+            pos += 1
+            continue
+        items[i], pos = table[code](buf, pos + 1, stop, ctx, depth)
     if pos != stop:
         # 1.2: the size covers exactly the count and the elements.
         raise DecodeError(f"list elements end at offset {pos}, {stop - pos} bytes before its size")
@@ -134,14 +159,43 @@ def _map_body(
         raise _too_deep(pos, ctx)
     result: dict[Any, Any] = {}
     table = _DECODERS
+    max_string = ctx.max_string
     for _ in range(count >> 1):
         if pos >= stop:
             raise DecodeError(f"map key at offset {pos} is beyond the map's size")
         key_pos = pos
-        key, pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+        code = buf[pos]
+        if code == 0xA1 and pos + 1 < stop:
+            # str8 inline (see "Fast paths" above); anything doubtful goes to _dec_str8.
+            first = pos + 2
+            after = first + buf[pos + 1]
+            if after <= stop and after - first <= max_string:
+                try:
+                    key = _TAKE8[after - first](buf, first)[0].decode()
+                    pos = after
+                except UnicodeDecodeError:
+                    key, pos = _dec_str8(buf, pos + 1, stop, ctx, depth)  # raises
+            else:
+                key, pos = _dec_str8(buf, pos + 1, stop, ctx, depth)  # raises
+        else:
+            key, pos = table[code](buf, pos + 1, stop, ctx, depth)
         if pos >= stop:
             raise DecodeError(f"map value at offset {pos} is beyond the map's size")
-        value, pos = table[buf[pos]](buf, pos + 1, stop, ctx, depth)
+        code = buf[pos]
+        if code == 0xA1 and pos + 1 < stop:
+            # The same for values.
+            first = pos + 2
+            after = first + buf[pos + 1]
+            if after <= stop and after - first <= max_string:
+                try:
+                    value = _TAKE8[after - first](buf, first)[0].decode()
+                    pos = after
+                except UnicodeDecodeError:
+                    value, pos = _dec_str8(buf, pos + 1, stop, ctx, depth)  # raises
+            else:
+                value, pos = _dec_str8(buf, pos + 1, stop, ctx, depth)  # raises
+        else:
+            value, pos = table[code](buf, pos + 1, stop, ctx, depth)
         try:
             result[key] = value
         except TypeError:
