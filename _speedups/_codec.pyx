@@ -3,10 +3,11 @@
 """Compiled twins of the codec's hot functions (installed as ``amqp10._speedups._codec``).
 
 Owns: ``decode_value``, ``decode_described_list``, ``split_sections``, ``encode_value`` and
-``encode_described_list``, the five names ``amqp10.codec`` binds when this module imports. Each
-mirrors its pure-Python original in ``codec/_pure_decode.py`` / ``codec/_pure_encode.py`` (with
-their scalar halves in ``codec/_pure_decode_scalars.py`` / ``codec/_pure_encode_scalars.py``) one
-for one: same signature, same values (same Python types all the way down), same bytes, and the
+``encode_described_list``, the five names ``amqp10.codec`` binds when this module imports, and
+``decode_message``, which ``amqp10.codec.message`` binds for ``Message.decode``. Each mirrors
+its pure-Python original in ``codec/_pure_decode.py`` / ``codec/_pure_encode.py`` (with their
+scalar halves in ``codec/_pure_decode_scalars.py`` / ``codec/_pure_encode_scalars.py``) and
+``codec/message.py`` one for one: same signature, same values (same Python types all the way down), same bytes, and the
 same exception classes with the same messages. ``tests/codec/test_differential.py`` holds them
 to it with hypothesis, on values and on arbitrary and mutated bytes.
 
@@ -20,7 +21,8 @@ Must never: define its own errors, limits or types (they come from ``amqp10.code
 msgpack shares its ``exceptions.py``); allocate anything sized by a length or count before the
 same checks the pure path makes; let any exception but ``DecodeError`` out of a decoder; grow
 behaviour the pure path does not have. The body is split across ``_decode.pxi`` (bytes ->
-values) and ``_encode.pxi`` (values -> bytes) only to keep each part readable.
+values), ``_encode.pxi`` and ``_encode_array.pxi`` (values -> bytes) and ``_message.pxi``
+(``decode_message``) only to keep each part readable.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
