@@ -20,9 +20,10 @@ gets its error from ``struct`` (a wrapper built around its range check), so does
 Must never: define its own errors, limits or types (they come from ``amqp10.codec``, as
 msgpack shares its ``exceptions.py``); allocate anything sized by a length or count before the
 same checks the pure path makes; let any exception but ``DecodeError`` out of a decoder; grow
-behaviour the pure path does not have. The body is split across ``_decode.pxi`` (bytes ->
-values), ``_encode.pxi`` and ``_encode_array.pxi`` (values -> bytes) and ``_message.pxi``
-(``decode_message``) only to keep each part readable.
+behaviour the pure path does not have. The body is split, as the pure path is, across
+``_decode_scalars.pxi`` and ``_decode.pxi`` (bytes -> values), ``_encode.pxi``,
+``_encode_scalars.pxi`` and ``_encode_array.pxi`` (values -> bytes) and ``_message.pxi``
+(``decode_message``), only to keep each part readable.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -218,6 +219,8 @@ cdef inline void _put64(unsigned char* p, uint64_t v) noexcept nogil:
     _put32(p + 4, <uint32_t>v)
 
 
+include "_decode_scalars.pxi"
 include "_decode.pxi"
 include "_encode.pxi"
+include "_encode_scalars.pxi"
 include "_message.pxi"
