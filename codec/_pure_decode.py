@@ -510,10 +510,21 @@ def decode_value(
         DecodeError: for any input that is not a valid encoding within ``limits``; never any
             other exception.
     """
-    end = len(buf)
+    return decode_in_context(buf, pos, len(buf), _Ctx(limits), depth)
+
+
+def decode_in_context(
+    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+) -> tuple[Any, int]:
+    """``decode_value`` with a context the caller made (``_Ctx(limits)``) and keeps.
+
+    For a caller that decodes several values of one input as a whole: ``Message.decode``
+    decodes every section of a message with one context, so the message has one zero-width
+    budget (``Limits.max_count``) and pays for making a context once, not per section.
+    ``end`` is ``len(buf)``.
+    """
     if not 0 <= pos < end:
         raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
-    ctx = _Ctx(limits)
     try:
         return _DECODERS[buf[pos]](buf, pos + 1, end, ctx, depth)
     except RecursionError:
