@@ -93,6 +93,13 @@ class ClientCore:
         #: a predicate queued engine output (credit top-up, auto-accept): the adapter must
         #: wake its I/O after evaluating it, then clear this.
         self.output_pending = False
+        #: bytes beyond which ``send`` waits for the transport to take some (``None``: no
+        #: limit), and how many are not yet written: the engine's, plus what the adapter's
+        #: transport holds (the adapter replaces this function to add its own count).
+        self.write_buffer_limit: int | None = None
+        self.unwritten: Callable[[], int] = lambda: engine.bytes_to_send
+        #: a send waits for room: the adapter wakes waiters when ``wrote()`` says so
+        self.room_wanted = False
         self._names = 0
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SaslOutcomeReceived: self._on_sasl,
@@ -206,6 +213,20 @@ class ClientCore:
 
     def _on_violation(self, event: ProtocolViolationDetected) -> None:
         log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
+
+    # -- the write buffer ------------------------------------------------------------------------
+    def write_buffer_full(self) -> bool:
+        """More bytes wait for the transport than ``write_buffer_limit`` allows."""
+        limit = self.write_buffer_limit
+        return limit is not None and self.unwritten() > limit
+
+    def wrote(self) -> bool:
+        """The adapter's transport took bytes: True when a send waiting for room should look
+        again (then wake the waiters)."""
+        if self.room_wanted and not self.write_buffer_full():
+            self.room_wanted = False
+            return True
+        return False
 
     # -- checks ------------------------------------------------------------------------------------
     def check(self) -> None:
@@ -391,6 +412,16 @@ class LinkRecord:
     def detached_or_gone(self) -> "bool | Pending":
         """Predicate: the DETACH handshake finished (or the session/connection is over)."""
         return True if self.detached or self.session.ended or self.core.finished else PENDING
+
+    def room_to_send(self) -> "None | Pending":
+        """Predicate: the connection's write buffer is below its limit (a slow peer makes
+        ``send`` wait here rather than let the buffer grow without bound)."""
+        core = self.core
+        if not core.write_buffer_full():
+            return None
+        self.check()
+        core.room_wanted = True
+        return PENDING
 
     def sent(self, delivery: EngineDelivery) -> "None | Pending":
         """Predicate: every transfer of a pre-settled delivery is written (at-most-once)."""

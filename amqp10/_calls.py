@@ -195,8 +195,9 @@ def close_requester(run: Runner, requests: Requests, timeout: float | None) -> S
 
 # -- messages -----------------------------------------------------------------------------------
 def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Any]:
-    """Send one message: queue it, then wait until it is written (at-most-once: returns
-    ``None``) or its outcome arrives.
+    """Send one message: wait while the connection's write buffer is over its limit, queue
+    the message, then wait until it is written (at-most-once: returns ``None``) or its
+    outcome arrives; ``timeout`` covers it all.
 
     A failed wait (timed out, cancelled) withdraws the message if none of it has gone out;
     otherwise its outcome is still tracked and settled when it comes.
@@ -204,6 +205,8 @@ def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float
     payload = encode_for(record, message)
     budget = timeout if isinstance(timeout, Budget) else Budget(timeout)
     what = f"sending on the {record.describe()}"
+    if record.core.write_buffer_full():  # read without the lock: a hint; the wait re-checks
+        yield Wait(record.room_to_send, budget, what)
     delivery = run(lambda: record.send(payload))
     try:
         if record.at_most_once:

@@ -166,6 +166,8 @@ class Connection(ConnectionView):
             raise
         engine = EngineConnection(options.config)
         core = ClientCore(engine, str(url))
+        core.write_buffer_limit = options.write_buffer_limit
+        core.unwritten = lambda: engine.bytes_to_send + transport.buffered
         engine.open()
         reactor = Reactor(f"amqp10 {url}", stop_when_idle=True)
         connection = cls(options, reactor, core)
@@ -180,7 +182,11 @@ class Connection(ConnectionView):
             core.finished = True
             reactor.changed.notify_all()
 
-        reactor.add_channel(Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed))
+        def on_written(channel: Channel) -> None:
+            if core.wrote():
+                reactor.changed.notify_all()
+
+        reactor.add_channel(Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written))
         reactor.start()
         remaining = None if options.timeout is None else max(0.0, options.timeout - (time.monotonic() - started))
         try:

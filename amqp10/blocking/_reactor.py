@@ -45,6 +45,8 @@ class Channel:
         make_engine: builds the engine from the finished transport.
         on_events: called with the engine's events (lock held).
         on_closed: called once when the socket is closed, with why (``None``: a clean end).
+        on_written: called after each attempt to flush the socket (lock held), so the owner
+            can wake a sender waiting for room in the write buffer.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Channel:
         make_engine: Callable[["Channel"], EngineConnection] | None = None,
         on_events: Callable[["Channel", list[Event]], None],
         on_closed: Callable[["Channel", str | None], None],
+        on_written: Callable[["Channel"], None] | None = None,
     ) -> None:
         self.reactor = reactor
         self.transport = transport
@@ -63,6 +66,7 @@ class Channel:
         self._make_engine = make_engine
         self._on_events = on_events
         self._on_closed = on_closed
+        self._on_written = on_written
         self.closed = False
         self._linger_until: float | None = None
         self._mask = 0
@@ -95,7 +99,7 @@ class Channel:
                 out = engine.data_to_send()
                 if out:  # counted as written at `now` (engine/idle.py): no second tick
                     self.transport.write(out)
-            self.transport.flush()
+            self._flush()
         except TransportError as exc:
             self.lose(str(exc))
             return None
@@ -143,9 +147,14 @@ class Channel:
     def on_writable(self) -> None:
         """The socket takes bytes again."""
         try:
-            self.transport.flush()
+            self._flush()
         except TransportError as exc:
             self.lose(str(exc))
+
+    def _flush(self) -> None:
+        self.transport.flush()
+        if self._on_written is not None:
+            self._on_written(self)
 
     def lose(self, reason: str) -> None:
         """The transport failed: close, telling the owner why."""

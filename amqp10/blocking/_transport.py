@@ -86,6 +86,11 @@ class Transport:
         """Bytes are waiting for the socket to become writable."""
         return bool(self._raw_out)
 
+    @property
+    def buffered(self) -> int:
+        """Bytes given to ``write`` (or made by TLS) that the socket has not taken yet."""
+        return len(self._raw_out) + len(self._plain_out)
+
     def read(self) -> bytes:
         """Read what the socket has and return the application bytes (maybe none yet).
 

@@ -186,6 +186,13 @@ class Connection:
         return data
 
     @property
+    def bytes_to_send(self) -> int:
+        """How many bytes ``data_to_send()`` holds for the transport now (encoded frames;
+        batched dispositions and drain answers are encoded when it is called). Adapters add
+        it to what their transport holds to bound the memory a slow peer can cost."""
+        return len(self._out)
+
+    @property
     def has_data_to_send(self) -> bool:
         """``data_to_send()`` would return bytes now (frames queued, dispositions batched, or
         a drain to answer). Lets a server adapter flush exactly the connections a handler

@@ -171,6 +171,7 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
     stream = await _open_stream(settings, deadline)
     engine = EngineConnection(settings.config)
     core = ClientCore(engine, str(settings.url))
+    core.write_buffer_limit = settings.write_buffer_limit
     engine.open()
     connection = Connection(settings, core)
 
@@ -182,7 +183,12 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
         core.transport_failed(reason)
         connection._sync.changed()
 
-    pump = Pump(stream, engine, on_events, on_lost)
+    def on_written() -> None:
+        if core.wrote():
+            connection._sync.changed()
+
+    pump = Pump(stream, engine, on_events, on_lost, on_written)
+    core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
     connection._attach_pump(pump)
     try:
         async with trio.open_nursery() as nursery:

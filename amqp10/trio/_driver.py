@@ -54,6 +54,10 @@ class Pump:
         on_lost: called once if the stream broke or ended before the engine finished, with
             why, *before* the engine is told (so the reason reaches the user); the callee
             feeds the engine its end of input.
+        on_written: called each time the stream has taken a batch of bytes.
+
+    Attributes:
+        in_flight: bytes taken from the engine that the stream has not accepted yet.
     """
 
     def __init__(
@@ -62,11 +66,14 @@ class Pump:
         engine: EngineConnection,
         on_events: Callable[[list[Event]], None],
         on_lost: Callable[[str], None],
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         self.stream = stream
         self.engine = engine
         self._on_events = on_events
         self._on_lost = on_lost
+        self._on_written = on_written
+        self.in_flight = 0
         self._wake = trio.Event()
         self._broken: str | None = None
         self.done = False
@@ -142,11 +149,16 @@ class Pump:
             self._deliver(engine.take_events())
             out = engine.data_to_send()
             if out:
+                self.in_flight = len(out)
                 try:
                     await self.stream.send_all(out)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                     self._lost(describe_failure(exc))
                     return
+                finally:
+                    self.in_flight = 0
+                if self._on_written is not None:
+                    self._on_written()
                 continue  # the engine counted it as written at this turn's tick (idle.py)
             if engine.finished:
                 return
