@@ -6,7 +6,8 @@
 # This is the same loop, check for check and message for message; every error is either raised
 # with the pure path's own f-string or by calling the very helper the pure path calls
 # (``sections.order_error``, ``section_code``, ``check_map``, ``bad_application_properties``,
-# and the generated ``_amqp_from_fields_``), so the two cannot drift apart in what they say.
+# ``too_many_body_sections``, and the generated ``_amqp_from_fields_``), so the two cannot drift
+# apart in what they say.
 
 cdef extern from *:
     """
@@ -121,6 +122,7 @@ def _probe_samples():
 cdef bint _message_ready = False
 cdef object _AmqpValue, _AmqpSequence, _Data, _Header, _Properties
 cdef object _order_error, _section_code, _check_map, _bad_application_properties
+cdef object _too_many_body_sections
 cdef object _NOT_SIMPLE
 cdef tuple _RANK_BY_CODE
 cdef _Composer _HEADER_COMPOSER, _PROPERTIES_COMPOSER
@@ -129,6 +131,7 @@ cdef _Composer _HEADER_COMPOSER, _PROPERTIES_COMPOSER
 cdef int _bind_message() except -1:
     global _message_ready, _AmqpValue, _AmqpSequence, _Data, _Header, _Properties
     global _order_error, _section_code, _check_map, _bad_application_properties
+    global _too_many_body_sections
     global _NOT_SIMPLE, _RANK_BY_CODE, _HEADER_COMPOSER, _PROPERTIES_COMPOSER
     from amqp10.codec import sections, spec
     _AmqpValue = sections.AmqpValue
@@ -138,6 +141,7 @@ cdef int _bind_message() except -1:
     _section_code = sections.section_code
     _check_map = sections.check_map
     _bad_application_properties = sections.bad_application_properties
+    _too_many_body_sections = sections.too_many_body_sections
     _NOT_SIMPLE = sections.NOT_SIMPLE
     _RANK_BY_CODE = tuple(sections.RANK_BY_CODE)
     _Header = spec.Header
@@ -157,7 +161,7 @@ def decode_message(cls, data, limits):
     """
     cdef Py_buffer view
     cdef const unsigned char* b
-    cdef Py_ssize_t size, pos = 0, start, n, a
+    cdef Py_ssize_t size, pos = 0, start, n, a, repeats = 0
     cdef int code, body_code = 0, rank = -1, section_rank
     cdef unsigned char constructor
     cdef list data_spans = None
@@ -199,6 +203,10 @@ def decode_message(cls, data, limits):
                 # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
                 if code != body_code or code == 0x77 or section_rank < 0:
                     _order_error(code, body_code, section_rank, rank, start)
+                # Bound their number before this one is decoded or listed.
+                repeats += 1
+                if repeats >= limits.max_body_sections:
+                    _too_many_body_sections(limits, start)
             rank = section_rank
 
             if code == 0x75:  # data: only the span now, the one copy at the end

@@ -27,6 +27,12 @@ class Limits:
         max_binary_size: longest binary value in bytes.
         max_string_size: longest string or symbol, in encoded bytes.
         max_message_size: largest encoded message the message decoder accepts.
+        max_body_sections: most body sections in one message (spec 3.2: a body is one or
+            more data sections or one or more amqp-sequence sections; every other section
+            appears at most once). A section costs 3 to 5 bytes on the wire but an object in
+            memory, so the message size alone does not bound them: the count is checked
+            before each repeated body section is decoded or listed, and a message of many
+            tiny sections is refused at the first one over the limit. At least 1.
     """
 
     max_depth: int = 64
@@ -34,6 +40,12 @@ class Limits:
     max_binary_size: int = 1 << 30
     max_string_size: int = 1 << 28
     max_message_size: int = 1 << 30
+    max_body_sections: int = 64
+
+    def __post_init__(self) -> None:
+        # Every message may have one body section; a bound below that would refuse them all.
+        if self.max_body_sections < 1:
+            raise ValueError(f"max_body_sections must be at least 1, got {self.max_body_sections}")
 
 
 #: the limits every decoder uses when it is given none

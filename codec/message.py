@@ -40,6 +40,7 @@ from .sections import (
     check_map,
     order_error,
     section_code,
+    too_many_body_sections,
 )
 from .spec import Header, Properties
 
@@ -247,7 +248,9 @@ class Message:
         Raises:
             DecodeError: (condition ``amqp:decode-error``) the bytes are not a valid message: a
                 section out of the order of spec 3.2, repeated, unknown, or holding the wrong
-                type; body sections of different kinds; a bad encoding; or a limit exceeded.
+                type; body sections of different kinds; a bad encoding; or a limit exceeded
+                (``max_message_size`` before anything is read, ``max_body_sections`` before
+                the first body section over it is decoded).
 
         A ``data`` section's payload is copied once, from ``data`` into the ``bytes`` (or
         ``Data``) of the body, and not before.
@@ -284,6 +287,7 @@ def decode_message(
     body_code = 0
     data_spans: list[tuple[int, int]] | None = None
     rank = -1
+    repeats = 0  # body sections after the first (the only sections that may repeat)
     pos = 0
     # The section codes are written as literals below (0x70 header ... 0x78 footer, 3.2):
     # this loop runs for every delivery, and constants are cheaper than global lookups.
@@ -306,6 +310,11 @@ def decode_message(
             # 3.2 allows one or more data sections, or one or more amqp-sequence sections.
             if code != body_code or code == 0x77 or section_rank < 0:
                 order_error(code, body_code, section_rank, rank, start)
+            # Bound their number before this one is decoded or listed: each is cheap on the
+            # wire (3 to 5 bytes) but not in memory (Limits.max_body_sections).
+            repeats += 1
+            if repeats >= limits.max_body_sections:
+                too_many_body_sections(limits, start)
         rank = section_rank
 
         if code == 0x75:  # data

@@ -228,6 +228,14 @@ def order_error(code: int, body_code: int, section_rank: int, rank: int, start: 
     raise DecodeError(f"{name} section at offset {start} is out of the order of spec 3.2")
 
 
+def too_many_body_sections(limits: Any, start: int) -> NoReturn:
+    """Raise the DecodeError for a body section beyond ``Limits.max_body_sections``."""
+    raise DecodeError(
+        f"message has more than {limits.max_body_sections} body sections: the one at offset "
+        f"{start} is over Limits.max_body_sections"
+    )
+
+
 def body_sections(body: Any) -> tuple[Any, ...]:
     """The body as the sections it encodes to, for equality: ``(kind, payloads)``."""
     if body is None:

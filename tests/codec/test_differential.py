@@ -228,6 +228,7 @@ _small_limits = st.builds(
     max_binary_size=st.integers(0, 300),
     max_string_size=st.integers(0, 300),
     max_message_size=st.integers(0, 2000),
+    max_body_sections=st.integers(1, 4),
 )
 _limits = st.one_of(st.just(DEFAULT_LIMITS), _small_limits)
 
