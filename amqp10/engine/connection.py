@@ -1,4 +1,4 @@
-"""The connection (spec 2.4): protocol headers, SASL hand-over, OPEN/CLOSE, channels, idle.
+"""The connection (spec 2.4): OPEN/CLOSE, the channel maps, idle time-out, and violations.
 
 Owns: ``Connection``, the object adapters drive: ``receive_data(bytes) -> [Event]``,
 ``data_to_send() -> bytes``, ``tick(now) -> deadline``, plus the commands ``open``,
@@ -6,27 +6,27 @@ Owns: ``Connection``, the object adapters drive: ``receive_data(bytes) -> [Event
 channel maps, the connection state machine and the idle timer, and it is the single choke
 point where a peer's ``PeerViolation`` is turned into the CLOSE/END/DETACH the violation
 table prescribes (a peer's violation never raises out of ``receive_data``; only your own
-misuse raises ``LocalProtocolError``).
+misuse raises ``LocalProtocolError``). The protocol headers and SASL come first and are
+``handshake.py``'s: the connection feeds it input until it hands over (header -> SASL ->
+header), then reads AMQP frames itself.
 
 Must never: do I/O, read a clock, decode message bodies, or log frames except through
-``trace`` (one place per direction: ``_send_frame``/``_write_transfer`` and ``_on_frame``).
+``_trace`` (the one place frames and headers reach the tracer, the handshake's included).
 
 Pipelining (spec 2.4.1 and 2.5.1): a client may call ``open()``, ``begin_session()`` and
-``attach_*()`` at once; the frames queue behind the protocol header. With SASL they wait in a
-held buffer that is released only when authentication succeeds.
+``attach_*()`` at once; the frames queue behind the protocol header. With SASL they wait in
+the handshake's held buffer, released only when authentication succeeds.
 """
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from ..codec.composite import Composite
 from ..codec.errors import DecodeError
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
-from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SASLError
+from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SessionEndedError
 from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, encode_frame
-from ..framing.headers import AMQP_HEADER, SASL_HEADER, ProtocolId, answer_header, parse_header
 from ..framing.performatives import decode_body
 from ..framing.reader import FrameReader
 from . import trace
@@ -37,10 +37,10 @@ from .events import (
     ConnectionOpened,
     Event,
     ProtocolViolationDetected,
-    SaslOutcomeReceived,
     SessionRemotelyBegun,
 )
 from .fsm import StateMachine, TransitionRefused
+from .handshake import Handshake, Progress, SaslFinished
 from .idle import IdleAction, IdleTimer
 from .link import Sender
 from .session import Session
@@ -52,17 +52,6 @@ from .transfer import OutgoingTransfer
 from .violations import Level, PeerViolation, Violation
 
 __all__ = ["Connection"]
-
-
-class _Expect(enum.Enum):
-    """What the next bytes from the peer must be."""
-
-    ANY_HEADER = "any header"  # server, first bytes
-    SASL_HEADER = "SASL header"
-    SASL_FRAMES = "SASL frames"
-    AMQP_HEADER = "AMQP header"
-    AMQP_FRAMES = "AMQP frames"
-    NOTHING = "nothing"  # the connection is over
 
 
 _OPEN_SENT_STATES = frozenset(
@@ -91,13 +80,12 @@ class Connection:
         self._events_sink: list[Event] = []
         self._dispositions_pending: set[Session] = set()
         self._out = bytearray()
-        self._held = bytearray()  # AMQP frames waiting for SASL to succeed
-        self._header_flushed = False  # our AMQP header is in _out: frames may go there
         self._reader = FrameReader(config.max_frame_size)
         self._fsm: StateMachine[CS, CI] = StateMachine(CONNECTION_TRANSITIONS, CS.START)
         self._idle = IdleTimer(None)
         self._sessions: dict[int, Session] = {}  # our channel -> session
         self._remote_sessions: dict[int, Session] = {}  # peer's channel -> session
+        self._reading = True  # False once the connection is over: input is ignored
         self._peer_opened = False
         self._deferred_open = False
         self._closed_reported = False
@@ -106,23 +94,9 @@ class Connection:
         #: spec 2.4.1: until the peer's OPEN, frames are limited to MIN-MAX-FRAME-SIZE
         self.remote_max_frame_size = MIN_MAX_FRAME_SIZE
         self.remote_channel_max = 0
-        self.sasl: SaslNegotiator | None = None
-        self.user: str | None = None
         if config.role is ConnectionRole.CLIENT:
-            self._fsm.process(CI.SEND_HEADER)
-            if config.sasl is not None:
-                self.sasl = config.sasl()
-                self._write_header(SASL_HEADER, self._out)
-                self._write_header(AMQP_HEADER, self._held)  # released after SASL
-                self._expect = _Expect.SASL_HEADER
-                for body in self.sasl.initial_frames():
-                    self._send_sasl(body)
-            else:
-                self._write_header(AMQP_HEADER, self._out)
-                self._header_flushed = True
-                self._expect = _Expect.AMQP_HEADER
-        else:
-            self._expect = _Expect.ANY_HEADER
+            self._fsm.process(CI.SEND_HEADER)  # the handshake writes it at once
+        self._handshake = Handshake(config, self._out, self._trace)
 
     # -- public state ----------------------------------------------------------------------
     @property
@@ -134,6 +108,16 @@ class Connection:
     def finished(self) -> bool:
         """Nothing more will happen: flush ``data_to_send()`` and close the transport."""
         return self._fsm.state is CS.END
+
+    @property
+    def sasl(self) -> SaslNegotiator | None:
+        """The SASL negotiator, once the SASL layer is in use (``handshake.py``)."""
+        return self._handshake.sasl
+
+    @property
+    def user(self) -> str | None:
+        """The identity SASL authenticated (server side), if any."""
+        return self._handshake.user
 
     @property
     def sessions(self) -> list[Session]:
@@ -148,7 +132,7 @@ class Connection:
         Never raises for anything the peer sent: violations become a queued CLOSE/END/DETACH
         and a ``ProtocolViolationDetected`` event.
         """
-        if self._expect is not _Expect.NOTHING:
+        if self._reading:
             if not data:
                 self._terminate(
                     ConnectionClosedError("the transport closed before the AMQP close handshake"),
@@ -174,7 +158,7 @@ class Connection:
         Before draining, senders whose receiver asked to drain and that have nothing queued
         complete the drain (spec 2.6.7), and batched dispositions are written.
         """
-        if self._header_flushed and not self.finished:
+        if self._handshake.header_sent and not self.finished:
             for session in list(self._sessions.values()):
                 session._answer_drains()
         self._flush_all_dispositions()
@@ -199,7 +183,7 @@ class Connection:
         call wrote to, whichever connection the call was about."""
         if self._out or self._dispositions_pending:
             return True
-        if not self._header_flushed or self.finished:
+        if not self._handshake.header_sent or self.finished:
             return False
         return any(sender._drain_answer_ready for session in self._sessions.values() for sender in session._senders)
 
@@ -226,7 +210,7 @@ class Connection:
                 )
             )
             return None
-        if action is IdleAction.SEND_HEARTBEAT and self._header_flushed:
+        if action is IdleAction.SEND_HEARTBEAT and self._handshake.header_sent:
             self._out += EMPTY_FRAME
             if trace.ENABLED:
                 self._trace("->", 0, None)
@@ -266,7 +250,7 @@ class Connection:
         the peer's CLOSE arrives."""
         if self.finished:
             raise LocalProtocolError("the connection is already closed")
-        if not self._header_flushed:
+        if not self._handshake.header_sent:
             # Nothing AMQP has gone out (still in SASL, or a server before the header).
             self._terminate(None if error is None else _closed_error(error), by_peer=False)
             return
@@ -318,7 +302,7 @@ class Connection:
             )
 
     def _can_write_frames(self) -> bool:
-        return self._header_flushed and self._fsm.state in (CS.OPENED, CS.OPEN_SENT)
+        return self._handshake.header_sent and self._fsm.state in (CS.OPENED, CS.OPEN_SENT)
 
     def _new_session(self, **options: Any) -> Session:
         limit = self.config.channel_max
@@ -354,7 +338,7 @@ class Connection:
             self._dispositions_pending.pop()._flush_dispositions()
 
     def _buffer(self) -> bytearray:
-        return self._out if self._header_flushed else self._held
+        return self._handshake.buffer()
 
     def _send_frame(self, channel: int, body: Composite, *, flush: bool = True) -> None:
         if flush and self._dispositions_pending:
@@ -362,11 +346,6 @@ class Connection:
         if trace.ENABLED:
             self._trace("->", channel, body)
         encode_frame(self._buffer(), channel, body)
-
-    def _send_sasl(self, body: Composite) -> None:
-        if trace.ENABLED:
-            self._trace("->", 0, body)
-        encode_frame(self._out, 0, body, frame_type=FrameType.SASL)
 
     def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
         if self._dispositions_pending:
@@ -390,34 +369,29 @@ class Connection:
         else:
             trace.log_frame(self.config.container_id, direction, channel, body, size)
 
-    def _write_header(self, header: bytes, out: bytearray) -> None:
-        if trace.ENABLED:
-            self._trace("->", 0, header, header=True)
-        out += header
-
     # -- input -----------------------------------------------------------------------------
     def _process_input(self) -> None:
         reader = self._reader
-        while True:
-            expect = self._expect
-            if expect is _Expect.NOTHING:
-                return
+        handshake = self._handshake
+        while self._reading and not handshake.done:
             try:
-                if expect in (_Expect.ANY_HEADER, _Expect.SASL_HEADER, _Expect.AMQP_HEADER):
-                    raw = reader.read_header()
-                    if raw is None:
-                        return
-                    self._on_header(raw)
-                    continue
-                # During SASL read one frame at a time: the AMQP header follows the outcome.
-                frames = reader.read_frames(1 if expect is _Expect.SASL_FRAMES else -1)
+                progress = handshake.read(reader)
+            except PeerViolation as violation:
+                self._apply_violation(violation)  # before AMQP is up: always the end
+                return
+            if progress is Progress.NEED_BYTES:
+                return
+            if progress is Progress.AMQP_HEADER_RECEIVED:
+                self._on_amqp_header()
+            elif isinstance(progress, SaslFinished):
+                self._events_sink.append(progress.event)
+                if progress.error is not None:
+                    self._terminate(progress.error, by_peer=progress.by_peer)
+        while self._reading:
+            try:
+                frames = reader.read_frames(-1)
             except FramingError as exc:
-                violation = (
-                    Violation.BAD_HEADER
-                    if expect in (_Expect.ANY_HEADER, _Expect.SASL_HEADER, _Expect.AMQP_HEADER)
-                    else Violation.FRAMING_ERROR
-                )
-                self._apply_violation(PeerViolation(violation, exc.description or str(exc)))
+                self._apply_violation(PeerViolation(Violation.FRAMING_ERROR, exc.description or str(exc)))
                 return
             if not frames:
                 return
@@ -426,63 +400,19 @@ class Connection:
                     self._on_frame(frame)
                 except PeerViolation as violation:
                     self._apply_violation(violation)
-                if self._expect is not expect:
-                    break
+                if not self._reading:
+                    return
 
-    def _on_header(self, raw: bytes) -> None:
-        header = parse_header(raw)
-        if trace.ENABLED:
-            self._trace("<-", 0, raw, header=True)
-        expect = self._expect
-        sasl_ok = self.config.sasl is not None
-        if expect is _Expect.ANY_HEADER:
-            acceptable = [ProtocolId.SASL] if sasl_ok else []
-            if not sasl_ok or self.config.allow_no_sasl:
-                acceptable.append(ProtocolId.AMQP)
-        else:
-            acceptable = [ProtocolId.SASL if expect is _Expect.SASL_HEADER else ProtocolId.AMQP]
-        answer = answer_header(
-            header, acceptable, already_sent=expect is not _Expect.ANY_HEADER and (
-                self.config.role is ConnectionRole.CLIENT
-            )
-        )
-        if not answer.accepted:
-            if answer.reply:
-                self._write_header(answer.reply, self._out)
-            raise_violation = PeerViolation(Violation.BAD_HEADER, answer.description or "")
-            self._apply_violation(raise_violation)
-            return
-        if header.protocol_id is ProtocolId.SASL:
-            if answer.reply:
-                self._write_header(answer.reply, self._out)
-            if self.sasl is None and self.config.sasl is not None:
-                self.sasl = self.config.sasl()
-            self._expect = _Expect.SASL_FRAMES
-            if self.config.role is ConnectionRole.SERVER and self.sasl is not None:
-                for body in self.sasl.initial_frames():
-                    self._send_sasl(body)
-            return
-        # The AMQP header (spec 2.2).
+    def _on_amqp_header(self) -> None:
+        """The handshake handed over: the AMQP headers are exchanged (spec 2.2)."""
         self._fsm.process(CI.RECV_HEADER)
-        self._expect = _Expect.AMQP_FRAMES
         if self.config.role is ConnectionRole.SERVER:
-            self._fsm.process(CI.SEND_HEADER)
-            self._write_header(AMQP_HEADER, self._out)
-            self._release_held()
+            self._fsm.process(CI.SEND_HEADER)  # the handshake wrote our answer
             if self._deferred_open:
                 self._deferred_open = False
                 self.open()
 
-    def _release_held(self) -> None:
-        self._header_flushed = True
-        if self._held:
-            self._out += self._held
-            self._held.clear()
-
     def _on_frame(self, frame: Frame) -> None:
-        if self._expect is _Expect.SASL_FRAMES:
-            self._on_sasl_frame(frame)
-            return
         if frame.type is not FrameType.AMQP:
             raise PeerViolation(Violation.ILLEGAL_STATE, "SASL frame after the SASL exchange")
         if frame.is_heartbeat:
@@ -500,39 +430,6 @@ class Connection:
             return  # spec 2.4.6: after our CLOSE the peer's frames are discarded
         handler = _HANDLERS[type(body)]
         handler(self, frame.channel, body, payload)
-
-    def _on_sasl_frame(self, frame: Frame) -> None:
-        sasl = self.sasl
-        if frame.type is not FrameType.SASL or sasl is None or sasl.done:
-            raise PeerViolation(Violation.ILLEGAL_STATE, "AMQP frame during the SASL exchange")
-        try:
-            body, _ = decode_body(frame, self.config.limits)
-        except DecodeError as exc:
-            raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
-        if trace.ENABLED:
-            self._trace("<-", 0, body)
-        try:
-            replies = sasl.receive(body)
-        except SASLError as exc:
-            # A negotiator refusing a peer's SASL frame: the SASL layer cannot send CLOSE.
-            self._events_sink.append(SaslOutcomeReceived(succeeded=False, error=exc))
-            self._terminate(exc, by_peer=False)
-            return
-        for reply in replies:
-            self._send_sasl(reply)
-        if not sasl.done:
-            return
-        self.user = sasl.user
-        self._events_sink.append(
-            SaslOutcomeReceived(succeeded=sasl.succeeded, error=sasl.error, user=sasl.user)
-        )
-        if not sasl.succeeded:
-            err = sasl.error or SASLError("SASL negotiation failed")
-            self._terminate(err, by_peer=self.config.role is ConnectionRole.CLIENT)
-            return
-        self._expect = _Expect.AMQP_HEADER
-        if self.config.role is ConnectionRole.CLIENT:
-            self._release_held()
 
     # -- performative handlers -----------------------------------------------------------------
     def _on_open(self, channel: int, body: Open, payload: memoryview) -> None:
@@ -673,7 +570,7 @@ class Connection:
             Violation.FRAMING_ERROR,
             Violation.IDLE_TIMEOUT,
         )
-        if self._header_flushed and self._fsm.state not in (CS.CLOSE_SENT, CS.DISCARDING, CS.END):
+        if self._handshake.header_sent and self._fsm.state not in (CS.CLOSE_SENT, CS.DISCARDING, CS.END):
             if self._fsm.can(CI.SEND_OPEN):
                 self.open()
             if self._fsm.can(CI.SEND_CLOSE_ERROR):
@@ -681,7 +578,7 @@ class Connection:
                 self._fsm.process(CI.SEND_CLOSE_ERROR)
                 self._local_error = error
                 self._send_frame(0, Close(error=error))
-        if fatal or not self._header_flushed:
+        if fatal or not self._handshake.header_sent:
             self._terminate(_closed_error(error), by_peer=False)
 
     def _terminate(self, error: AMQPError | None, *, by_peer: bool) -> None:
@@ -691,8 +588,8 @@ class Connection:
                 None if error is None else _session_error_from(error), by_peer=by_peer, emit=True
             )
         self._fsm.process(CI.TRANSPORT_CLOSED)
-        self._expect = _Expect.NOTHING
-        self._held.clear()
+        self._reading = False
+        self._handshake.stop()
         if not self._closed_reported:
             self._closed_reported = True
             self._events_sink.append(ConnectionClosed(error=error, by_peer=by_peer))
@@ -702,9 +599,7 @@ def _closed_error(error: Error) -> ConnectionClosedError:
     return ConnectionClosedError(error.description, condition=error.condition, info=error.info)
 
 
-def _session_error_from(error: AMQPError) -> Any:
-    from ..errors import SessionEndedError
-
+def _session_error_from(error: AMQPError) -> SessionEndedError:
     return SessionEndedError(error.description, condition=error.condition, info=error.info)
 
 
