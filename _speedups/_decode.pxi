@@ -358,18 +358,14 @@ cdef int _acquire(object buf, Py_buffer* view) except -1:
     return 0
 
 
-# mirrors codec/_pure_decode.py:decode_value (after its argument checks), for callers that
-# already hold the buffer: a fresh context per value, as each pure call gets.
-cdef object _decode_at(const unsigned char* b, Py_ssize_t end, Py_ssize_t pos, object limits,
-                       long long depth, Py_ssize_t* out):
-    cdef _D d
+# mirrors codec/_pure_decode.py:decode_in_context (decode_value under a context the caller
+# keeps, as the message decoder does for all of a message's sections)
+cdef object _decode_in(_D* d, Py_ssize_t end, Py_ssize_t pos, long long depth, Py_ssize_t* out):
     if not 0 <= pos < end:
         raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
-    _init(&d, limits)
-    d.b = b
     out[0] = pos + 1
     try:
-        return _body(&d, b[pos], out, end, depth)
+        return _body(d, d.b[pos], out, end, depth)
     except RecursionError:
         raise DecodeError(
             f"value at offset {pos} nests deeper than the Python stack allows; "
@@ -377,6 +373,16 @@ cdef object _decode_at(const unsigned char* b, Py_ssize_t end, Py_ssize_t pos, o
         ) from None
     except MemoryError:
         raise DecodeError(f"out of memory decoding the value at offset {pos}; lower Limits") from None
+
+
+# decode_value for callers that already hold the buffer: a fresh context, as each pure call
+# of decode_value gets.
+cdef object _decode_at(const unsigned char* b, Py_ssize_t end, Py_ssize_t pos, object limits,
+                       long long depth, Py_ssize_t* out):
+    cdef _D d
+    _init(&d, limits)
+    d.b = b
+    return _decode_in(&d, end, pos, depth, out)
 
 
 # --- public entry points ----------------------------------------------------------------------
@@ -389,15 +395,18 @@ def decode_value(buf, pos, limits, depth=0):
     ``DecodeError`` messages.
     """
     cdef Py_buffer view
+    cdef _D d
     cdef Py_ssize_t p, end
     cdef long long dep
     end = len(buf)
+    _init(&d, limits)  # the pure path makes its context before it looks at pos
     if not _offset_in(pos, end, &p):
         raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
     dep = _clamp(depth)
     _acquire(buf, &view)
     try:
-        value = _decode_at(<const unsigned char*>view.buf, end, p, limits, dep, &p)
+        d.b = <const unsigned char*>view.buf
+        value = _decode_in(&d, end, p, dep, &p)
         return value, p
     finally:
         PyBuffer_Release(&view)
