@@ -229,7 +229,9 @@ function main() {
       if (args.bodies) bodies.push(jsonable(message.body));
       if (args.scenario === 'respond') respond(message);
     }
-    if (!delivery.remote_settled) {
+    if (delivery.remote_settled) {
+      delivery.update(true); // rhea frees its session window only for deliveries settled here
+    } else {
       if (args.outcome === 'accept') delivery.accept();
       else if (args.outcome === 'reject') delivery.reject({ condition: 'amqp:precondition-failed', description: 'rejected by --outcome reject' });
       else if (args.outcome === 'release') delivery.release();

@@ -214,7 +214,13 @@ class Broker {
       reason = "anonymous relay needs the message's to field";
     }
     if (outcome === 'accept') this.route(address, message);
-    if (delivery.remote_settled) return; // pre-settled: at-most-once, no outcome travels back
+    if (delivery.remote_settled) {
+      // Pre-settled: at-most-once, no outcome travels back. Settle it here all the same: rhea
+      // keeps a delivery in its session buffer (2048) until it is settled locally, and a full
+      // buffer closes the session's incoming window for good.
+      delivery.update(true);
+      return;
+    }
     // update(settled, state): with rcv-settle-mode second (1) we settle once the sender did.
     const settle = receiver.local.attach.rcv_settle_mode !== 1;
     if (outcome === 'accept') delivery.update(settle, rhea.message.accepted().described());

@@ -267,6 +267,19 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
     ("RabbitMQ 3.10",
      "A wrong password is answered only after a deliberate 3 s delay, and the socket is reset 3 s later.",
      "connect() raises SASLError (code 1) after that delay; give connect a timeout above 3 s."),
+    ("RabbitMQ 3.10",
+     "Counts heartbeat intervals in whole seconds: a client idle-time-out under 1000 ms gets no "
+     "heartbeats at all (it sends them at half the client's value otherwise).",
+     "Use idle_timeout=1.0 or more with RabbitMQ, or amqp10 closes the silent connection with "
+     "amqp:resource-limit-exceeded."),
+    ("RabbitMQ 3.10",
+     "Can send one transfer more than the link credit when a receiver raises its credit again "
+     "before transfers resume (rabbitmq/rabbitmq-server#2597; seen here under load with "
+     "amqp10's prefetch top-ups).",
+     "amqp10 treats it as the protocol violation it is: the link is closed with "
+     "amqp:link:transfer-limit-exceeded and receive() raises LinkDetachedError. For high-rate "
+     "consumers of RabbitMQ 3.10, open the receiver with credit=0 and flow(n) only once the "
+     "previous credit is used up (receiver.credit == 0 and receiver.queued == 0)."),
     ("Proton C example broker",
      "Sends every delivery pre-settled whatever settle mode the receiver asks for, grants a "
      "credit window of 5, never answers a drain, and crashes on a dynamic source or a message "
@@ -293,6 +306,18 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
      "released unless treat_modified_as_released is false.",
      "amqp10's listener accepts a client without SASL when anonymous access is allowed (the "
      "default), and amqp10 names every link uniquely (<container-id>-sender-N / -receiver-N)."),
+    ("rhea 3.0.5",
+     "open_sender({}) sends an attach with no target at all, which amqp10's embedded broker and "
+     "RabbitMQ refuse (amqp:invalid-field); rhea's own anonymous sender (connection.send) uses "
+     "target: {} (a target with no address), the ANONYMOUS-RELAY convention.",
+     "Open anonymous rhea senders with {target: {}}."),
+    ("rhea 3.0.5",
+     "Keeps every received delivery in its session buffer (2048) until the application settles "
+     "it, even one the sender pre-settled: a receiver that never settles pre-settled messages "
+     "stalls after 2048 of them. As a server it leaves Nagle's algorithm on for accepted sockets "
+     "(tcp_no_delay defaults to false there), so small frames wait for delayed ACKs.",
+     "Nothing on amqp10's side; in rhea, call delivery.update(true) for pre-settled deliveries "
+     "and pass tcp_no_delay: true to listen()."),
 )
 
 

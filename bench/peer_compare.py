@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""amqp10 (Cython and pure, both adapters) against python-qpid-proton and rhea, peer to peer on
+loopback: messages/s at-least-once and at-most-once, and request/reply latency.
+
+    python bench/peer_compare.py [--count 20000] [--calls 1000] [--window 100]
+
+The same work for every client, each against its own kind of listener, in separate processes:
+
+- **throughput**: one connection; a receiver (prefetch 1000, accepting each message) and a sender
+  on one queue; ``--count`` small messages, at most ``--window`` unsettled at a time
+  (at-least-once) or pre-settled (at-most-once). Timed from the first send until every message
+  has arrived (and, at-least-once, every outcome is back).
+- **request/reply**: a dynamic reply queue; ``--calls`` requests to an ``echo`` service, one
+  at a time, each timed until its correlated reply arrives (50 warm-up calls first).
+
+amqp10 runs in child processes with and without ``AMQP10_PURE=1``, against its embedded broker
+(``amqp10.peer``, throughput) and the test handler's echo service (``tests/support/broker.py``,
+request/reply), both served by ``amqp10.listen`` in one child on the same codec path.
+python-qpid-proton and rhea run against ``interop/proton/listener.py`` and
+``interop/rhea/listener.js``. No targets yet: this prints the numbers and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+WARMUP = 50
+
+
+# -- amqp10 -----------------------------------------------------------------------------------------
+
+def serve_amqp10() -> None:
+    """Child: the embedded broker and an echo service, each on a free port; prints both."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import amqp10
+    from amqp10.peer.server import start
+    from support.broker import QueueBroker
+
+    with start("127.0.0.1", 0) as broker, amqp10.listen("127.0.0.1", 0, QueueBroker()) as echo:
+        print(f"listening on {broker.port} {echo.port}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def _latencies(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"median_ms": statistics.median(ordered) * 1000, "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000}
+
+
+def amqp10_blocking(url: str, echo_url: str, count: int, calls: int, window: int) -> dict[str, Any]:
+    """Child: the workloads with ``amqp10.connect``; sends overlap on ``window`` threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import amqp10
+    from amqp10 import Message
+
+    def throughput(settle_mode: str) -> float:
+        address = f"bench-{settle_mode}-{os.getpid()}"
+        with amqp10.connect(url) as conn:
+            receiver = conn.open_receiver(address, credit=1000, auto_accept=True, settle_mode=settle_mode)
+            sender = conn.open_sender(address, settle_mode=settle_mode)
+            started = time.perf_counter()
+            workers = window if settle_mode == "at-least-once" else 1
+            with ThreadPoolExecutor(workers) as pool:
+                sending = pool.map(lambda i: sender.send(Message(body=f"message-{i}")), range(count))
+                for _ in range(count):
+                    receiver.receive(timeout=60)
+                list(sending)
+            return count / (time.perf_counter() - started)
+
+    def request_reply() -> dict[str, float]:
+        with amqp10.connect(echo_url) as conn, conn.open_requester("echo") as requester:
+            samples = []
+            for i in range(WARMUP + calls):
+                started = time.perf_counter()
+                requester.request(Message(body=f"request-{i}"), timeout=30)
+                if i >= WARMUP:
+                    samples.append(time.perf_counter() - started)
+            return _latencies(samples)
+
+    return {"at-least-once": throughput("at-least-once"), "at-most-once": throughput("at-most-once"),
+            "request-reply": request_reply()}
+
+
+def amqp10_trio(url: str, echo_url: str, count: int, calls: int, window: int) -> dict[str, Any]:
+    """Child: the workloads with ``amqp10.trio``; ``window`` sending tasks at-least-once."""
+    import trio
+
+    import amqp10.trio
+    from amqp10 import Message
+
+    async def throughput(settle_mode: str) -> float:
+        address = f"bench-{settle_mode}-{os.getpid()}"
+        async with amqp10.trio.connect(url) as conn:
+            receiver = await conn.open_receiver(address, credit=1000, auto_accept=True, settle_mode=settle_mode)
+            sender = await conn.open_sender(address, settle_mode=settle_mode)
+            feed = iter(range(count))
+
+            async def send_some() -> None:
+                for i in feed:
+                    await sender.send(Message(body=f"message-{i}"))
+
+            started = time.perf_counter()
+            async with trio.open_nursery() as nursery:
+                for _ in range(window if settle_mode == "at-least-once" else 1):
+                    nursery.start_soon(send_some)
+                for _ in range(count):
+                    await receiver.receive(timeout=60)
+            return count / (time.perf_counter() - started)
+
+    async def request_reply() -> dict[str, float]:
+        async with amqp10.trio.connect(echo_url) as conn, conn.open_requester("echo") as requester:
+            samples = []
+            for i in range(WARMUP + calls):
+                started = time.perf_counter()
+                await requester.request(Message(body=f"request-{i}"), timeout=30)
+                if i >= WARMUP:
+                    samples.append(time.perf_counter() - started)
+            return _latencies(samples)
+
+    async def main() -> dict[str, Any]:
+        return {"at-least-once": await throughput("at-least-once"), "at-most-once": await throughput("at-most-once"),
+                "request-reply": await request_reply()}
+
+    return trio.run(main)  # type: ignore[no-any-return]
+
+
+# -- python-qpid-proton -----------------------------------------------------------------------------
+
+def proton_client(url: str, count: int, calls: int, window: int) -> dict[str, Any]:
+    """Child: the workloads with python-qpid-proton's reactor (MessagingHandler)."""
+    from proton import Message
+    from proton.handlers import MessagingHandler
+    from proton.reactor import AtMostOnce, Container, DynamicNodeProperties
+
+    class Throughput(MessagingHandler):  # type: ignore[misc]
+        def __init__(self, presettled: bool) -> None:
+            super().__init__(prefetch=1000, auto_accept=True, auto_settle=True)
+            self.presettled = presettled
+            self.sent = self.confirmed = self.received = 0
+            self.started = self.elapsed = 0.0
+
+        def on_start(self, event: Any) -> None:
+            self.conn = event.container.connect(url, allowed_mechs="ANONYMOUS")
+            address = f"bench-{'amo' if self.presettled else 'alo'}-{os.getpid()}"
+            options = AtMostOnce() if self.presettled else None
+            event.container.create_receiver(self.conn, address, name="bench-receiver", options=options)
+            self.sender = event.container.create_sender(self.conn, address, name="bench-sender", options=options)
+
+        def on_sendable(self, event: Any) -> None:
+            self.pump()
+
+        def pump(self) -> None:
+            if not self.started:
+                self.started = time.perf_counter()
+            while self.sender.credit > 0 and self.sent < count and (self.presettled or self.sent - self.confirmed < window):
+                delivery = self.sender.send(Message(body=f"message-{self.sent}"))
+                if self.presettled:
+                    delivery.settle()
+                self.sent += 1
+
+        def on_accepted(self, event: Any) -> None:
+            self.confirmed += 1
+            self.check_done()
+            self.pump()
+
+        def on_message(self, event: Any) -> None:
+            self.received += 1
+            self.check_done()
+
+        def check_done(self) -> None:
+            if self.received == count and (self.presettled or self.confirmed == count) and not self.elapsed:
+                self.elapsed = time.perf_counter() - self.started
+                self.conn.close()
+
+    class RequestReply(MessagingHandler):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(prefetch=10, auto_accept=True, auto_settle=True)
+            self.samples: list[float] = []
+            self.done = 0
+
+        def on_start(self, event: Any) -> None:
+            self.conn = event.container.connect(url, allowed_mechs="ANONYMOUS")
+            self.sender = event.container.create_sender(self.conn, "echo", name="bench-requests")
+            self.receiver = event.container.create_receiver(self.conn, None, dynamic=True, name="bench-replies",
+                                                            options=DynamicNodeProperties({}))
+            self.reply_to: str | None = None
+
+        def on_link_opened(self, event: Any) -> None:
+            if event.receiver == self.receiver:
+                self.reply_to = self.receiver.remote_source.address
+                self.request()
+
+        def request(self) -> None:
+            self.started = time.perf_counter()
+            self.sender.send(Message(body=f"request-{self.done}", id=f"r{self.done}", reply_to=self.reply_to))
+
+        def on_message(self, event: Any) -> None:
+            if self.done >= WARMUP:
+                self.samples.append(time.perf_counter() - self.started)
+            self.done += 1
+            if self.done < WARMUP + calls:
+                self.request()
+            else:
+                self.conn.close()
+
+    results: dict[str, Any] = {}
+    for name, presettled in (("at-least-once", False), ("at-most-once", True)):
+        handler = Throughput(presettled)
+        Container(handler).run()
+        results[name] = count / handler.elapsed
+    rr = RequestReply()
+    Container(rr).run()
+    results["request-reply"] = _latencies(rr.samples)
+    return results
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+_READY = re.compile(r"listening on ([\d ]+)")
+
+
+class Server:
+    """A listener child, stopped by PID."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                        env=env, cwd=REPO)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = _READY.search(line)
+        if match is None:
+            self.stop()
+            raise SystemExit(f"{' '.join(command)} did not start: {line!r}")
+        self.ports = [int(p) for p in match[1].split()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def _child(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_all(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    me = [sys.executable, str(Path(__file__).resolve())]
+    work = ["--count", str(args.count), "--calls", str(args.calls), "--window", str(args.window)]
+    results: list[tuple[str, dict[str, Any]]] = []
+    for path in ("cython", "pure"):
+        env = dict(os.environ)
+        env.pop("AMQP10_PURE", None)
+        if path == "pure":
+            env["AMQP10_PURE"] = "1"
+        impl = subprocess.run([sys.executable, "-c", "import amqp10.codec as c; print(c.IMPL)"],
+                              capture_output=True, text=True, env=env).stdout.strip()
+        if path == "cython" and impl != "cython":
+            print("amqp10 (cython): the speedups are not built here; skipped", file=sys.stderr)
+            continue
+        server = Server(me + ["--serve-amqp10"], env)
+        try:
+            broker, echo = server.ports
+            for adapter in ("trio", "blocking"):
+                print(f"amqp10 {path} {adapter} ...", file=sys.stderr, flush=True)
+                results.append((f"amqp10 {path}, {adapter}", _child(
+                    me + ["--client", f"amqp10-{adapter}", "--url", f"amqp://127.0.0.1:{broker}",
+                          "--echo-url", f"amqp://127.0.0.1:{echo}", *work], env)))
+        finally:
+            server.stop()
+    server = Server([sys.executable, str(REPO / "interop" / "proton" / "listener.py"), "--port", "0", "--credit", "1000"])
+    try:
+        print("python-qpid-proton ...", file=sys.stderr, flush=True)
+        results.append(("python-qpid-proton", _child(
+            me + ["--client", "proton", "--url", f"amqp://127.0.0.1:{server.ports[0]}", *work])))
+    finally:
+        server.stop()
+    server = Server(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0", "--credit", "1000"])
+    try:
+        print("rhea ...", file=sys.stderr, flush=True)
+        results.append(("rhea", _child(["node", str(REPO / "bench" / "rhea_bench.js"),
+                                        f"amqp://127.0.0.1:{server.ports[0]}", str(args.count), str(args.calls),
+                                        str(args.window)])))
+    finally:
+        server.stop()
+    return results
+
+
+def report(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) -> str:
+    lines = [
+        f"{args.count:,} messages per throughput run (at most {args.window} unsettled), "
+        f"{args.calls:,} request/reply calls; loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        "",
+        f"{'client':<28}{'at-least-once msg/s':>22}{'at-most-once msg/s':>21}{'req/reply median ms':>22}{'p99 ms':>9}",
+    ]
+    for name, r in results:
+        rr = r["request-reply"]
+        lines.append(f"{name:<28}{r['at-least-once']:>22,.0f}{r['at-most-once']:>21,.0f}{rr['median_ms']:>22.3f}{rr['p99_ms']:>9.3f}")
+    by_name = dict(results)
+    lines += ["", "ratios (amqp10 / other; throughput: higher is better for amqp10, latency: lower is)"]
+    ours = [n for n, _ in results if n.startswith("amqp10")]
+    others = [n for n, _ in results if not n.startswith("amqp10")]
+    for mine in ours:
+        for other in others:
+            a, b = by_name[mine], by_name[other]
+            lines.append(
+                f"  {mine:<26} vs {other:<20} alo x{a['at-least-once'] / b['at-least-once']:.2f}  "
+                f"amo x{a['at-most-once'] / b['at-most-once']:.2f}  "
+                f"rr median x{a['request-reply']['median_ms'] / b['request-reply']['median_ms']:.2f}  "
+                f"p99 x{a['request-reply']['p99_ms'] / b['request-reply']['p99_ms']:.2f}"
+            )
+    for adapter in ("trio", "blocking"):
+        cy, pure = by_name.get(f"amqp10 cython, {adapter}"), by_name.get(f"amqp10 pure, {adapter}")
+        if cy and pure:
+            lines.append(
+                f"  cython vs pure ({adapter}): alo x{cy['at-least-once'] / pure['at-least-once']:.2f}  "
+                f"amo x{cy['at-most-once'] / pure['at-most-once']:.2f}  "
+                f"rr median x{cy['request-reply']['median_ms'] / pure['request-reply']['median_ms']:.2f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=20_000, help="messages per throughput run")
+    parser.add_argument("--calls", type=int, default=1_000, help="request/reply calls (after 50 warm-up calls)")
+    parser.add_argument("--window", type=int, default=100, help="most unsettled messages at-least-once")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    parser.add_argument("--serve-amqp10", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=("amqp10-trio", "amqp10-blocking", "proton"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--echo-url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_amqp10:
+        serve_amqp10()
+        return 0
+    if args.client == "amqp10-trio":
+        print(json.dumps(amqp10_trio(args.url, args.echo_url, args.count, args.calls, args.window)))
+        return 0
+    if args.client == "amqp10-blocking":
+        print(json.dumps(amqp10_blocking(args.url, args.echo_url, args.count, args.calls, args.window)))
+        return 0
+    if args.client == "proton":
+        print(json.dumps(proton_client(args.url, args.count, args.calls, args.window)))
+        return 0
+    results = run_all(args)
+    print(report(results, args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(results), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
