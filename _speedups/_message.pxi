@@ -160,6 +160,7 @@ def decode_message(cls, data, limits):
     same result, same ``DecodeError`` messages.
     """
     cdef Py_buffer view
+    cdef _D d
     cdef const unsigned char* b
     cdef Py_ssize_t size, pos = 0, start, n, a, repeats = 0
     cdef int code, body_code = 0, rank = -1, section_rank
@@ -177,6 +178,7 @@ def decode_message(cls, data, limits):
         raise DecodeError(
             f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
         )
+    _init(&d, limits)  # one context for every section, as on the pure path
     msg = cls.__new__(cls)
     header = delivery_annotations = message_annotations = None
     properties = application_properties = footer = None
@@ -184,6 +186,7 @@ def decode_message(cls, data, limits):
     _acquire(buf, &view)
     try:
         b = <const unsigned char*>view.buf
+        d.b = b
         while pos < size:
             start = pos
             # 3.2: every section is a described value; descriptor fast path: smallulong.
@@ -196,7 +199,7 @@ def decode_message(cls, data, limits):
                 code = b[pos + 2]
                 pos += 3
             else:
-                descriptor = _decode_at(b, size, pos + 1, limits, 1, &pos)
+                descriptor = _decode_in(&d, size, pos + 1, 1, &pos)
                 code = _section_code(descriptor, start)
             section_rank = <int>_tget(_RANK_BY_CODE, code) if code < 256 else -1
             if section_rank <= rank:
@@ -242,7 +245,7 @@ def decode_message(cls, data, limits):
                 body_code = 0x75
                 continue
 
-            value = _decode_at(b, size, pos, limits, 1, &pos)
+            value = _decode_in(&d, size, pos, 1, &pos)
             if code == 0x77:  # amqp-value
                 body = value
                 if value is None or isinstance(value, bytes):

@@ -131,11 +131,11 @@ CYTHON = (
 @contextlib.contextmanager
 def bound_to(impl: Amqp10Impl) -> Iterator[None]:
     """Point amqp10.codec.message's hot-function bindings at ``impl`` for a while."""
-    names = ("_encode_value", "_encode_described_list", "_decode_value", "_decode_message")
+    # (The pure decode_message calls the pure decoder itself: no value binding to switch.)
+    names = ("_encode_value", "_encode_described_list", "_decode_message")
     saved = {n: getattr(message_module, n) for n in names}
     message_module._encode_value = impl.encode_value
     message_module._encode_described_list = impl.encode_described_list
-    message_module._decode_value = impl.decode_value
     message_module._decode_message = impl.decode_message
     try:
         yield

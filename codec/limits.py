@@ -22,7 +22,8 @@ class Limits:
         max_count: most elements in one list, map (counting keys and values) or array. Zero-width
             array elements (null, true, false, uint0, ...) take no bytes, so nothing else bounds
             them: they count against this in total across one decoded value (one call of
-            ``decode_value`` / ``decode_described_list``), not per array, or a list of small
+            ``decode_value`` / ``decode_described_list``) or one message (``Message.decode``
+            decodes all its sections under one budget), not per array, or a list of small
             arrays could each claim the maximum.
         max_binary_size: longest binary value in bytes.
         max_string_size: longest string or symbol, in encoded bytes.

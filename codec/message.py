@@ -7,8 +7,8 @@ transfers carry), do I/O, or copy a body's bytes more than once in either direct
 
 Speed matters here (every delivery goes through it), so both directions work straight on the
 codec's hot functions: one output ``bytearray`` on encode; on decode a single pass over one
-``memoryview`` that reads each section's descriptor inline and hands the value's offset to
-``decode_value``.
+``memoryview`` that reads each section's descriptor inline and decodes the section's value
+at its offset, every section under one decoding context (``decode_message``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from typing import Any, Final
 # The package picks the implementation (pure or Cython) once; these are its hot functions.
 # amqp10.codec imports this module only after binding them, so the import is not circular.
 from . import IMPL as _IMPL
-from . import decode_value as _decode_value
 from . import encode_described_list as _encode_described_list
 from . import encode_value as _encode_value
+# decode_message below is the pure path whatever IMPL says (see its docstring), so it uses the
+# pure decoder itself.
+from ._pure_decode import decode_in_context as _decode_in_context
+from ._pure_decode_scalars import _Ctx
 from .errors import DecodeError, EncodeError
 from .limits import DEFAULT_LIMITS, Limits
 from .sections import (
@@ -267,6 +270,10 @@ def decode_message(
     stand in for it (DESIGN rule 6): once values decode in C, this loop and the building of
     ``Header``/``Properties`` are most of a small message's decode time. The twin must say
     and return exactly what this says and returns (``tests/codec/test_differential.py``).
+
+    This is the pure path (the twin runs whenever the codec is compiled), so it calls the
+    pure decoder directly, with one context for all the sections: the message has one
+    zero-width budget (``Limits.max_count``), and the per-value setup is paid once.
     """
     if limits is None:
         limits = DEFAULT_LIMITS
@@ -278,7 +285,8 @@ def decode_message(
         raise DecodeError(
             f"message of {size} bytes exceeds max_message_size {limits.max_message_size}"
         )
-    decode_value = _decode_value
+    decode_in_context = _decode_in_context
+    ctx = _Ctx(limits)
     rank_of = RANK_BY_CODE
     msg = cls.__new__(cls)
     header = delivery_annotations = message_annotations = None
@@ -303,7 +311,7 @@ def decode_message(
             code = buf[pos + 2]
             pos += 3
         else:
-            descriptor, pos = decode_value(buf, pos + 1, limits, 1)
+            descriptor, pos = decode_in_context(buf, pos + 1, size, ctx, 1)
             code = section_code(descriptor, start)
         section_rank = rank_of[code] if code < 256 else -1
         if section_rank <= rank:
@@ -318,7 +326,7 @@ def decode_message(
         rank = section_rank
 
         if code == 0x75:  # data
-            # Parsed here rather than by decode_value: only the span is noted now, so that
+            # Parsed here rather than decoded as a value: only the span is noted now, so that
             # the payload is copied once, at the end, into bytes or Data as the count says.
             if pos >= size:
                 raise DecodeError(f"data section at offset {start} has no value")
@@ -352,7 +360,7 @@ def decode_message(
             body_code = 0x75
             continue
 
-        value, pos = decode_value(buf, pos, limits, 1)
+        value, pos = decode_in_context(buf, pos, size, ctx, 1)
         if code == 0x77:  # amqp-value
             body = value
             if value is None or isinstance(value, bytes):
