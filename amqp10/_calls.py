@@ -10,20 +10,10 @@ the failure in, so a call's ``try``/``except``/``finally`` runs as if the wait w
 How to wait and how to do I/O is then all that differs between the adapters (STYLE.md: "Sync
 and async share the sans-IO core, so nothing is written twice").
 
-A driver, in the blocking adapter's words (trio's is the same with ``await``)::
-
-    def drive(self, steps):
-        try:
-            wait = next(steps)
-            while True:
-                try:
-                    value = self.wait(wait.predicate, wait.limit(now(), default), wait.what)
-                except BaseException as exc:
-                    wait = steps.throw(exc)
-                else:
-                    wait = steps.send(value)
-        except StopIteration as stop:
-            return stop.value
+A driver takes the first ``Wait`` with ``next(steps)``; then, until the generator returns
+(``StopIteration`` carries the call's result), it waits for the predicate within
+``Wait.limit(now, default_timeout)`` and passes on the outcome: ``steps.send(value)``, or
+``steps.throw(exc)`` for a ``Timeout``, a cancellation or any other failure.
 
 Must never: do I/O, block, sleep, read a clock, or import an adapter.
 """

@@ -23,11 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..codec.composite import Composite
-from ..codec.errors import DecodeError
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
 from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SessionEndedError
 from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, encode_frame
-from ..framing.performatives import decode_body
 from ..framing.reader import FrameReader
 from . import trace
 from .config import Config, ConnectionRole, SaslNegotiator
@@ -40,7 +38,7 @@ from .events import (
     SessionRemotelyBegun,
 )
 from .fsm import StateMachine, TransitionRefused
-from .handshake import Handshake, Progress, SaslFinished
+from .handshake import Handshake, Progress, SaslFinished, decode_frame_body
 from .idle import IdleAction, IdleTimer
 from .link import Sender
 from .session import Session
@@ -419,10 +417,7 @@ class Connection:
             if trace.ENABLED:
                 self._trace("<-", frame.channel, None)
             return
-        try:
-            body, payload = decode_body(frame, self.config.limits)
-        except DecodeError as exc:
-            raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
+        body, payload = decode_frame_body(frame, self.config.limits)
         if trace.ENABLED:
             self._trace("<-", frame.channel, body, len(payload))
         state = self._fsm.state

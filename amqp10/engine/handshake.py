@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ..codec.composite import Composite
 from ..codec.errors import DecodeError
+from ..codec.limits import Limits
 from ..errors import AMQPError, FramingError, SASLError
 from ..framing.frame import Frame, FrameType, encode_frame
 from ..framing.headers import AMQP_HEADER, SASL_HEADER, ProtocolId, answer_header, parse_header
@@ -31,7 +32,7 @@ from .config import Config, ConnectionRole, SaslNegotiator
 from .events import SaslOutcomeReceived
 from .violations import PeerViolation, Violation
 
-__all__ = ["Handshake", "Phase", "Progress", "SaslFinished", "Tracer"]
+__all__ = ["Handshake", "Phase", "Progress", "SaslFinished", "Tracer", "decode_frame_body"]
 
 #: ``Connection._trace``: (direction, channel, body or header bytes, payload size, header=...)
 Tracer = Callable[..., None]
@@ -69,6 +70,15 @@ class SaslFinished:
     event: SaslOutcomeReceived
     error: AMQPError | None = None
     by_peer: bool = False
+
+
+def decode_frame_body(frame: Frame, limits: Limits) -> tuple[Any, memoryview]:
+    """A frame's performative and payload; a body that does not decode is the peer's
+    ``DECODE_ERROR`` (for the connection's AMQP frames as for SASL frames)."""
+    try:
+        return decode_body(frame, limits)
+    except DecodeError as exc:
+        raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
 
 
 class Handshake:
@@ -201,11 +211,7 @@ class Handshake:
         sasl = self.sasl
         if frame.type is not FrameType.SASL or sasl is None or sasl.done:
             raise PeerViolation(Violation.ILLEGAL_STATE, "AMQP frame during the SASL exchange")
-        body: Any
-        try:
-            body, _ = decode_body(frame, self.config.limits)
-        except DecodeError as exc:
-            raise PeerViolation(Violation.DECODE_ERROR, exc.description or str(exc)) from None
+        body, _ = decode_frame_body(frame, self.config.limits)
         if trace.ENABLED:
             self._trace("<-", 0, body)
         try:
