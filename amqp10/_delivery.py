@@ -7,6 +7,7 @@ adapter. Must never: do I/O or wait.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from .codec.message import Message
@@ -52,7 +53,13 @@ class Delivery:
             DecodeError: the payload is not a valid AMQP message.
         """
         if self._message is None:
-            self._message = Message.decode(self._delivery.payload)
+            payload = self._delivery.payload
+            limits = self._delivery.link.session.connection.config.limits
+            if len(payload) > limits.max_message_size:
+                # The receiver took it under a larger max-message-size of its own (or 0, no
+                # limit), which already bounded it: decode what the link accepted.
+                limits = replace(limits, max_message_size=len(payload))
+            self._message = Message.decode(payload, limits)
         return self._message
 
     @property

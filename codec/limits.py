@@ -27,7 +27,17 @@ class Limits:
             arrays could each claim the maximum.
         max_binary_size: longest binary value in bytes.
         max_string_size: longest string or symbol, in encoded bytes.
-        max_message_size: largest encoded message the message decoder accepts.
+        max_message_size: largest encoded message, in bytes. The message decoder refuses a
+            longer input, and the engine's receiving links use it as their max-message-size
+            (spec 2.7.3) unless one is given: it is advertised in the receiver's ATTACH and
+            a delivery is refused (link closed with ``amqp:link:message-size-exceeded``)
+            before the transfer that would cross it is buffered. The trade-off: a receiving
+            link may hold this much of one unfinished delivery, so memory per connection is
+            up to this times its receiving links with a delivery in progress; a smaller
+            value refuses legitimate large messages. 100 MiB sits with what brokers accept
+            by default (tens to a hundred MiB) and well above the interop suite's 10 MiB
+            messages; lower it for many links from untrusted peers, raise it (or give the
+            link ``max_message_size=0``, no limit) for trusted bulk transfers.
         max_body_sections: most body sections in one message (spec 3.2: a body is one or
             more data sections or one or more amqp-sequence sections; every other section
             appears at most once). A section costs 3 to 5 bytes on the wire but an object in
@@ -40,7 +50,7 @@ class Limits:
     max_count: int = 1 << 20
     max_binary_size: int = 1 << 30
     max_string_size: int = 1 << 28
-    max_message_size: int = 1 << 30
+    max_message_size: int = 100 << 20
     max_body_sections: int = 64
 
     def __post_init__(self) -> None:

@@ -170,7 +170,14 @@ class Delivery:
     # -- receive-side assembly (used by the receiver) --------------------------------------
     def _append(self, chunk: memoryview) -> None:
         if chunk:
-            self._chunks.append(chunk)
+            # A chunk is a view of the frame reader's batch of frames, and keeping the view
+            # keeps the whole batch. Copy one that is under half its batch: what a partial
+            # delivery holds then stays within twice ``size``, which max-message-size bounds.
+            owner = chunk.obj
+            if type(owner) is bytes and len(owner) > 2 * len(chunk):
+                self._chunks.append(bytes(chunk))
+            else:
+                self._chunks.append(chunk)
             self._size += len(chunk)
 
     def _finish(self) -> None:

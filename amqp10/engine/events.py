@@ -171,7 +171,9 @@ class LinkDetached(Event):
 
     Attributes:
         closed: the peer closed the link (spec 2.6.6) rather than only detaching it.
-        error: the peer's error, or ``None``.
+        error: the peer's error; when we detached with an error (the peer broke a link rule,
+            e.g. ``amqp:link:message-size-exceeded``, or you passed one) and the peer's
+            answer carries none, ours; otherwise ``None``.
         by_peer: the peer started the detach.
     """
 

@@ -61,7 +61,9 @@ class Link:
 
     Attributes (ours, sent in ATTACH; settable until attached):
         name, handle, role, source, target, snd_settle_mode, rcv_settle_mode,
-        max_message_size (the largest message we accept; 0/None: no limit),
+        max_message_size (the largest message we accept, spec 2.7.3; 0: no limit, say so
+        explicitly; ``None``: a receiver takes its connection's
+        ``Config.limits.max_message_size`` when it sends its ATTACH, a sender advertises none),
         offered_capabilities, desired_capabilities, properties.
     Attributes (the peer's, from its ATTACH): remote_source, remote_target,
         remote_max_message_size, remote_offered_capabilities, remote_desired_capabilities,
@@ -101,6 +103,7 @@ class Link:
         self.properties = properties
         self.remote_attach: Attach | None = None
         self.remote_detach: Detach | None = None
+        self._detach_error: Error | None = None  # the error our DETACH carried, if any
         self.credit = LinkCredit(initial_delivery_count)
         self._fsm: StateMachine[LinkState, LinkInput] = StateMachine(
             LINK_TRANSITIONS, LinkState.DETACHED
@@ -177,6 +180,7 @@ class Link:
         if not self._fsm.can(LinkInput.SEND_DETACH):
             raise LocalProtocolError(f"cannot detach a link in state {self.state.name}")
         self._fsm.process(LinkInput.SEND_DETACH)
+        self._detach_error = error
         self.session._send(Detach(handle=self.handle, closed=closed or None, error=error))
         if self.state is LinkState.DETACHED:
             self.session._forget_link(self)
@@ -189,6 +193,10 @@ class Link:
                 source = None
             else:
                 target = None
+        if self.role is Role.RECEIVER and self.max_message_size is None:
+            # Incoming memory is bounded unless asked otherwise: the default is the
+            # connection's limit, advertised so that a conforming sender never crosses it.
+            self.max_message_size = self.session.connection.config.limits.max_message_size
         self._fsm.process(LinkInput.SEND_ATTACH)
         self.session._send(
             Attach(
@@ -240,11 +248,14 @@ class Link:
             self._fsm.process(LinkInput.SEND_DETACH)
             self.session._send(Detach(handle=self.handle, closed=detach.closed or None))
         self.session._forget_link(self)
+        # Our own error when we detached because of one (a peer's violation, or the user's
+        # detach(error=...)) and the peer's answer carries none, as ConnectionClosed does.
+        error = detach.error if detach.error is not None or by_peer else self._detach_error
         self.session._events.append(
             LinkDetached(
                 link=self,
                 closed=bool(detach.closed),
-                error=link_error(detach.error),
+                error=link_error(error),
                 by_peer=by_peer,
             )
         )
@@ -357,8 +368,10 @@ class Sender(Link):
             raise LocalProtocolError("a delivery-tag is at most 32 bytes (spec 2.8.7)")
         limit = self.remote_max_message_size
         if limit and len(payload) > limit:
+            # 2.7.3: the receiver would close the link with message-size-exceeded; refuse here,
+            # before anything is sent, so the link stays usable.
             raise LocalProtocolError(
-                f"message of {len(payload)} bytes exceeds the peer's max-message-size {limit}"
+                f"message of {len(payload)} bytes exceeds the peer's max-message-size {int(limit)}"
             )
         view = payload if isinstance(payload, memoryview) else memoryview(payload)
         delivery = Delivery(self, bytes(tag), payload=view, message_format=message_format, settled=settled)
@@ -559,12 +572,18 @@ class Receiver(Link):
             session._untrack_incoming(delivery)
             session._events.append(DeliveryAborted(delivery=delivery))
             return
-        if not fits_message_size(delivery.size, len(payload), self.max_message_size):
+        limit = self.max_message_size
+        if limit is None:
+            limit = session.connection.config.limits.max_message_size
+        # 2.7.3 / 2.8.17: checked before the chunk is kept, so an oversized delivery never
+        # holds more than the limit (a single oversized frame is refused the same way).
+        if not fits_message_size(delivery.size, len(payload), limit):
             self._incoming = None
             session._untrack_incoming(delivery)
             raise PeerViolation(
                 Violation.MESSAGE_SIZE_EXCEEDED,
-                f"delivery on {self.name!r} exceeds max-message-size {self.max_message_size}",
+                f"delivery on {self.name!r} reaches {delivery.size + len(payload)} bytes, "
+                f"over max-message-size {limit}",
                 channel=session.channel,
                 handle=self.handle,
             )

@@ -184,7 +184,12 @@ class Session:
         return link
 
     def attach_receiver(self, name: str, **options: Any) -> Receiver:
-        """Create a receiving link and send its ATTACH. Grant credit with ``flow``."""
+        """Create a receiving link and send its ATTACH. Grant credit with ``flow``.
+
+        Without ``max_message_size`` the link takes ``Config.limits.max_message_size`` (a
+        larger delivery closes it with ``amqp:link:message-size-exceeded``); ``0`` asks for
+        no limit.
+        """
         link = Receiver(self, name, self._allocate_handle(name, Role.RECEIVER), **options)
         self._add_link(link)
         link.attach()
