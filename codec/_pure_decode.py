@@ -26,6 +26,7 @@ from ._pure_decode_scalars import (
     _TAKE8,
     _Ctx,
     _Decoder,
+    _Input,
     _dec_boolean,
     _dec_byte,
     _dec_char,
@@ -103,7 +104,7 @@ __all__ = ["decode_value", "decode_described_list", "split_sections"]
 
 
 def _list_body(
-    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     # Every element takes at least its constructor byte, so the count is bounded by the bytes
     # the declared size leaves; both checks come before the list is allocated.
@@ -145,7 +146,7 @@ def _list_body(
 
 
 def _map_body(
-    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if count & 1:
         # 1.6.23: a map's count is of keys *and* values, so it is even.
@@ -216,7 +217,7 @@ def _map_body(
     return result, pos
 
 
-def _dec_list8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_list8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("list8 header", pos, 2, end)
     size = buf[pos]
@@ -228,7 +229,7 @@ def _dec_list8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tu
     return _list_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
 
 
-def _dec_list32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_list32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("list32 header", pos, 8, end)
     size, count = _unpack_II(buf, pos)
@@ -239,7 +240,7 @@ def _dec_list32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> t
     return _list_body(buf, pos + 8, pos + 4 + size, count, ctx, depth)
 
 
-def _dec_map8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_map8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("map8 header", pos, 2, end)
     size = buf[pos]
@@ -251,7 +252,7 @@ def _dec_map8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
     return _map_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
 
 
-def _dec_map32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_map32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("map32 header", pos, 8, end)
     size, count = _unpack_II(buf, pos)
@@ -265,7 +266,7 @@ def _dec_map32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tu
 # --- described values -------------------------------------------------------------------------
 
 
-def _descriptor(buf: memoryview, pos: int, end: int, ctx: _Ctx) -> tuple[Any, int]:
+def _descriptor(buf: _Input, pos: int, end: int, ctx: _Ctx) -> tuple[Any, int]:
     """Read a descriptor: a ulong (any encoding) or a symbol, as ``ULong`` / ``Symbol``."""
     if pos >= end:
         raise _short("descriptor", pos, 1, end)
@@ -300,7 +301,7 @@ def _build(cls: Any, fields: list[Any], pos: int) -> Any:
         raise DecodeError(f"{cls.__name__} at offset {pos}: {exc}") from exc
 
 
-def _dec_described(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_described(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     depth += 1
     if depth > ctx.max_depth:
         raise _too_deep(pos - 1, ctx)
@@ -337,7 +338,7 @@ _new_described = Described.__new__
 
 
 def _array_body(
-    buf: memoryview, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, stop: int, count: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     start = pos
     depth += 1
@@ -388,7 +389,7 @@ def _array_body(
     return Array(Described, [_described(descriptor, v) for v in items], descriptor), pos
 
 
-def _dec_array8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_array8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("array8 header", pos, 2, end)
     size = buf[pos]
@@ -400,7 +401,7 @@ def _dec_array8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> t
     return _array_body(buf, pos + 2, stop, buf[pos + 1], ctx, depth)
 
 
-def _dec_array32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_array32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("array32 header", pos, 8, end)
     size, count = _unpack_II(buf, pos)
@@ -411,7 +412,7 @@ def _dec_array32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> 
     return _array_body(buf, pos + 8, pos + 4 + size, count, ctx, depth)
 
 
-def _dec_unknown(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_unknown(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     raise DecodeError(f"unknown constructor 0x{buf[pos - 1]:02x} at offset {pos - 1}")
 
 
@@ -514,14 +515,15 @@ def decode_value(
 
 
 def decode_in_context(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     """``decode_value`` with a context the caller made (``_Ctx(limits)``) and keeps.
 
     For a caller that decodes several values of one input as a whole: ``Message.decode``
     decodes every section of a message with one context, so the message has one zero-width
     budget (``Limits.max_count``) and pays for making a context once, not per section.
-    ``end`` is ``len(buf)``.
+    ``end`` is ``len(buf)``; ``buf`` may be the ``bytes`` themselves rather than a view of
+    them (the values and errors are the same; indexing is a little quicker).
     """
     if not 0 <= pos < end:
         raise DecodeError(f"no value at offset {pos}: the input is {end} bytes long")
@@ -595,7 +597,7 @@ _SKIP: tuple[tuple[Category, int, str] | None, ...] = tuple(
 )
 
 
-def _skip(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> int:
+def _skip(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> int:
     """Return the offset after the value at ``pos``, reading only constructors and sizes."""
     if pos >= end:
         raise _short("value", pos, 1, end)

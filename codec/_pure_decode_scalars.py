@@ -65,6 +65,11 @@ _SMALLINT = tuple(_int_new(Int, i if i < 128 else i - 256) for i in range(256))
 _SMALLLONG = tuple(i if i < 128 else i - 256 for i in range(256))
 
 
+#: What the decoders read: a memoryview of unsigned bytes, or the ``bytes`` object itself,
+#: which ``Message.decode`` passes when it has one (indexing bytes is a little quicker, and
+#: saves making a view). Both index to ints and slice to what ``bytes()`` takes.
+_Input = bytes | memoryview
+
 #: raw bytes -> Symbol for short symbols already seen (bounded: at most 1024 of 64 bytes).
 _SYMBOLS: dict[bytes, Symbol] = {}
 
@@ -88,7 +93,7 @@ class _Ctx:
         self.zero_left = limits.max_count
 
 
-_Decoder = Callable[[memoryview, int, int, _Ctx, int], "tuple[Any, int]"]
+_Decoder = Callable[[_Input, int, int, _Ctx, int], "tuple[Any, int]"]
 
 
 # --- error messages (shared word for word with _speedups._codec) -----------------------------
@@ -116,31 +121,31 @@ def _too_deep(pos: int, ctx: _Ctx) -> DecodeError:
 # --- fixed width ------------------------------------------------------------------------------
 
 
-def _dec_null(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_null(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return None, pos
 
 
-def _dec_true(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_true(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return True, pos
 
 
-def _dec_false(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_false(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return False, pos
 
 
-def _dec_uint0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_uint0(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return _SMALLUINT[0], pos
 
 
-def _dec_ulong0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_ulong0(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return _SMALLULONG[0], pos
 
 
-def _dec_list0(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_list0(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     return [], pos
 
 
-def _dec_boolean(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_boolean(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("boolean", pos, 1, end)
     b = buf[pos]
@@ -150,76 +155,76 @@ def _dec_boolean(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> 
     return b == 1, pos + 1
 
 
-def _dec_ubyte(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_ubyte(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("ubyte", pos, 1, end)
     return _UBYTE[buf[pos]], pos + 1
 
 
-def _dec_byte(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_byte(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("byte", pos, 1, end)
     return _BYTE[buf[pos]], pos + 1
 
 
-def _dec_smalluint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_smalluint(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("smalluint", pos, 1, end)
     return _SMALLUINT[buf[pos]], pos + 1
 
 
 def _dec_smallulong(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if pos >= end:
         raise _short("smallulong", pos, 1, end)
     return _SMALLULONG[buf[pos]], pos + 1
 
 
-def _dec_smallint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_smallint(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("smallint", pos, 1, end)
     return _SMALLINT[buf[pos]], pos + 1
 
 
-def _dec_smalllong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_smalllong(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("smalllong", pos, 1, end)
     return _SMALLLONG[buf[pos]], pos + 1
 
 
-def _dec_ushort(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_ushort(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("ushort", pos, 2, end)
     return _int_new(UShort, _unpack_H(buf, pos)[0]), pos + 2
 
 
-def _dec_short(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_short(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 2 > end:
         raise _short("short", pos, 2, end)
     return _int_new(Short, _unpack_h(buf, pos)[0]), pos + 2
 
 
-def _dec_uint(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_uint(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("uint", pos, 4, end)
     return _int_new(UInt, _unpack_I(buf, pos)[0]), pos + 4
 
 
-def _dec_int(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_int(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("int", pos, 4, end)
     return _int_new(Int, _unpack_i(buf, pos)[0]), pos + 4
 
 
-def _dec_float(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_float(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("float", pos, 4, end)
     # The unpacked double is exactly the binary32 value, so Float's rounding is not needed.
     return _float_new(Float, _unpack_f(buf, pos)[0]), pos + 4
 
 
-def _dec_char(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_char(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("char", pos, 4, end)
     cp = _unpack_I(buf, pos)[0]
@@ -230,33 +235,33 @@ def _dec_char(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
 
 
 def _dec_decimal32(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("decimal32", pos, 4, end)
     return _int_new(Decimal32, _unpack_I(buf, pos)[0]), pos + 4
 
 
-def _dec_ulong(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_ulong(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("ulong", pos, 8, end)
     return _int_new(ULong, _unpack_Q(buf, pos)[0]), pos + 8
 
 
-def _dec_long(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_long(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("long", pos, 8, end)
     return _unpack_q(buf, pos)[0], pos + 8
 
 
-def _dec_double(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_double(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("double", pos, 8, end)
     return _unpack_d(buf, pos)[0], pos + 8
 
 
 def _dec_timestamp(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("timestamp", pos, 8, end)
@@ -264,7 +269,7 @@ def _dec_timestamp(
 
 
 def _dec_decimal64(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if pos + 8 > end:
         raise _short("decimal64", pos, 8, end)
@@ -272,7 +277,7 @@ def _dec_decimal64(
 
 
 def _dec_decimal128(
-    buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int
+    buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int
 ) -> tuple[Any, int]:
     if pos + 16 > end:
         raise _short("decimal128", pos, 16, end)
@@ -280,7 +285,7 @@ def _dec_decimal128(
     return _int_new(Decimal128, (hi << 64) | lo), pos + 16
 
 
-def _dec_uuid(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_uuid(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 16 > end:
         raise _short("uuid", pos, 16, end)
     return _uuid.UUID(bytes=bytes(buf[pos : pos + 16])), pos + 16
@@ -289,7 +294,7 @@ def _dec_uuid(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
 # --- variable width: size, then bytes ---------------------------------------------------------
 
 
-def _binary(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+def _binary(buf: _Input, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
     if n > end - pos:
         raise _overrun(what, pos, n, end - pos)
     if n > ctx.max_binary:
@@ -298,14 +303,14 @@ def _binary(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
     return bytes(buf[pos:stop]), stop
 
 
-def _string(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+def _string(buf: _Input, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
     if n > end - pos:
         raise _overrun(what, pos, n, end - pos)
     if n > ctx.max_string:
         raise _over_limit(what, pos, n, "max_string_size", ctx.max_string)
     stop = pos + n
     try:
-        return buf[pos:stop].tobytes().decode(), stop
+        return bytes(buf[pos:stop]).decode(), stop
     except UnicodeDecodeError as exc:
         # 1.6.19: strings are UTF-8; the strict codec also refuses surrogates and overlongs.
         raise DecodeError(
@@ -313,7 +318,7 @@ def _string(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
         ) from None
 
 
-def _symbol(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
+def _symbol(buf: _Input, pos: int, n: int, end: int, ctx: _Ctx, what: str) -> tuple[Any, int]:
     if n > end - pos:
         raise _overrun(what, pos, n, end - pos)
     if n > ctx.max_string:
@@ -328,7 +333,7 @@ def _symbol(buf: memoryview, pos: int, n: int, end: int, ctx: _Ctx, what: str) -
         ) from None
 
 
-def _dec_vbin8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_vbin8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos >= end:
         raise _short("vbin8 size", pos, 1, end)
     n = buf[pos]
@@ -339,13 +344,13 @@ def _dec_vbin8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tu
     return _TAKE8[n](buf, pos)[0], stop
 
 
-def _dec_vbin32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_vbin32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("vbin32 size", pos, 4, end)
     return _binary(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "vbin32")
 
 
-def _dec_str8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_str8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     # The commonest variable encoding, so _string is inlined for the valid case.
     if pos >= end:
         raise _short("str8 size", pos, 1, end)
@@ -360,13 +365,13 @@ def _dec_str8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
         return _string(buf, pos, n, end, ctx, "str8")  # raises the right error
 
 
-def _dec_str32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_str32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("str32 size", pos, 4, end)
     return _string(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "str32")
 
 
-def _dec_sym8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_sym8(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     # Symbols repeat (capabilities, conditions, annotation keys), so short valid ones are
     # interned in a bounded table; anything else takes the checked path.
     if pos >= end:
@@ -386,7 +391,7 @@ def _dec_sym8(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tup
     return _symbol(buf, pos, n, end, ctx, "sym8")  # raises the right error
 
 
-def _dec_sym32(buf: memoryview, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
+def _dec_sym32(buf: _Input, pos: int, end: int, ctx: _Ctx, depth: int) -> tuple[Any, int]:
     if pos + 4 > end:
         raise _short("sym32 size", pos, 4, end)
     return _symbol(buf, pos + 4, _unpack_I(buf, pos)[0], end, ctx, "sym32")

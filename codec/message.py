@@ -277,9 +277,15 @@ def decode_message(
     """
     if limits is None:
         limits = DEFAULT_LIMITS
-    buf = memoryview(data)
-    if type(data) is not bytes and (buf.ndim != 1 or buf.format != "B"):
-        buf = buf.cast("B")
+    # Plain bytes (what a receiver's delivery holds) are decoded as they are: the decoders
+    # index them a little faster than a view of them (~0.2 us of a small message).
+    buf: bytes | memoryview
+    if type(data) is bytes:
+        buf = data
+    else:
+        buf = memoryview(data)
+        if buf.ndim != 1 or buf.format != "B":
+            buf = buf.cast("B")
     size = len(buf)
     if size > limits.max_message_size:
         raise DecodeError(
@@ -410,7 +416,8 @@ def decode_message(
             a, b = data_spans[0]
             body = bytes(buf[a:b])
         else:
-            body = [Data(buf[a:b]) for a, b in data_spans]
+            view = memoryview(buf)  # Data copies from a view slice; a bytes slice is a copy
+            body = [Data(view[a:b]) for a, b in data_spans]
     msg.header = header
     msg.delivery_annotations = delivery_annotations
     msg.message_annotations = message_annotations

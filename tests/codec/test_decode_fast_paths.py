@@ -118,3 +118,40 @@ def test_message_decode_shares_one_zero_width_budget_across_sections_when_limits
         impl.decode_message(Message, _sequence_of_nulls(60) + _sequence_of_nulls(60), limits)
     ok = impl.decode_message(Message, _sequence_of_nulls(60) + _sequence_of_nulls(40), limits)
     assert [list(section[0]) for section in ok.body] == [[None] * 60, [None] * 40]
+
+
+def _section_bytes(code: int, encoded_value: bytes) -> bytes:
+    return bytes((0x00, 0x53, code)) + encoded_value
+
+
+# Messages whose values go through every slicing decoder (str32, sym32, vbin32, uuid) and the
+# data-section paths, valid and not, so bytes and views of them must give the same outcome.
+_MESSAGES = {
+    "str32 body": _section_bytes(0x77, b"\xb1\x00\x00\x00\x03abc"),
+    "str32 not UTF-8": _section_bytes(0x77, b"\xb1\x00\x00\x00\x02\xc3\x28"),
+    "sym32": _section_bytes(0x77, b"\xb3\x00\x00\x00\x02ab"),
+    "sym32 not ASCII": _section_bytes(0x77, b"\xb3\x00\x00\x00\x02a\xff"),
+    "vbin32": _section_bytes(0x77, b"\xb0\x00\x00\x00\x02ab"),
+    "uuid": _section_bytes(0x77, b"\x98" + bytes(range(16))),
+    "one data section": _section_bytes(0x75, b"\xa0\x03abc"),
+    "two data sections": _section_bytes(0x75, b"\xa0\x01a") + _section_bytes(0x75, b"\xa0\x01b"),
+    "truncated": _section_bytes(0x73, b"\xc0\x05\x02\xa1\x01"),
+}
+
+
+def _outcome(impl: SimpleNamespace, data: Any) -> Any:
+    try:
+        return ("message", impl.decode_message(Message, data, None))
+    except DecodeError as exc:
+        return ("error", exc.description)
+
+
+@pytest.mark.parametrize("name", list(_MESSAGES))
+def test_message_decode_gives_the_same_outcome_when_the_bytes_come_as_a_view_or_bytearray(
+    impl: SimpleNamespace, name: str
+) -> None:
+    data = _MESSAGES[name]
+    expected = _outcome(impl, data)
+    assert _outcome(impl, bytearray(data)) == expected
+    assert _outcome(impl, memoryview(data)) == expected
+    assert _outcome(impl, memoryview(b"xx" + data)[2:]) == expected
