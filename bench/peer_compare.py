@@ -146,7 +146,7 @@ def proton_client(url: str, count: int, calls: int, window: int) -> dict[str, An
     from proton.handlers import MessagingHandler
     from proton.reactor import AtMostOnce, Container, DynamicNodeProperties
 
-    class Throughput(MessagingHandler):  # type: ignore[misc]
+    class Throughput(MessagingHandler):
         def __init__(self, presettled: bool) -> None:
             super().__init__(prefetch=1000, auto_accept=True, auto_settle=True)
             self.presettled = presettled
@@ -186,7 +186,7 @@ def proton_client(url: str, count: int, calls: int, window: int) -> dict[str, An
                 self.elapsed = time.perf_counter() - self.started
                 self.conn.close()
 
-    class RequestReply(MessagingHandler):  # type: ignore[misc]
+    class RequestReply(MessagingHandler):
         def __init__(self) -> None:
             super().__init__(prefetch=10, auto_accept=True, auto_settle=True)
             self.samples: list[float] = []

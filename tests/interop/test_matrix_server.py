@@ -16,8 +16,7 @@ from typing import Any, Callable, Sequence
 import pytest
 import trio
 
-from amqp10 import Accepted, AmqpValue, Message, Properties
-from amqp10._handler import ServerConnection
+from amqp10 import Accepted, AmqpValue, Message, Properties, ServerConnection
 from amqp10.engine.authenticators import SimpleAuthenticator
 from amqp10.engine.events import ConnectionClosed, ConnectionOpened, Event, LinkRemotelyAttached
 from amqp10.engine.link import Receiver as EngineReceiver
@@ -68,7 +67,8 @@ async def _client(column: str, url: str, scenario: str, *args: str, timeout: flo
     """Run the column's client script in a worker thread, so the trio loop (which may be
     serving) keeps running."""
     call = functools.partial(run_client, _kind(column), url, scenario, *args, timeout=timeout)
-    return await trio.to_thread.run_sync(call)
+    run: ClientRun = await trio.to_thread.run_sync(call)
+    return run
 
 
 def _anonymous(column: str) -> tuple[str, ...]:
@@ -452,9 +452,9 @@ def test_peer_clients_compete_for_our_queue_without_duplicates(column: str, adap
 
 @pytest.mark.parametrize(("column", "adapter"), cells("filters", Side.SERVER))
 def test_peer_client_filters(column: str, adapter: Adapter) -> None:
-    # Every cell of this row is a documented skip (see the matrix); should our broker apply
-    # filters one day, the scenario goes here.
-    pytest.fail("the filters row has no server-side scenario: remove its skip only with one")
+    # Every cell of this row is a documented skip (amqp10's embedded broker applies no filters
+    # and the client scripts send none). Lifting the skip needs a scenario here first.
+    pytest.fail("the filters row has no server-side scenario yet")
 
 
 # -- liveness and errors -----------------------------------------------------------------------------
@@ -495,9 +495,6 @@ async def _refusal(adapter: Adapter, column: str) -> None:
         error = run.report["error"]
         assert (error["where"], error["condition"]) == ("link", "amqp:not-found"), error
         assert "dynamic/never-made" in error["description"]
-        # A topic capability cannot attach to a queue: ... the scripts cannot set capabilities,
-        # so the second refusal is the relay without a 'to' (rejected, amqp:precondition-failed)
-        # which the client sees as that outcome's condition, checked in the outcomes row.
 
 
 @pytest.mark.parametrize(("column", "adapter"), cells("refusal", Side.SERVER))

@@ -235,8 +235,8 @@ async def connect(adapter: Adapter, url: str, *, timeout: float = DEFAULT_TIMEOU
         finally:
             raw.close(timeout=timeout)
     else:
-        async with amqp10.trio.connect(url, timeout=timeout, **options) as raw:
-            yield Conn(adapter, raw)
+        async with amqp10.trio.connect(url, timeout=timeout, **options) as connection:
+            yield Conn(adapter, connection)
 
 
 class _Together:
