@@ -135,8 +135,8 @@ _PROTON_BROKERS_ANONYMOUS = (
     "PLAIN fails with amqp:unauthorized-access)"
 )
 _NO_FILTER_SUPPORT_SCRIPTS = (
-    "a protocol library, not a broker: filtering is the node's job and the interop listener "
-    "script implements no selectors (it answers the attach without the filter, as spec 3.5.3 asks)"
+    "a protocol library, not a broker: filtering is the node's job, and the interop listener "
+    "script (a thin broker written for these tests) implements no selectors"
 )
 _ECHOES_FILTER = (
     "echoes the jms-selector filter back in its attach answer but delivers every message "
@@ -148,7 +148,7 @@ _OUR_SERVER_NO_FILTER = (
 )
 _PROTON_BROKER_NO_TOPIC = (
     "no topics: every address is a plain queue whose receivers compete round-robin (broker "
-    "source; 'plain queues' in the Proton examples README)"
+    "source; observed)"
 )
 _PROTON_BROKER_NO_RELAY = (
     "does not offer ANONYMOUS-RELAY in its open (observed)"
@@ -178,8 +178,8 @@ SKIPS: dict[tuple[str, str], str] = {
     # request/reply over a dynamic node
     ("request-reply", "rabbitmq"): (
         "RabbitMQ 3.10's AMQP 1.0 plugin has no dynamic sources: it ends the session with "
-        "amqp:not-implemented 'Dynamic sources not supported' (rabbitmq_amqp1_0 README; the "
-        "refusal row checks that this surfaces as a typed SessionEndedError)"
+        "amqp:not-implemented 'Dynamic sources not supported' (observed; the refusal row "
+        "checks that this surfaces as a typed SessionEndedError)"
     ),
     ("request-reply", "proton-c-broker"): (
         "crashes (NULL address) on a receiver with a dynamic source (observed; interop/README.md)"
@@ -263,7 +263,7 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
      "(or connection) to go on."),
     ("RabbitMQ 3.10",
      "Echoes a jms-selector source filter in its attach answer but does not apply it.",
-     "Check nothing; filter on the client side."),
+     "Do not rely on it: filter on the client side."),
     ("RabbitMQ 3.10",
      "A wrong password is answered only after a deliberate 3 s delay, and the socket is reset 3 s later.",
      "connect() raises SASLError (code 1) after that delay; give connect a timeout above 3 s."),
@@ -305,7 +305,7 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
      "so a sender and a receiver with one name abort its connection; it reports modified as "
      "released unless treat_modified_as_released is false.",
      "amqp10's listener accepts a client without SASL when anonymous access is allowed (the "
-     "default), and amqp10 names every link uniquely (<container-id>-sender-N / -receiver-N)."),
+     "default), and amqp10 names every link uniquely (`<container-id>-sender-N` / `-receiver-N`)."),
     ("rhea 3.0.5",
      "open_sender({}) sends an attach with no target at all, which amqp10's embedded broker and "
      "RabbitMQ refuse (amqp:invalid-field); rhea's own anonymous sender (connection.send) uses "
