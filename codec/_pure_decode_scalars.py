@@ -75,12 +75,14 @@ _SYMBOLS: dict[bytes, Symbol] = {}
 
 
 class _Ctx:
-    """Per-call decoding state: the limits as plain attributes, and the zero-width budget.
+    """Decoding state of one call (or one message): the limits as plain attributes, and the
+    zero-width budget.
 
     Zero-width array elements (null, true, false, uint0, ulong0, list0) take no bytes, so the
     bytes left cannot bound them; without a shared budget a list of 10-byte arrays, each
     claiming ``max_count`` nulls, would build ``max_count`` times more values than it has
-    bytes. Every top-level call therefore gets ``max_count`` zero-width elements in total.
+    bytes. Every top-level call therefore gets ``max_count`` zero-width elements in total,
+    and so does every message (``Message.decode`` decodes all its sections with one context).
     """
 
     __slots__ = ("max_depth", "max_count", "max_binary", "max_string", "zero_left")
