@@ -447,7 +447,7 @@ class _Renderer:
         if t.descriptor_code is None or t.descriptor_name is None:
             raise ValueError(f"composite {t.name!r} has no descriptor")
         py = [snake(f.name) for f in t.fields]
-        for reserved in ("self", "cls", "fields", "out", "n", "obj", "put", "FIELDS", "DEFAULTS"):
+        for reserved in ("self", "cls", "fields", "out", "n", "obj", "made", "FIELDS", "DEFAULTS"):
             if reserved in py:
                 raise ValueError(f"{t.name} has a field named {reserved!r}")
         provides = f" Provides {', '.join(t.provides)}." if t.provides else ""
@@ -513,8 +513,8 @@ class _Renderer:
             lines += [
                 "",
                 "",
-                f"#: The slot setters of {name}'s fields, in order, for ``_amqp_from_fields_``.",
-                f"{self._setters(t)} = {self._helper('slot_setters')}({name})",
+                f"#: {name} with plain attributes, for ``_amqp_from_fields_``.",
+                f"{self._twin(t)} = {self._helper('mutable_twin')}({name})",
             ]
         return lines
 
@@ -630,22 +630,25 @@ class _Renderer:
             lines[-1:] = ["        ) = (", f"            {src}", "        )"]
         for f, p in zip(t.fields, py):
             lines += self._decode_field(t, f, p)
-        # Every performative and message section is built here, so the instance is filled
-        # through its slots' own setters: the frozen dataclass __init__ would go through
-        # object.__setattr__ once per field, looking each slot up by name (twice the time).
+        # Every performative and message section is built here. A frozen dataclass __init__
+        # stores each field through object.__setattr__, which looks the slot up by name; the
+        # instance is built instead as its mutable twin, with plain attribute stores, and then
+        # made the frozen class (described.mutable_twin): about 2.5 times faster.
         lines += [
-            "        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).",
-            "        obj = object.__new__(cls)",
-            f"        put = {self._setters(t)}",
-            *(f"        put[{i}](obj, {p})" for i, p in enumerate(py)),
-            "        return obj",
+            "        # Built as its mutable twin, then made the frozen class"
+            " (described.mutable_twin).",
+            f"        obj: Any = object.__new__({self._twin(t)})",
+            *(f"        obj.{p} = {p}" for p in py),
+            f"        obj.__class__ = {owner}",
+            f"        made: {owner} = obj",
+            f"        return made if cls is {owner} else {self._helper('as_subclass')}(cls, made)",
         ]
         return lines
 
     @staticmethod
-    def _setters(t: XType) -> str:
-        """The module-level name of ``t``'s slot setters (see ``_composite``)."""
-        return f"_SET_{upper(t.name)}"
+    def _twin(t: XType) -> str:
+        """The module-level name of ``t``'s mutable twin (see ``_composite``)."""
+        return f"_{upper(t.name)}_TWIN"
 
     def _decode_field(self, t: XType, f: XField, p: str) -> list[str]:
         kind, detail = self._kind(t, f)

