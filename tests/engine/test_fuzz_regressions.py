@@ -1,5 +1,5 @@
 """Regressions found by fuzz/fuzz_frame_reader.py, each reduced to the smallest input that
-showed it. The fuzzer's crash inputs live in fuzz/corpus/frame_reader/regress-*.bin too, so
+showed it. The fuzzer's crash inputs live in fuzz/corpus/frame_reader/regress_*.bin too, so
 the fuzzer re-checks them on every run."""
 
 from __future__ import annotations
