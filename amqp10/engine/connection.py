@@ -233,7 +233,10 @@ class Connection:
                 hostname=cfg.hostname,
                 max_frame_size=cfg.max_frame_size,
                 channel_max=cfg.channel_max,
-                idle_time_out=int(cfg.idle_timeout * 1000) if cfg.idle_timeout else None,
+                # 2.4.5: to avoid spurious timeouts the advertised value SHOULD be half our
+                # real threshold; Proton-based peers rely on it and may heartbeat a whole
+                # advertised interval after their last frame. We still close at the full value.
+                idle_time_out=max(1, int(cfg.idle_timeout * 500)) if cfg.idle_timeout else None,
                 outgoing_locales=cfg.outgoing_locales,
                 incoming_locales=cfg.incoming_locales,
                 offered_capabilities=cfg.offered_capabilities,

@@ -175,7 +175,7 @@ def test_open_fields_are_exchanged_with_proton_both_ways(ours_client: bool) -> N
     assert remote.properties == {"p-prop": "pv"}
     assert pump.ours.remote_max_frame_size == 4096 and pump.ours.remote_channel_max == remote.channel_max
     t, c = pump.transport, pump.connection
-    assert (t.remote_max_frame_size, t.remote_channel_max, t.remote_idle_timeout) == (2048, 5, 30.0)
+    assert (t.remote_max_frame_size, t.remote_channel_max, t.remote_idle_timeout) == (2048, 5, 15.0)  # we advertise half too
     assert (c.remote_container, c.remote_hostname) == ("ours", "our-host")
     assert list(c.remote_offered_capabilities) == ["o-offer"]
     assert list(c.remote_desired_capabilities) == ["o-desire"]
@@ -428,7 +428,7 @@ def test_refusing_a_proton_link_sends_a_null_terminus_then_the_error() -> None:
 def test_heartbeats_keep_a_silent_connection_with_proton_open_for_many_periods(
     ours_client: bool, pace: str
 ) -> None:
-    # Proton advertises half its configured idle timeout (4 s -> 2 s); we advertise 2 s.
+    # Proton advertises half its configured idle timeout (4 s -> 2 s); we advertise half of 2 s.
     pump = opened(ours_client, idle_timeout=2.0, configure=lambda t, c: setattr(t, "idle_timeout", 4.0))
     frames_before = (len(pump.ours_out.frames), len(pump.proton_out.frames))
     deadlines = pump.tick(0.0)
