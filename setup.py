@@ -60,7 +60,11 @@ def _extensions() -> list:  # type: ignore[type-arg]
     exts = [
         Extension("amqp10._speedups." + os.path.basename(s)[:-4], [s]) for s in sources
     ]
-    return cythonize(exts, language_level=3, compiler_directives={"embedsignature": True})
+    try:
+        return cythonize(exts, language_level=3, compiler_directives={"embedsignature": True})
+    except Exception as exc:  # noqa: BLE001 - a Cython error means "pure only", not no install
+        OptionalBuildExt._warn(exc)
+        return []
 
 
 setup(
