@@ -27,7 +27,7 @@ TEN_MIB = 10 * 1024 * 1024
 #: Idle time-out both ends advertise in the heartbeat row; the silence lasts several of them.
 IDLE_TIMEOUT = 0.5
 #: RabbitMQ 3.10 counts heartbeat intervals in whole seconds: below 1 s it sends none at all.
-RABBITMQ_IDLE_TIMEOUT = 1.0
+RABBITMQ_IDLE_TIMEOUT = 2.0  # we advertise half (2.4.5): RabbitMQ needs >= 1000 ms advertised
 IDLE_TIMEOUTS_OF_SILENCE = 3
 #: Long enough for a message that is coming to arrive on loopback; what does not is not coming.
 QUIET = 0.3

@@ -268,10 +268,10 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
      "A wrong password is answered only after a deliberate 3 s delay, and the socket is reset 3 s later.",
      "connect() raises SASLError (code 1) after that delay; give connect a timeout above 3 s."),
     ("RabbitMQ 3.10",
-     "Counts heartbeat intervals in whole seconds: a client idle-time-out under 1000 ms gets no "
-     "heartbeats at all (it sends them at half the client's value otherwise).",
-     "Use idle_timeout=1.0 or more with RabbitMQ, or amqp10 closes the silent connection with "
-     "amqp:resource-limit-exceeded."),
+     "Counts heartbeat intervals in whole seconds: an advertised idle-time-out under 1000 ms gets "
+     "no heartbeats at all (it sends them at half the advertised value otherwise).",
+     "amqp10 advertises half its idle_timeout (spec 2.4.5), so use idle_timeout=2.0 or more with "
+     "RabbitMQ, or amqp10 closes the silent connection with amqp:resource-limit-exceeded."),
     ("RabbitMQ 3.10",
      "Can send one transfer more than the link credit when a receiver raises its credit again "
      "before transfers resume (rabbitmq/rabbitmq-server#2597; seen here under load with "
