@@ -129,13 +129,18 @@ def any_of(items: list[Any], kinds: tuple[type, ...]) -> bool:
 
 
 def annotations_to_send(value: Any, name: str) -> dict[Any, Any]:
-    """Check an annotations map and send its plain ``str`` keys as symbols (3.2.10)."""
+    """Check an annotations map and send its plain ASCII ``str`` keys as symbols (3.2.10).
+
+    A non-ASCII ``str`` key cannot be a symbol; it can only have come from a peer that sent it
+    as a string, so it goes back out as it came (found by fuzz_decode_message: a decoded message
+    must always re-encode).
+    """
     if type(value) is not dict:
         if not isinstance(value, dict):
             raise EncodeError(f"Message.{name} must be a dict, not {type(value).__name__}")
     for key in value:
         if type(key) is str:
-            return {Symbol(k) if type(k) is str else k: v for k, v in value.items()}
+            return {Symbol(k) if type(k) is str and k.isascii() else k: v for k, v in value.items()}
     return value
 
 

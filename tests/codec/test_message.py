@@ -622,3 +622,15 @@ def test_Message_round_trips_any_values_when_they_are_an_amqp_sequence(items: li
     m = Message(body=[AmqpSequence(items)])
     decoded, wire = _decoded_then_encoded(m)
     assert same_message(decoded, m) and decoded.encode() == wire
+
+
+def test_Message_with_a_non_ascii_string_annotation_key_from_the_wire_re_encodes_as_it_came() -> None:
+    # Found by fuzz/fuzz_decode_message.py: a peer may send an annotation key as a string; a
+    # non-ASCII one cannot become a symbol, so encode must send it back as a string.
+    key = "x-opt-\u04d3"
+    wire = b"\x00\x53\x71" + amqp10.codec.encode({key: 1})
+    message = Message.decode(wire)
+    assert message.delivery_annotations == {key: 1}
+    again = Message.decode(message.encode())
+    assert again.delivery_annotations == {key: 1}
+    assert type(next(iter(again.delivery_annotations))) is str
