@@ -7,14 +7,19 @@ from __future__ import annotations
 import selectors
 import socket
 import time
+import pytest
 import trio
 
+import amqp10.blocking._reactor
 import amqp10.trio
+import amqp10.trio._server
 from amqp10._options import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SERVER_IDLE_TIMEOUT, server_configs
 from amqp10.blocking import connect, listen
 from amqp10.codec.spec import Open
 from amqp10.testing import FrameFactory as F
+from amqp10.tls import server_context
 from support.broker import QueueBroker
+from support.certs import CertificateSet
 from support.trio_helpers import serving, trio_test
 
 HANDSHAKE = 0.5
@@ -149,3 +154,29 @@ def test_connect_passes_handshake_timeout_to_the_engine() -> None:
     assert client_options("amqp://h/q").config.handshake_timeout == DEFAULT_HANDSHAKE_TIMEOUT
     assert client_options("amqp://h/q", handshake_timeout=2.5).config.handshake_timeout == 2.5
 
+
+
+def test_listen_with_tls_closes_sockets_that_never_start_the_tls_handshake(
+    certs: CertificateSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before the TLS handshake there is no engine to time out: the reactor bounds it itself.
+    monkeypatch.setattr(amqp10.blocking._reactor, "TLS_HANDSHAKE_TIMEOUT", HANDSHAKE)
+    context = server_context(certs.server_cert, certs.server_key, cafile=certs.ca)
+    with listen("127.0.0.1", 0, QueueBroker(), ssl_context=context) as listener:
+        socks = [socket.create_connection(("127.0.0.1", listener.port), timeout=5) for _ in range(PER_KIND)]
+        assert _wait_closed(socks, 10.0) == PER_KIND
+
+
+@trio_test
+async def test_trio_serve_with_tls_closes_sockets_that_never_start_the_tls_handshake(
+    certs: CertificateSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(amqp10.trio._server, "_HANDSHAKE_TIMEOUT", HANDSHAKE)
+    context = server_context(certs.server_cert, certs.server_key, cafile=certs.ca)
+    async with serving(QueueBroker(), ssl_context=context) as server:
+
+        def stall() -> int:
+            socks = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(PER_KIND)]
+            return _wait_closed(socks, 10.0)
+
+        assert await trio.to_thread.run_sync(stall) == PER_KIND
