@@ -53,6 +53,19 @@ DEFAULT_CREDIT = 10
 #: waits (a peer that reads slowly or not at all must not make us buffer without bound).
 DEFAULT_WRITE_BUFFER_LIMIT = 16 * 1024 * 1024
 
+#: Seconds the opening (headers, SASL, OPEN) and the closing (CLOSE answered) may take, on
+#: both ends, unless told otherwise (``Config.handshake_timeout``): a peer that stalls there
+#: is dropped instead of holding a socket forever.
+DEFAULT_HANDSHAKE_TIMEOUT = 30.0
+
+#: A server's idle-time-out unless told otherwise: a client that vanished without closing
+#: its socket (a crashed host, a dropped network path) is reclaimed after a minute instead
+#: of after the kernel's TCP keep-alive (two hours by default, if enabled at all). We
+#: advertise half (30 s, spec 2.4.5), so a client heartbeats at most every 30 s, negligible
+#: traffic; 60 s is the idle-time-out JMS clients and Proton-based brokers use by default,
+#: and far above any round-trip time, so only a peer that stopped sending is closed.
+DEFAULT_SERVER_IDLE_TIMEOUT = 60.0
+
 
 class SettleMode(str, enum.Enum):
     """Delivery guarantee of a link (spec 2.6.12 settle modes, named as users think of them).
@@ -131,6 +144,9 @@ class ConnectOptions(TypedDict, total=False):
         write_buffer_limit: bytes the connection may hold that the socket has not taken yet
             (default 16 MiB); beyond it ``send`` waits, within its timeout, for the peer to
             read. ``None``: no limit.
+        handshake_timeout: seconds the AMQP opening (headers, SASL, the server's OPEN) and
+            closing (the server's answer to our CLOSE) may each take before the engine
+            gives up on the server (default 30; ``None``: no bound).
         timeout: seconds allowed for connecting, and the default limit of every later call
             that waits for the peer (default 30; ``None``: wait forever). ``receive`` waits
             forever by default.
@@ -150,6 +166,7 @@ class ConnectOptions(TypedDict, total=False):
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
     write_buffer_limit: int | None
+    handshake_timeout: float | None
     timeout: float | None
 
 
@@ -189,6 +206,7 @@ def client_options(
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
     write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT,
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
     timeout: float | None = 30.0,
 ) -> ClientOptions:
     """Build a client's configuration from ``connect()``'s arguments (``ConnectOptions``).
@@ -229,6 +247,7 @@ def client_options(
         container_id=container_id or new_container_id(),
         hostname=hostname or parsed.host,
         sasl=make_sasl,
+        handshake_timeout=handshake_timeout,
         **_open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities),
     )
     return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit)
@@ -244,7 +263,13 @@ class ServerOptions(TypedDict, total=False):
         sasl_mechanisms: offer only these.
         allow_anonymous: offer ANONYMOUS (and accept clients that skip SASL); default true.
         allow_insecure_plain: offer PLAIN without TLS.
-        idle_timeout, max_frame_size, channel_max, properties, offered_capabilities,
+        idle_timeout: seconds without a frame after which a client is closed (default 60,
+            ``DEFAULT_SERVER_IDLE_TIMEOUT``: reclaims clients that vanished without closing;
+            ``None``: never); advertised in OPEN, as half.
+        handshake_timeout: seconds a client may take to finish the opening (headers, SASL,
+            OPEN) and to answer our CLOSE before it is dropped (default 30; ``None``: no
+            bound, so a socket that connects and sends nothing stays open forever).
+        max_frame_size, channel_max, properties, offered_capabilities,
             desired_capabilities: our OPEN, for every connection.
     """
 
@@ -254,6 +279,7 @@ class ServerOptions(TypedDict, total=False):
     allow_anonymous: bool
     allow_insecure_plain: bool
     idle_timeout: float | None
+    handshake_timeout: float | None
     max_frame_size: int | None
     channel_max: int | None
     properties: Mapping[str, Any] | None
@@ -269,7 +295,8 @@ def server_configs(
     sasl_mechanisms: Sequence[str] | None = None,
     allow_anonymous: bool = True,
     allow_insecure_plain: bool = False,
-    idle_timeout: float | None = None,
+    idle_timeout: float | None = DEFAULT_SERVER_IDLE_TIMEOUT,
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
     max_frame_size: int | None = None,
     channel_max: int | None = None,
     properties: Mapping[str, Any] | None = None,
@@ -310,6 +337,7 @@ def server_configs(
             container_id=cid,
             sasl=make_sasl,
             allow_no_sasl=allow_anonymous,
+            handshake_timeout=handshake_timeout,
             **fields,
         )
 

@@ -38,6 +38,17 @@ class Limits:
             by default (tens to a hundred MiB) and well above the interop suite's 10 MiB
             messages; lower it for many links from untrusted peers, raise it (or give the
             link ``max_message_size=0``, no limit) for trusted bulk transfers.
+        max_partial_deliveries_size: most bytes one connection holds, in total, of incoming
+            deliveries not yet complete (a delivery split over many transfers, spec 2.6.14,
+            is held until its last transfer). ``max_message_size`` bounds one delivery but
+            not how many links a peer fills at once: 128 links each holding 1 MiB of an
+            unfinished delivery cost 128 MiB. The transfer that would cross this total is
+            refused before it is kept, and the connection closes with
+            ``amqp:resource-limit-exceeded``. One delivery alone is bounded by
+            ``max_message_size`` only (so a lone large message still fits); the total
+            applies as soon as two or more are unfinished. Memory per connection is thus
+            at most about the larger of the two. 32 MiB leaves room for several large
+            messages at once while a hostile peer cannot make a connection cost hundreds.
         max_body_sections: most body sections in one message (spec 3.2: a body is one or
             more data sections or one or more amqp-sequence sections; every other section
             appears at most once). A section costs 3 to 5 bytes on the wire but an object in
@@ -51,12 +62,15 @@ class Limits:
     max_binary_size: int = 1 << 30
     max_string_size: int = 1 << 28
     max_message_size: int = 100 << 20
+    max_partial_deliveries_size: int = 32 << 20
     max_body_sections: int = 64
 
     def __post_init__(self) -> None:
         # Every message may have one body section; a bound below that would refuse them all.
         if self.max_body_sections < 1:
             raise ValueError(f"max_body_sections must be at least 1, got {self.max_body_sections}")
+        if self.max_partial_deliveries_size < 0:
+            raise ValueError("max_partial_deliveries_size must be >= 0")
 
 
 #: the limits every decoder uses when it is given none

@@ -33,6 +33,10 @@ log = logging.getLogger("amqp10.blocking")
 #: How long a finished connection may take to flush its last bytes before we drop them.
 _LINGER = 2.0
 
+#: How long an accepted client may take over its TLS handshake (the engine, and with it
+#: Config.handshake_timeout, exists only once it is done; trio/_server.py bounds it alike).
+TLS_HANDSHAKE_TIMEOUT = 10.0
+
 
 class Channel:
     """One socket served by a reactor.
@@ -69,6 +73,7 @@ class Channel:
         self._on_written = on_written
         self.closed = False
         self._linger_until: float | None = None
+        self._tls_until: float | None = None
         self._mask = 0
 
     def _deliver(self, events: list[Event]) -> None:
@@ -99,6 +104,13 @@ class Channel:
                 out = engine.data_to_send()
                 if out:  # counted as written at `now` (engine/idle.py): no second tick
                     self.transport.write(out)
+            elif self._make_engine is not None:  # the TLS handshake is still going on
+                if self._tls_until is None:
+                    self._tls_until = now + TLS_HANDSHAKE_TIMEOUT
+                elif now >= self._tls_until:
+                    self.close("the TLS handshake did not finish in time")
+                    return None
+                deadline = self._tls_until
             self._flush()
         except TransportError as exc:
             self.lose(str(exc))

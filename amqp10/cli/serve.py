@@ -42,7 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--credit-window", type=int, default=200, metavar="N", help="credit given to a sender at a time (default 200)"
     )
-    parser.add_argument("--idle-timeout", type=float, default=None, metavar="S", help="close connections silent for S seconds")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="close connections that send no frame for S seconds (default 60: reclaims clients that vanished; 0: never)",
+    )
     parser.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
 
 
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = {}
     if args.idle_timeout is not None:
-        options["idle_timeout"] = args.idle_timeout
+        # 0 turns it off; leaving it out keeps the listeners' default (_options.py).
+        options["idle_timeout"] = args.idle_timeout or None
     try:
         serve(
             args.host,

@@ -73,9 +73,15 @@ class Config:
         hostname: the virtual host we ask for (client) (spec 2.7.1).
         max_frame_size: the largest frame we accept; advertised in OPEN. At least 512.
         channel_max: the highest channel number we accept; advertised in OPEN.
-        idle_timeout: seconds without input after which we close with
-            ``amqp:resource-limit-exceeded``; advertised in OPEN (in milliseconds). ``None``
-            disables it.
+        idle_timeout: seconds without a complete frame read after which we close with
+            ``amqp:resource-limit-exceeded``; advertised in OPEN (in milliseconds, as half
+            the value, spec 2.4.5). ``None`` disables it.
+        handshake_timeout: seconds the opening (protocol headers, SASL and the peer's OPEN,
+            counted from the first ``tick``) and the closing (from our CLOSE to the peer's)
+            may take. When the opening runs over, the connection ends with
+            ``amqp:resource-limit-exceeded``; a peer that never answers our CLOSE is dropped
+            (spec 2.4.3 lets the closing side stop waiting). ``None``: no bound, a stalled
+            peer holds its connection until the transport dies.
         incoming_window: default incoming-window of new sessions, in transfer frames.
         outgoing_window: default outgoing-window we advertise for new sessions.
         handle_max: default handle-max of new sessions.
@@ -92,6 +98,7 @@ class Config:
     max_frame_size: int = 1 << 16
     channel_max: int = 65535
     idle_timeout: float | None = None
+    handshake_timeout: float | None = 30.0
     incoming_window: int = 2048
     outgoing_window: int = (1 << 31) - 1
     handle_max: int = (1 << 32) - 1
@@ -111,6 +118,8 @@ class Config:
             raise ValueError(f"channel_max must be in [0, 65535], got {self.channel_max}")
         if self.idle_timeout is not None and self.idle_timeout <= 0:
             raise ValueError("idle_timeout must be positive (or None for none)")
+        if self.handshake_timeout is not None and self.handshake_timeout <= 0:
+            raise ValueError("handshake_timeout must be positive (or None for none)")
         if not 1 <= self.incoming_window <= (1 << 32) - 1:
             raise ValueError("incoming_window must be in [1, 2**32-1]")
         if not 0 <= self.handle_max <= (1 << 32) - 1:

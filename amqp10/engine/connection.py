@@ -88,6 +88,13 @@ class Connection:
         self._deferred_open = False
         self._closed_reported = False
         self._local_error: Error | None = None
+        # Config.handshake_timeout: the deadlines of the opening and of our CLOSE's answer,
+        # set at the first tick after each starts (never earlier than it really started).
+        self._opening_deadline: float | None = None
+        self._closing_deadline: float | None = None
+        # Bytes held by unfinished incoming deliveries, all links together
+        # (Limits.max_partial_deliveries_size).
+        self._partial_bytes = 0
         self.remote_open: Open | None = None
         #: spec 2.4.1: until the peer's OPEN, frames are limited to MIN-MAX-FRAME-SIZE
         self.remote_max_frame_size = MIN_MAX_FRAME_SIZE
@@ -137,9 +144,14 @@ class Connection:
                     by_peer=True,
                 )
             else:
-                self._idle.received()
-                self._reader.feed(data)
+                reader = self._reader
+                expected = reader.buffered + len(data)
+                reader.feed(data)
                 self._process_input()
+                # Spec 2.4.5 counts frames: only a completed header or frame (something was
+                # taken from the buffer) is input, not bytes of a frame still arriving.
+                if reader.buffered < expected:
+                    self._idle.received()
                 for session in list(self._sessions.values()):
                     session._after_input()
         return self.take_events()
@@ -189,16 +201,22 @@ class Connection:
         """Advance time to ``now`` (seconds, any monotonic origin); return the next deadline.
 
         Sends a heartbeat when the peer's idle-time-out needs one, and closes with
-        ``amqp:resource-limit-exceeded`` when ours has passed with nothing read (spec 2.4.5);
-        events from that are returned by ``take_events()`` / the next ``receive_data``.
+        ``amqp:resource-limit-exceeded`` when ours has passed with no frame read (spec
+        2.4.5) or when the opening (headers, SASL, the peer's OPEN) has not finished within
+        ``Config.handshake_timeout`` of the first tick; a peer that has not answered our
+        CLOSE within that time is dropped (spec 2.4.3). Events from that are returned by
+        ``take_events()`` / the next ``receive_data``.
 
         Bytes taken by ``data_to_send()`` count as written at the last ``now`` given here
         (``idle.py``), so an adapter may tick only at the returned deadlines: tick, then send
         what ``data_to_send()`` returns.
         """
         self._idle.observe(now)
-        if self.finished or not (self._peer_opened or self._fsm.state in _OPEN_SENT_STATES):
+        if self.finished:
             return None
+        bound = self._handshake_bound(now)
+        if self.finished or not (self._peer_opened or self._fsm.state in _OPEN_SENT_STATES):
+            return bound
         action, deadline = self._idle.tick(now)
         if action is IdleAction.EXPIRE:
             self._apply_violation(
@@ -212,7 +230,42 @@ class Connection:
             self._out += EMPTY_FRAME
             if trace.ENABLED:
                 self._trace("->", 0, None)
+        if bound is not None and (deadline is None or bound < deadline):
+            return bound
         return deadline
+
+    def _handshake_bound(self, now: float) -> float | None:
+        """Apply ``Config.handshake_timeout`` to the opening and closing handshakes; return
+        the earliest deadline still pending (``None``: none)."""
+        limit = self.config.handshake_timeout
+        if limit is None:
+            return None
+        pending: float | None = None
+        if not self._peer_opened:
+            if self._opening_deadline is None:
+                self._opening_deadline = now + limit
+            if now >= self._opening_deadline:
+                self._apply_violation(
+                    PeerViolation(
+                        Violation.HANDSHAKE_TIMEOUT,
+                        f"protocol header, SASL and OPEN not done within {limit} s",
+                    )
+                )
+                if self.finished:
+                    return None
+            else:
+                pending = self._opening_deadline
+        if self._fsm.state in (CS.CLOSE_SENT, CS.DISCARDING):
+            if self._closing_deadline is None:
+                self._closing_deadline = now + limit
+            if now >= self._closing_deadline:
+                # Spec 2.4.3: we sent CLOSE and waited; the peer is gone or ignoring it.
+                error = None if self._local_error is None else _closed_error(self._local_error)
+                self._terminate(error, by_peer=False)
+                return None
+            if pending is None or self._closing_deadline < pending:
+                pending = self._closing_deadline
+        return pending
 
     # -- commands --------------------------------------------------------------------------
     def open(self) -> None:
@@ -420,6 +473,12 @@ class Connection:
             if trace.ENABLED:
                 self._trace("<-", frame.channel, None)
             return
+        if frame.channel and not self._peer_opened:
+            # Spec 2.4.1: "prior to any explicit negotiation ... the maximum channel number
+            # is 0", so OPEN (and anything pipelined before it is read) comes on channel 0.
+            raise PeerViolation(
+                Violation.CHANNEL_OUT_OF_RANGE, f"frame on channel {frame.channel} before OPEN"
+            )
         body, payload = decode_frame_body(frame, self.config.limits)
         if trace.ENABLED:
             self._trace("<-", frame.channel, body, len(payload))
@@ -465,6 +524,25 @@ class Connection:
         elif error is None and self._local_error is not None:
             error = _closed_error(self._local_error)
         self._terminate(error, by_peer=by_peer)
+
+    def _hold_partial(self, held_by_delivery: int, size: int) -> None:
+        """A receiving link is about to keep ``size`` more bytes of an unfinished delivery
+        that holds ``held_by_delivery`` already: refuse it when the connection's total would
+        cross ``Limits.max_partial_deliveries_size`` while other deliveries hold bytes too
+        (one delivery alone is bounded by max-message-size)."""
+        held = self._partial_bytes
+        limit = self.config.limits.max_partial_deliveries_size
+        if held + size > limit and held > held_by_delivery:
+            raise PeerViolation(
+                Violation.PARTIAL_DELIVERIES_EXCEEDED,
+                f"unfinished deliveries would hold {held + size} bytes, over {limit}",
+            )
+        self._partial_bytes = held + size
+
+    def _release_partial(self, size: int) -> None:
+        """An unfinished delivery's ``size`` bytes are no longer held (finished, aborted or
+        its link gone)."""
+        self._partial_bytes -= size
 
     def _require_open(self) -> None:
         if not self._peer_opened:
@@ -567,6 +645,7 @@ class Connection:
             Violation.BAD_HEADER,
             Violation.FRAMING_ERROR,
             Violation.IDLE_TIMEOUT,
+            Violation.HANDSHAKE_TIMEOUT,
         )
         if self._handshake.header_sent and self._fsm.state not in (CS.CLOSE_SENT, CS.DISCARDING, CS.END):
             if self._fsm.can(CI.SEND_OPEN):

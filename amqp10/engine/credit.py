@@ -18,6 +18,8 @@ from .serial import serial_add, serial_diff
 
 __all__ = ["LinkCredit", "CreditExceeded"]
 
+_UINT_MAX = (1 << 32) - 1
+
 
 class CreditExceeded(Exception):
     """The peer sent a transfer for which no credit was granted."""
@@ -49,7 +51,12 @@ class LinkCredit:
         # sent nothing; using ours is the spec's rule ("the initial-delivery-count").
         base = self.delivery_count if rcv_delivery_count is None else rcv_delivery_count
         # Credit the receiver granted before seeing our latest transfers is partly used up.
-        self.link_credit = max(0, serial_diff(serial_add(base, rcv_link_credit), self.delivery_count))
+        # link-credit is a uint (spec 2.7.4): all 2**32 values are credit, so the formula is
+        # not one serial difference (which reads a credit of 2**31 or more as negative).
+        # Only the deliveries we sent since the receiver's delivery-count are a serial
+        # distance (small, RFC 1982); the uint credit minus that, clamped to [0, 2**32).
+        sent_since = serial_diff(self.delivery_count, base)
+        self.link_credit = min(max(0, rcv_link_credit - sent_since), _UINT_MAX)
         self.drain = drain
 
     def sender_consume(self) -> None:
@@ -91,8 +98,13 @@ class LinkCredit:
             self.available = available
         if snd_delivery_count is None:
             return False
-        advanced = serial_diff(snd_delivery_count, self.delivery_count)
-        if advanced > 0:
+        # The sender moves its delivery-count forward by at most the credit it had, which
+        # may be up to 2**32-1 (a uint, spec 2.7.4): measure the step as an unsigned
+        # distance so a drain of 2**31 or more credits is not read as a step backwards.
+        advanced = (snd_delivery_count - self.delivery_count) & _UINT_MAX
+        if advanced > self.link_credit and serial_diff(snd_delivery_count, self.delivery_count) <= 0:
+            advanced = 0  # behind ours (RFC 1982): an old count, nothing was consumed
+        if advanced:
             self.delivery_count = snd_delivery_count
             self.link_credit = max(0, self.link_credit - advanced)
         if self.drain and self.link_credit == 0:

@@ -524,6 +524,12 @@ class Receiver(Link):
         if flow.echo:
             self.session._send(self._flow_frame())
 
+    def _drop_incoming(self, delivery: Delivery) -> None:
+        """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
+        self._incoming = None
+        self.session.connection._release_partial(delivery.size)
+        self.session._untrack_incoming(delivery)
+
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
         session = self.session
         delivery = self._incoming
@@ -544,6 +550,13 @@ class Receiver(Link):
                     channel=session.channel,
                     handle=self.handle,
                 ) from None
+            if len(transfer.delivery_tag) > 32:
+                raise PeerViolation(
+                    Violation.DELIVERY_TAG_TOO_LONG,
+                    f"delivery-tag of {len(transfer.delivery_tag)} bytes on {self.name!r}",
+                    channel=session.channel,
+                    handle=self.handle,
+                )
             delivery = Delivery(
                 self,
                 bytes(transfer.delivery_tag),
@@ -560,16 +573,24 @@ class Receiver(Link):
                 f"expected {delivery.id}",
                 channel=session.channel,
             )
+        elif transfer.delivery_tag is not None and bytes(transfer.delivery_tag) != delivery.tag:
+            self._drop_incoming(delivery)
+            raise PeerViolation(
+                Violation.DELIVERY_TAG_CHANGED,
+                f"continuation TRANSFER on {self.name!r} with tag {bytes(transfer.delivery_tag)!r}, "
+                f"expected {delivery.tag!r}",
+                channel=session.channel,
+                handle=self.handle,
+            )
         if transfer.settled:
             delivery.remote_settled = True
         if transfer.state is not None:
             delivery.remote_state = transfer.state
         if transfer.aborted:
             # Spec 2.6.14: an aborted delivery is discarded; its bytes never surface.
-            self._incoming = None
+            self._drop_incoming(delivery)
             delivery.aborted = True
             delivery.settled = True
-            session._untrack_incoming(delivery)
             session._events.append(DeliveryAborted(delivery=delivery))
             return
         limit = self.max_message_size
@@ -578,8 +599,7 @@ class Receiver(Link):
         # 2.7.3 / 2.8.17: checked before the chunk is kept, so an oversized delivery never
         # holds more than the limit (a single oversized frame is refused the same way).
         if not fits_message_size(delivery.size, len(payload), limit):
-            self._incoming = None
-            session._untrack_incoming(delivery)
+            self._drop_incoming(delivery)
             raise PeerViolation(
                 Violation.MESSAGE_SIZE_EXCEEDED,
                 f"delivery on {self.name!r} reaches {delivery.size + len(payload)} bytes, "
@@ -587,9 +607,12 @@ class Receiver(Link):
                 channel=session.channel,
                 handle=self.handle,
             )
+        # Limits.max_partial_deliveries_size, also before the chunk is kept.
+        session.connection._hold_partial(delivery.size, len(payload))
         delivery._append(payload)
         if not transfer.more:
             self._incoming = None
+            session.connection._release_partial(delivery.size)
             delivery._finish()
             if delivery.remote_settled:
                 # A pre-settled delivery needs no disposition: this end is done with it too.

@@ -236,6 +236,8 @@ class Session:
             del self._names[(link.name, link.role)]
         if isinstance(link, Sender) and link in self._senders:
             self._senders.remove(link)
+        elif isinstance(link, Receiver) and link._incoming is not None:
+            link._drop_incoming(link._incoming)  # its bytes no longer count as held
         for table in (self._outgoing, self._incoming):
             for did in [d for d, dl in table.items() if dl.link is link]:
                 del table[did]

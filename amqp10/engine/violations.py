@@ -57,6 +57,10 @@ class Violation(enum.Enum):
     UNKNOWN_DELIVERY_IDS = "disposition for delivery-ids never sent"
     TRANSFER_TO_SENDER = "transfer on a link where the peer is the receiver"
     IDLE_TIMEOUT = "nothing received within our idle-time-out"
+    HANDSHAKE_TIMEOUT = "the opening handshake did not finish in time"
+    PARTIAL_DELIVERIES_EXCEEDED = "unfinished incoming deliveries hold too many bytes"
+    DELIVERY_TAG_TOO_LONG = "delivery-tag longer than 32 bytes"
+    DELIVERY_TAG_CHANGED = "continuation transfer with another delivery-tag"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,29 @@ VIOLATIONS: dict[Violation, ViolationRule] = {
     # 2.4.5: "the connection ... MAY be closed with resource-limit-exceeded".
     Violation.IDLE_TIMEOUT: ViolationRule(
         AmqpError.RESOURCE_LIMIT_EXCEEDED.value, Level.CONNECTION, "2.4.5 idle-time-out expired"
+    ),
+    # 2.4.1 / 5.3: headers, SASL and OPEN not done within Config.handshake_timeout. The spec
+    # sets no bound; a peer that stalls there holds a socket and memory for nothing, and
+    # 2.8.15 resource-limit-exceeded is what we are protecting.
+    Violation.HANDSHAKE_TIMEOUT: ViolationRule(
+        AmqpError.RESOURCE_LIMIT_EXCEEDED.value, Level.CONNECTION, "2.4.1 opening handshake timed out"
+    ),
+    # 2.8.15 resource-limit-exceeded: Limits.max_partial_deliveries_size, the bytes all of a
+    # connection's unfinished incoming deliveries may hold together.
+    Violation.PARTIAL_DELIVERIES_EXCEEDED: ViolationRule(
+        AmqpError.RESOURCE_LIMIT_EXCEEDED.value,
+        Level.CONNECTION,
+        "2.8.15 unfinished deliveries exceed the connection's buffer limit",
+    ),
+    # 2.8.7 delivery-tag: "A delivery-tag can be up to 32 octets of binary data"; 2.8.15
+    # invalid-field: a field the operation cannot proceed with.
+    Violation.DELIVERY_TAG_TOO_LONG: ViolationRule(
+        AmqpError.INVALID_FIELD.value, Level.LINK, "2.8.7 delivery-tag over 32 octets"
+    ),
+    # 2.7.5 delivery-tag: on a continuation transfer it may be omitted, but a different value
+    # from the first transfer's is invalid.
+    Violation.DELIVERY_TAG_CHANGED: ViolationRule(
+        AmqpError.INVALID_FIELD.value, Level.LINK, "2.7.5 continuation transfer changed the delivery-tag"
     ),
 }
 

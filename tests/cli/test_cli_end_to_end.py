@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +24,10 @@ from typing import Iterator
 import pytest
 
 from amqp10.cli.__main__ import main
+from amqp10.codec.spec import Open
+from amqp10.framing import FrameReader
+from amqp10.framing.performatives import decode_body
+from amqp10.testing import FrameFactory
 
 _TIMEOUT = 60.0
 
@@ -253,3 +258,38 @@ def test_amqp10_serve_help_says_production_uses_a_broker_or_router() -> None:
 def test_console_script_amqp10_is_the_cli_main() -> None:
     [entry] = [ep for ep in importlib.metadata.entry_points(group="console_scripts") if ep.name == "amqp10"]
     assert entry.load() is main
+
+
+def _advertised_idle_time_out(*serve_args: str) -> object:
+    """Start ``amqp10 serve`` with ``serve_args``; open AMQP on a raw socket and return the
+    idle-time-out its OPEN advertises."""
+    server = Running("serve", "--port", "0", *serve_args)
+    try:
+        port = int(server.wait_for(r"listening on amqp://127\.0\.0\.1:(\d+)").group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(FrameFactory.amqp_header + FrameFactory.frame(Open(container_id="probe")))
+            reader = FrameReader(1 << 20)
+            while True:
+                data = sock.recv(65536)
+                assert data, "serve closed before its OPEN"
+                reader.feed(data)
+                if reader.buffered >= 8 and reader.read_header() is not None:
+                    break
+            frames = reader.read_frames()
+            while not frames:
+                data = sock.recv(65536)
+                assert data, "serve closed before its OPEN"
+                reader.feed(data)
+                frames = reader.read_frames()
+            body = decode_body(frames[0])[0]
+            assert isinstance(body, Open)
+            return body.idle_time_out
+    finally:
+        server.stop()
+
+
+def test_amqp10_serve_closes_silent_clients_after_60_s_by_default_and_never_with_idle_timeout_0() -> None:
+    # Advertised as half its threshold (spec 2.4.5): 60 s -> 30000 ms.
+    assert _advertised_idle_time_out() == 30000
+    assert _advertised_idle_time_out("--idle-timeout", "0") is None
+    assert _advertised_idle_time_out("--idle-timeout", "5") == 2500

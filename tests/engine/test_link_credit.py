@@ -261,3 +261,45 @@ def test_server_side_sender_serves_a_client_receiver() -> None:
     assert sender.session.connection is pair.server
     assert any(type(e).__name__ == "DeliverySettled" for e in s)
     assert isinstance(got.delivery.local_state, Accepted) and not isinstance(got.delivery.local_state, Rejected)
+
+
+def test_LinkCredit_sender_reads_a_link_credit_of_2_to_the_31_or_more_as_that_credit() -> None:
+    # link-credit is a uint (spec 2.7.4): every value up to 2**32-1 is credit, not a sign.
+    for granted in (1 << 31, (1 << 31) + 7, (1 << 32) - 1):
+        credit = LinkCredit(5)
+        credit.sender_on_flow(5, granted, False)
+        assert credit.link_credit == granted
+    credit = LinkCredit(5)
+    credit.sender_consume()  # one in flight the receiver's FLOW does not know of
+    credit.sender_on_flow(5, (1 << 32) - 1, False)
+    assert credit.link_credit == (1 << 32) - 2
+
+
+def test_LinkCredit_receiver_sees_a_drain_of_2_to_the_31_or_more_credits_completed() -> None:
+    credit = LinkCredit((1 << 32) - 3)
+    credit.receiver_grant((1 << 31) + 10, drain=True)
+    # The sender used none and advanced its delivery-count by all of it (wrapping).
+    assert credit.receiver_on_flow(serial_add((1 << 32) - 3, (1 << 31) + 10), 0)
+    assert credit.link_credit == 0 and credit.delivery_count == serial_add((1 << 32) - 3, (1 << 31) + 10)
+
+
+def test_LinkCredit_receiver_ignores_a_sender_delivery_count_behind_its_own() -> None:
+    credit = LinkCredit(100)
+    credit.receiver_grant(10)
+    assert not credit.receiver_on_flow(99, 0)
+    assert credit.link_credit == 10 and credit.delivery_count == 100
+
+
+def test_drain_with_a_link_credit_of_2_to_the_31_or_more_is_answered_and_seen_as_drained() -> None:
+    pair = opened_pair()
+    sender, receiver, _, _ = link_pair(pair)
+    big = (1 << 31) + 5
+    sender.send(b"one")
+    receiver.drain(big)
+    c, s = pair.pump()
+    (granted,) = of_type(c, CreditChanged)
+    assert granted.link_credit == big and granted.drain  # not read as 0
+    assert len(of_type(s, DeliveryReceived)) == 1
+    (drained,) = of_type(s, CreditChanged)
+    assert drained.drained and drained.link_credit == 0
+    assert drained.delivery_count == big == receiver.credit.delivery_count == sender.credit.delivery_count

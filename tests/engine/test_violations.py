@@ -9,8 +9,10 @@ import pytest
 
 from amqp10.codec.spec import Attach, Begin, Close, Detach, Disposition, End, Flow, Open, Role, Transfer
 from amqp10.engine import Connection, ConnectionState
+from amqp10.codec import Limits
 from amqp10.engine.events import (
     ConnectionClosed,
+    DeliveryReceived,
     LinkRemotelyAttached,
     ProtocolViolationDetected,
     SessionRemotelyBegun,
@@ -244,3 +246,110 @@ def test_idle_timeout_closes_with_resource_limit_exceeded() -> None:
     peer.reader.feed(peer.server.data_to_send())
     _closed_with(peer.replies(), "amqp:resource-limit-exceeded")
     assert peer.server.finished
+
+
+def test_open_on_a_channel_other_than_0_closes_with_framing_error() -> None:
+    # Spec 2.4.1: until OPEN is negotiated the channel-max is 0.
+    server = Connection(server_config())
+    server.open()
+    events = server.receive_data(F.amqp_header + F.frame(Open(container_id="p"), channel=3))
+    _violation(events, Violation.CHANNEL_OUT_OF_RANGE)
+    reader = FrameReader(1 << 20)
+    reader.feed(server.data_to_send())
+    assert reader.read_header() == F.amqp_header
+    _closed_with([decode_body(f)[0] for f in reader.read_frames()], "amqp:connection:framing-error")
+
+
+def test_begin_on_a_channel_other_than_0_before_open_closes_with_framing_error() -> None:
+    server = Connection(server_config())
+    server.open()
+    events = server.receive_data(F.amqp_header + F.frame(BEGIN, channel=1))
+    _violation(events, Violation.CHANNEL_OUT_OF_RANGE)
+    assert of_type(events, SessionRemotelyBegun) == []
+
+
+def test_delivery_tag_over_32_bytes_closes_link_with_invalid_field() -> None:
+    peer = ScriptedPeer()
+    peer.begin_and_attach_sender(credit=5)
+    events = peer.send(F.frame(Transfer(handle=0, delivery_id=0, delivery_tag=b"t" * 33), 0, b"x"))
+    v = _violation(events, Violation.DELIVERY_TAG_TOO_LONG)
+    assert v.link is not None
+    _detached_with(peer.replies(), "amqp:invalid-field")
+
+
+def test_delivery_tag_of_32_bytes_is_accepted() -> None:
+    peer = ScriptedPeer()
+    peer.begin_and_attach_sender(credit=5)
+    events = peer.send(F.frame(Transfer(handle=0, delivery_id=0, delivery_tag=b"t" * 32), 0, b"x"))
+    (received,) = of_type(events, DeliveryReceived)
+    assert received.delivery.tag == b"t" * 32
+
+
+def test_continuation_transfer_changing_the_delivery_tag_closes_link_with_invalid_field() -> None:
+    peer = ScriptedPeer()
+    peer.begin_and_attach_sender(credit=5)
+    first = F.frame(Transfer(handle=0, delivery_id=0, delivery_tag=b"a", more=True), 0, b"x")
+    other = F.frame(Transfer(handle=0, delivery_tag=b"b"), 0, b"y")
+    events = peer.send(first + other)
+    _violation(events, Violation.DELIVERY_TAG_CHANGED)
+    assert of_type(events, DeliveryReceived) == []
+    _detached_with(peer.replies(), "amqp:invalid-field")
+
+
+def test_continuation_transfer_repeating_or_omitting_the_delivery_tag_is_accepted() -> None:
+    peer = ScriptedPeer()
+    peer.begin_and_attach_sender(credit=5)
+    events = peer.send(
+        F.frame(Transfer(handle=0, delivery_id=0, delivery_tag=b"a", more=True), 0, b"x")
+        + F.frame(Transfer(handle=0, delivery_tag=b"a", more=True), 0, b"y")
+        + F.frame(Transfer(handle=0), 0, b"z")
+    )
+    (received,) = of_type(events, DeliveryReceived)
+    assert bytes(received.delivery.payload) == b"xyz"
+
+
+def _attach_senders(peer: ScriptedPeer, count: int) -> None:
+    peer.credit = 20
+    peer.send(F.frame(BEGIN, 0))
+    for handle in range(count):
+        peer.send(F.frame(Attach(name=f"l{handle}", handle=handle, role=Role.SENDER, initial_delivery_count=0), 0))
+
+
+def _partial(handle: int, delivery_id: int, size: int, *, more: bool = True) -> bytes:
+    return F.frame(
+        Transfer(handle=handle, delivery_id=delivery_id, delivery_tag=b"%d" % delivery_id, more=more), 0, b"p" * size
+    )
+
+
+def test_unfinished_deliveries_over_the_connection_limit_close_with_resource_limit_exceeded() -> None:
+    peer = ScriptedPeer(limits=Limits(max_partial_deliveries_size=1000))
+    _attach_senders(peer, 3)
+    assert of_type(peer.send(_partial(0, 0, 400) + _partial(1, 1, 400)), ProtocolViolationDetected) == []
+    events = peer.send(_partial(2, 2, 400))  # 1200 bytes held: refused before it is kept
+    _violation(events, Violation.PARTIAL_DELIVERIES_EXCEEDED)
+    _closed_with(peer.replies(), "amqp:resource-limit-exceeded")
+    assert peer.server.state is ConnectionState.DISCARDING
+
+
+def test_one_unfinished_delivery_is_bounded_by_max_message_size_not_the_connection_limit() -> None:
+    peer = ScriptedPeer(limits=Limits(max_partial_deliveries_size=1000))
+    _attach_senders(peer, 1)
+    events = peer.send(_partial(0, 0, 800) + F.frame(Transfer(handle=0), 0, b"q" * 800))
+    (received,) = of_type(events, DeliveryReceived)
+    assert received.delivery.size == 1600
+
+
+def test_finished_aborted_and_detached_deliveries_stop_counting_against_the_connection_limit() -> None:
+    peer = ScriptedPeer(limits=Limits(max_partial_deliveries_size=1000))
+    _attach_senders(peer, 3)
+    # Many deliveries in turn, each finished or aborted: never more than 1000 held at once.
+    for i in range(0, 10, 2):
+        peer.send(_partial(0, i, 400) + _partial(1, i + 1, 400))
+        peer.send(F.frame(Transfer(handle=0, delivery_id=i), 0, b"end"))
+        peer.send(F.frame(Transfer(handle=1, delivery_id=i + 1, aborted=True), 0))
+    # A link detached with a delivery unfinished gives its bytes back too.
+    peer.send(_partial(0, 10, 400))
+    peer.send(F.frame(Detach(handle=0, closed=True), 0))
+    events = peer.send(_partial(1, 11, 400) + _partial(2, 12, 400))
+    assert of_type(events, ProtocolViolationDetected) == []
+    assert peer.server.state is ConnectionState.OPENED
