@@ -230,3 +230,31 @@ def test_adapters_log_only_on_amqp10_loggers(listener: Listener) -> None:
         root.setLevel(old_level)
     assert collect.names, "expected some log records"
     assert all(name == "amqp10" or name.startswith("amqp10.") for name in collect.names), collect.names
+
+
+class _BrokenEngineAfterOpen(QueueBroker):
+    """Makes the engine of the connection whose container-id is "broken" raise on its next
+    input, as an engine bug would (the handler itself never raises)."""
+
+    def events_received(self, conn: ServerConnection, events: Sequence[Event]) -> None:
+        if any(isinstance(e, ConnectionOpened) and e.container_id == "broken" for e in events):
+
+            def explode(data: bytes) -> list[Event]:
+                raise RuntimeError("engine bug")
+
+            conn.engine.receive_data = explode  # type: ignore[method-assign]
+        super().events_received(conn, events)
+
+
+@asyncio_test
+async def test_asyncio_serve_drops_only_the_connection_whose_pump_hit_an_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with asyncio_helpers.serving(_BrokenEngineAfterOpen()) as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as healthy:
+            with pytest.raises(amqp10.ConnectionClosedError):
+                async with amqp10.asyncio.connect(server.url, container_id="broken", timeout=5) as doomed:
+                    await doomed.open_sender("q")
+            await asyncio_helpers.eventually(lambda: len(server.connections) == 1)
+            assert await (await healthy.open_sender("q")).send(Message(body="fine")) == Accepted()
+    assert any(r.name == "amqp10.asyncio" and "internal error" in r.getMessage() for r in caplog.records)
