@@ -16,7 +16,8 @@ from .codec.spec import Received as Received
 from .codec.spec import Rejected as Rejected
 from .codec.spec import Released as Released
 
-# The adapters' public surface (blocking is the default; trio lives in amqp10.trio).
+# The adapters' public surface (blocking is the default; trio and asyncio live in amqp10.trio
+# and amqp10.asyncio).
 from ._delivery import Delivery as Delivery
 from ._handler import Handler as Handler
 from ._handler import ServerConnection as ServerConnection

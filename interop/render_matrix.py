@@ -142,7 +142,7 @@ def render(runs: list[dict[str, Any]]) -> str:
     from support.interop_matrix import BULK_COUNTS, COLUMNS, QUIRKS, ROWS, SKIPS, Side
 
     outcomes = _cell_outcomes(runs)
-    adapters = ("blocking", "trio")
+    adapters = ("blocking", "trio", "asyncio")
     notes: dict[str, int] = {}
     failures: list[str] = []
 
@@ -186,14 +186,14 @@ def render(runs: list[dict[str, Any]]) -> str:
         "amqp10 is tested against independently written AMQP 1.0 implementations over real sockets",
         "on 127.0.0.1, in both roles, by `tests/interop/test_matrix_client.py` (amqp10's client",
         "against the peer) and `tests/interop/test_matrix_server.py` (the peer's client against",
-        "amqp10's listener). Every cell is a test, run with both adapters and on both codec paths;",
+        "amqp10's listener). Every cell is a test, run with each adapter and on both codec paths;",
         "CI (`.ci/run`) runs them all with `AMQP10_REQUIRE_PEERS=1`, so a missing peer fails.",
         "How to run the peers yourself: [interop/README.md](../interop/README.md).",
         "",
         f"Rendered {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC from runs on the "
         f"codec path(s) {impls}; " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
-        "Each cell shows the **blocking** then the **trio** adapter: "
+        "Each cell shows the **blocking**, the **trio** then the **asyncio** adapter: "
         f"{SYMBOL[PASS]} passed (on every codec path run), {SYMBOL[FAIL]} failed, "
         f"{SYMBOL[SKIP]} the peer cannot do it (the note says why), · not run.",
         "",

@@ -29,7 +29,9 @@ import pytest
 import amqp10
 import amqp10.codec
 
-PUBLIC_MODULES = ("amqp10", "amqp10.codec", "amqp10.engine", "amqp10.blocking", "amqp10.trio", "amqp10.testing")
+PUBLIC_MODULES = (
+    "amqp10", "amqp10.codec", "amqp10.engine", "amqp10.blocking", "amqp10.trio", "amqp10.asyncio", "amqp10.testing",
+)
 
 
 def _source_tree(module_name: str) -> ast.Module:
@@ -175,6 +177,8 @@ DESIGN_NAMES = [
     "amqp10.blocking.listen",
     "amqp10.trio.connect",
     "amqp10.trio.serve",
+    "amqp10.asyncio.connect",
+    "amqp10.asyncio.serve",
     "amqp10.testing.EnginePair",
     "amqp10.testing.VirtualClock",
     "amqp10.testing.FrameFactory",
@@ -329,6 +333,24 @@ def test_trio_adapter_is_async_with_the_same_names() -> None:
     assert hasattr(amqp10.trio.Receiver, "__aiter__")
     for member in ("open_session", "open_sender", "open_receiver"):
         assert callable(getattr(amqp10.trio.Connection, member, None)), member
+
+
+def test_asyncio_adapter_has_the_trio_adapters_names_with_the_same_shape() -> None:
+    import amqp10.asyncio
+    import amqp10.trio
+
+    assert set(amqp10.trio.__all__) <= set(amqp10.asyncio.__all__)
+    assert inspect.iscoroutinefunction(amqp10.asyncio.serve)
+    for cls in ("Connection", "Session", "Sender", "Receiver", "Requester"):
+        trio_cls, asyncio_cls = getattr(amqp10.trio, cls), getattr(amqp10.asyncio, cls)
+        public = {n for n in dir(trio_cls) if not n.startswith("_") or n in ("__aiter__", "__anext__", "__aenter__", "__aexit__")}
+        assert public <= set(dir(asyncio_cls)), (cls, public - set(dir(asyncio_cls)))
+        for name in public:
+            trio_member = inspect.getattr_static(trio_cls, name)
+            if inspect.isfunction(trio_member):
+                asyncio_member = inspect.getattr_static(asyncio_cls, name)
+                assert inspect.iscoroutinefunction(asyncio_member) == inspect.iscoroutinefunction(trio_member), (cls, name)
+                assert inspect.signature(asyncio_member) == inspect.signature(trio_member), (cls, name)
 
 
 # -- packaging ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Each rule is one test, named after the rule; a failure lists every offending ``f
   ``amqp10/framing/``, ``amqp10/engine/`` and the shared ``amqp10/errors.py``) imports no
   module that does I/O, starts threads or reads a clock or a random source, and never sleeps.
 - Layers only import downwards: codec <- errors <- framing <- engine <- everything else (the
-  adapters: ``blocking``, ``trio``, ``peer``, ``cli``, ``_api``, ``url``, ``tls``, ... and the
+  adapters: ``blocking``, ``trio``, ``asyncio``, ``peer``, ``cli``, ``_api``, ``url``, ``tls``, ... and the
   ``amqp10`` package itself, whose ``__init__`` pulls the adapters in). A layer may import
   itself and the layers below it and nothing else from ``amqp10``, so a new adapter module is
   covered without touching this file.
@@ -302,9 +302,10 @@ def test_layer_of_places_every_module_in_its_layer() -> None:
     assert layer_of("amqp10.framing.reader") == "framing"
     assert layer_of("amqp10.engine") == "engine"
     assert layer_of("amqp10") == ADAPTERS  # its __init__ imports the blocking adapter
-    for adapter in ("blocking", "trio", "peer", "cli", "_api", "url", "tls", "testing"):
+    for adapter in ("blocking", "trio", "asyncio", "peer", "cli", "_api", "url", "tls", "testing"):
         assert layer_of(f"amqp10.{adapter}") == ADAPTERS
     assert layer_of("trio") is None
+    assert layer_of("asyncio") is None  # the standard library's, not ours
 
 
 def test_sleep_clock_and_env_detectors_see_every_spelling() -> None:
@@ -323,7 +324,7 @@ def test_walker_sees_the_whole_core() -> None:
         "amqp10/framing/reader.py", "amqp10/engine/connection.py", "amqp10/engine/trace.py",
     ):
         assert expected in rels
-    assert not any(r.startswith(("amqp10/blocking/", "amqp10/trio/", "amqp10/cli/")) for r in rels)
+    assert not any(r.startswith(("amqp10/blocking/", "amqp10/trio/", "amqp10/asyncio/", "amqp10/cli/")) for r in rels)
     # A walker that silently parsed nothing would make every rule below pass.
     assert sum(len(_imports(f)) for f in CORE_FILES) > 100
 

@@ -64,6 +64,15 @@ def test_README_trio_example_sends_and_receives_through_the_embedded_peer(
     assert out.strip() == "hello"
 
 
+def test_README_asyncio_example_sends_and_receives_through_the_embedded_peer(
+    capsys: "object",
+) -> None:
+    block = _block_with("amqp10.asyncio.start_server")
+    exec(compile(block, "README asyncio example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip() == "hello"
+
+
 def test_README_server_example_prints_the_message_and_the_client_sees_it_accepted(
     capsys: "object",
 ) -> None:

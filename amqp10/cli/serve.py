@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from typing import Literal
 
 from ..peer.server import PRODUCTION_NOTE
 
@@ -49,7 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="close connections that send no frame for S seconds (default 60: reclaims clients that vanished; 0: never)",
     )
-    parser.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
+    adapters = parser.add_mutually_exclusive_group()
+    adapters.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
+    adapters.add_argument("--asyncio", action="store_true", help="serve with the asyncio adapter instead of the blocking one")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"amqp10 serve: {exc}", file=sys.stderr)
         return 2
 
+    adapter: Literal["blocking", "trio", "asyncio"] = "trio" if args.trio else "asyncio" if args.asyncio else "blocking"
+
     def ready(url: str) -> None:
-        adapter = "trio" if args.trio else "blocking"
         print(f"amqp10 serve: listening on {url} ({adapter} adapter; development peer, Ctrl-C to stop)", flush=True)
 
     options = {}
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         serve(
             args.host,
             args.port,
-            adapter="trio" if args.trio else "blocking",
+            adapter=adapter,
             limits=limits,
             credit_window=args.credit_window,
             on_ready=ready,

@@ -1,7 +1,8 @@
-"""Run the embedded broker on real sockets: the blocking listener or trio ``serve``.
+"""Run the embedded broker on real sockets: the blocking listener, trio or asyncio ``serve``.
 
-Owns: wiring a ``Broker`` to ``amqp10.listen`` (``start``: in the background, returns at once)
-or to ``amqp10.trio.serve`` (``serve_trio``: runs until cancelled), with the options the peer
+Owns: wiring a ``Broker`` to ``amqp10.listen`` (``start``: in the background, returns at once),
+to ``amqp10.trio.serve`` (``serve_trio``: runs until cancelled) or to ``amqp10.asyncio.serve``
+(``serve_asyncio``: runs until cancelled), with the options the peer
 needs (ANONYMOUS-RELAY offered, anonymous SASL allowed), and ``run``, the foreground loop of
 ``amqp10 serve``. Uses only the public adapter API. Must never: implement protocol behaviour
 (``broker.py`` does).
@@ -18,7 +19,7 @@ from .._handler import Handler
 from .broker import ANONYMOUS_RELAY, Broker
 from .nodes import NodeLimits
 
-__all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "start", "serve_trio", "run"]
+__all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "start", "serve_trio", "serve_asyncio", "run"]
 
 log = logging.getLogger("amqp10.peer")
 
@@ -147,6 +148,28 @@ async def serve_trio(
     await serve(host, port, _as_handler(served), task_status=status, **_options(serve_options))
 
 
+async def serve_asyncio(
+    host: str = "127.0.0.1",
+    port: int = 5672,
+    *,
+    broker: Broker | None = None,
+    limits: NodeLimits | None = None,
+    credit_window: int = 200,
+    started: Any = None,
+    **serve_options: Any,
+) -> None:
+    """Serve the embedded peer with asyncio until cancelled.
+
+    ``started`` (an ``asyncio.Future``) gets the ``amqp10.asyncio.Server`` (``host``,
+    ``port``, ``url``) once listening. Arguments as for ``start``; the rest go to
+    ``amqp10.asyncio.serve``.
+    """
+    from ..asyncio import serve
+
+    served = _broker(broker, limits, credit_window)
+    await serve(host, port, _as_handler(served), started=started, **_options(serve_options))
+
+
 def _as_handler(broker: Broker) -> Handler:
     return broker
 
@@ -155,7 +178,7 @@ def run(
     host: str = "127.0.0.1",
     port: int = 5672,
     *,
-    adapter: Literal["blocking", "trio"] = "blocking",
+    adapter: Literal["blocking", "trio", "asyncio"] = "blocking",
     limits: NodeLimits | None = None,
     credit_window: int = 200,
     on_ready: Callable[[str], None] | None = None,
@@ -164,12 +187,15 @@ def run(
     """Serve in the foreground until SIGINT or SIGTERM (``amqp10 serve``).
 
     Args:
-        adapter: serve with the blocking listener or with trio.
+        adapter: serve with the blocking listener, with trio or with asyncio.
         on_ready: called with the URL once listening (the port is known then).
         Others: as for ``start``.
     """
     if adapter == "trio":
         _run_trio(host, port, limits, credit_window, on_ready, options)
+        return
+    if adapter == "asyncio":
+        _run_asyncio(host, port, limits, credit_window, on_ready, options)
         return
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
@@ -211,3 +237,34 @@ def _run_trio(
                     return
 
     trio.run(main)
+
+
+def _run_asyncio(
+    host: str,
+    port: int,
+    limits: NodeLimits | None,
+    credit_window: int,
+    on_ready: Callable[[str], None] | None,
+    options: dict[str, Any],
+) -> None:
+    import asyncio
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[Any] = loop.create_future()
+        serving = asyncio.ensure_future(
+            serve_asyncio(host, port, limits=limits, credit_window=credit_window, started=started, **options)
+        )
+        await asyncio.wait((started, serving), return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            await serving  # it ended before listening: raise why (OSError)
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if on_ready is not None:
+            on_ready(started.result().url)
+        await stop.wait()
+        serving.cancel()
+        await asyncio.wait((serving,))
+
+    asyncio.run(main())

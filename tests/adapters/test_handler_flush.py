@@ -4,16 +4,20 @@ connection B while handling connection A needs no ``wakeup()``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Sequence
 
 import trio
 
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import Accepted, Message
 from amqp10._handler import Handler, ServerConnection
 from amqp10.blocking import connect, listen
 from amqp10.engine.events import DeliveryReceived, Event, LinkDetached, LinkRemotelyAttached, SessionRemotelyBegun
 from amqp10.engine.link import Link, Receiver, Sender
+from support import asyncio_helpers
+from support.asyncio_helpers import asyncio_test
 from support.trio_helpers import serving, trio_test
 
 
@@ -94,4 +98,39 @@ async def test_serve_flushes_many_connections_written_to_by_one_handler_call() -
             async with amqp10.trio.connect(server.url, timeout=5) as talker:
                 sender = await talker.open_sender("relay")
                 assert await sender.send(Message(body="to all")) == Accepted()
+        assert got == ["to all"] * 5
+
+
+@asyncio_test
+async def test_asyncio_serve_flushes_a_connection_a_handler_wrote_to_while_handling_another() -> None:
+    async with asyncio_helpers.serving(_Relay()) as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as watcher:
+            receiver = await watcher.open_receiver("relay")
+            async with amqp10.asyncio.connect(server.url, timeout=5) as talker:
+                sender = await talker.open_sender("relay")
+                assert await sender.send(Message(body="hello B")) == Accepted()
+                assert (await receiver.receive(timeout=5)).message.body == "hello B"
+            assert (await receiver.receive(timeout=5)).message.body == "a connection left"
+
+
+@asyncio_test
+async def test_asyncio_serve_flushes_many_connections_written_to_by_one_handler_call() -> None:
+    async with asyncio_helpers.serving(_Relay()) as server:
+        got: list[object] = []
+
+        async def watch(ready: asyncio.Event) -> None:
+            async with amqp10.asyncio.connect(server.url, timeout=5) as conn:
+                receiver = await conn.open_receiver("relay")
+                ready.set()
+                got.append((await receiver.receive(timeout=5)).message.body)
+
+        watchers = []
+        for _ in range(5):
+            ready = asyncio.Event()
+            watchers.append(asyncio.ensure_future(watch(ready)))
+            await ready.wait()
+        async with amqp10.asyncio.connect(server.url, timeout=5) as talker:
+            sender = await talker.open_sender("relay")
+            assert await sender.send(Message(body="to all")) == Accepted()
+        await asyncio.gather(*watchers)
         assert got == ["to all"] * 5

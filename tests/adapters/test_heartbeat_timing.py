@@ -9,18 +9,21 @@ interval late (at the peer's full idle-time-out, which loses the race with the p
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 
 import trio
 
+import amqp10.asyncio
 import amqp10.trio
 from amqp10.blocking import connect
 from amqp10.engine import Config, Connection, ConnectionRole
 from amqp10.engine.events import Event, ProtocolViolationDetected
 from amqp10.engine.sasl import SaslServer
 from amqp10.engine.violations import Violation
+from support.asyncio_helpers import asyncio_test
 from support.trio_helpers import trio_test
 
 PEER_IDLE = 0.4  # seconds: advertised as 0.2 s, so the client writes every 0.15 s
@@ -117,4 +120,18 @@ async def test_trio_Connection_sends_heartbeats_at_three_quarters_of_the_peers_a
     assert len(peer.arrivals) >= SILENCE / INTERVAL - 2
     count, window = peer.heartbeats_in_the_silence()
     assert count <= window / INTERVAL + 1  # every 0.15 s at most, not every 0.1 s
+    assert peer.longest_gap() < PEER_IDLE * 0.75
+
+
+@asyncio_test
+async def test_asyncio_Connection_sends_heartbeats_at_half_the_peers_idle_timeout() -> None:
+    peer = _TimingPeer()
+    try:
+        async with amqp10.asyncio.connect(f"amqp://127.0.0.1:{peer.port}", timeout=5) as conn:
+            await asyncio.sleep(SILENCE)
+            assert not conn.closed
+    finally:
+        await asyncio.to_thread(peer.stop)
+    assert not peer.timed_out
+    assert len(peer.arrivals) >= SILENCE / (PEER_IDLE / 2) - 2
     assert peer.longest_gap() < PEER_IDLE * 0.75

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import amqp10
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import Accepted, LinkDetachedError, Message
 from amqp10._options import server_configs
@@ -33,6 +34,7 @@ from amqp10.engine.link import Sender
 from amqp10.errors import LocalProtocolError
 from amqp10.testing import FrameFactory
 from support.engine_pairs import client_config, of_type, opened_pair, peer_link, pump_accepting
+from support.asyncio_helpers import asyncio_test
 from support.trio_helpers import trio_test
 
 SIZE_EXCEEDED = "amqp:link:message-size-exceeded"
@@ -175,6 +177,36 @@ async def test_trio_Receiver_raises_LinkDetachedError_message_size_exceeded_when
 async def test_trio_Sender_refuses_a_message_over_the_servers_default_limit_before_sending_it() -> None:
     with SizeProbeServer(limits=Limits(max_message_size=1000)) as server:
         async with amqp10.trio.connect(server.url, timeout=5) as conn:
+            sender = await conn.open_sender("q")
+            with pytest.raises(LocalProtocolError, match="max-message-size 1000"):
+                await sender.send(Message(body=b"x" * 1000))
+            assert await sender.send(Message(body=b"y" * 900)) == Accepted()
+    assert server.received == [len(Message(body=b"y" * 900).encode())]
+
+
+@asyncio_test
+async def test_asyncio_Receiver_advertises_the_default_max_message_size_when_given_none() -> None:
+    with SizeProbeServer() as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as conn:
+            await conn.open_receiver("q")
+    assert server.advertised == [DEFAULT_LIMITS.max_message_size]
+
+
+@asyncio_test
+async def test_asyncio_Receiver_raises_LinkDetachedError_message_size_exceeded_when_a_delivery_is_too_large() -> None:
+    with SizeProbeServer() as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as conn:
+            receiver = await conn.open_receiver("big", max_message_size=50_000)
+            with pytest.raises(LinkDetachedError) as info:
+                await receiver.receive(timeout=5)
+            assert info.value.condition == SIZE_EXCEEDED
+    assert server.advertised == [50_000]
+
+
+@asyncio_test
+async def test_asyncio_Sender_refuses_a_message_over_the_servers_default_limit_before_sending_it() -> None:
+    with SizeProbeServer(limits=Limits(max_message_size=1000)) as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as conn:
             sender = await conn.open_sender("q")
             with pytest.raises(LocalProtocolError, match="max-message-size 1000"):
                 await sender.send(Message(body=b"x" * 1000))

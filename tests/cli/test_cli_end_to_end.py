@@ -108,10 +108,10 @@ class Running:
         return "".join(self.out)
 
 
-@pytest.fixture(params=["blocking", "trio"])
+@pytest.fixture(params=["blocking", "trio", "asyncio"])
 def served_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``amqp10 serve`` on a free port (blocking listener, then trio), its URL."""
-    extra = ["--trio"] if request.param == "trio" else []
+    """``amqp10 serve`` on a free port (blocking listener, then trio, then asyncio), its URL."""
+    extra = [] if request.param == "blocking" else [f"--{request.param}"]
     server = Running("serve", "--port", "0", *extra)
     try:
         match = server.wait_for(r"listening on (amqp://127\.0\.0\.1:\d+)")

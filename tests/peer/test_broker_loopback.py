@@ -1,11 +1,13 @@
-"""The embedded broker over real loopback sockets, served by the blocking listener and by trio.
+"""The embedded broker over real loopback sockets, served by the blocking listener, trio and asyncio.
 
-Blocking clients drive every scenario against both server adapters (fixtures in conftest.py);
-the trio client drives the main ones against the trio-served peer. Every wait is bounded.
+Blocking clients drive every scenario against every server adapter (fixtures in conftest.py);
+the trio and asyncio clients drive the main ones against the peer served by their own adapter.
+Every wait is bounded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Callable
@@ -14,10 +16,12 @@ import pytest
 import trio
 
 import amqp10
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import Accepted, Message, Properties
 from amqp10.peer import Broker, NodeLimits
-from amqp10.peer.server import serve_trio
+from amqp10.peer.server import serve_asyncio, serve_trio
+from support.asyncio_helpers import asyncio_test, eventually
 from support.trio_helpers import trio_test
 
 from .conftest import ServedPeer  # type: ignore[import-not-found]
@@ -231,3 +235,69 @@ async def test_Broker_under_trio_serve_back_pressures_a_trio_sender_and_loses_no
             while len(accepted) < total:
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
+
+
+# -- the asyncio client against the asyncio-served peer ----------------------------------------
+
+
+async def _serve_asyncio(broker: Broker | None = None) -> "tuple[asyncio.Task[None], amqp10.asyncio.Server]":
+    started: asyncio.Future[amqp10.asyncio.Server] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(serve_asyncio("127.0.0.1", 0, broker=broker, started=started))
+    return task, await started
+
+
+@asyncio_test
+async def test_Broker_under_asyncio_serve_balances_and_copies_for_asyncio_clients() -> None:
+    serving, server = await _serve_asyncio()
+    try:
+        async with amqp10.asyncio.connect(server.url, timeout=_WAIT) as conn:
+            workers = [await conn.open_receiver("jobs", credit=4) for _ in range(2)]
+            fans = [await conn.open_receiver("topic://t", credit=4) for _ in range(2)]
+            jobs = await conn.open_sender("jobs")
+            topic = await conn.open_sender("topic://t")
+            for i in range(8):
+                assert await jobs.send(Message(i)) == Accepted()
+            for i in range(3):
+                await topic.send(Message(f"t{i}"))
+            got = [[(await w.receive(timeout=_WAIT)).message.body for _ in range(4)] for w in workers]
+            assert sorted(got[0] + got[1]) == list(range(8)) and got[0] == [0, 2, 4, 6]
+            for fan in fans:
+                assert [(await fan.receive(timeout=_WAIT)).message.body for _ in range(3)] == ["t0", "t1", "t2"]
+    finally:
+        serving.cancel()
+        await asyncio.wait((serving,))
+
+
+@asyncio_test
+async def test_Broker_under_asyncio_serve_back_pressures_an_asyncio_sender_and_loses_nothing() -> None:
+    total = 100
+    broker = Broker(limits=NodeLimits(max_messages=10), credit_window=50)
+    serving, server = await _serve_asyncio(broker)
+    accepted: list[int] = []
+
+    async def produce() -> None:
+        async with amqp10.asyncio.connect(server.url, timeout=_WAIT) as own:
+            sender = await own.open_sender("bounded")
+            for i in range(total):
+                assert await sender.send(Message(i), timeout=30) == Accepted()
+                accepted.append(i)
+
+    producer = asyncio.ensure_future(produce())
+    try:
+        await eventually(lambda: len(accepted) >= 10, _WAIT)
+        await asyncio.sleep(0.3)
+        assert len(accepted) == 10
+        async with amqp10.asyncio.connect(server.url, timeout=_WAIT) as conn:
+            receiver = await conn.open_receiver("bounded", credit=5)
+            bodies = []
+            for _ in range(total):
+                delivery = await receiver.receive(timeout=_WAIT)
+                bodies.append(delivery.message.body)
+                delivery.accept()
+        assert bodies == list(range(total))
+        await eventually(lambda: len(accepted) == total, _WAIT)
+        await producer
+    finally:
+        producer.cancel()
+        serving.cancel()
+        await asyncio.wait((producer, serving))

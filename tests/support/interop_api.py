@@ -1,14 +1,18 @@
-"""One scenario, both adapters: a thin async face over ``amqp10.blocking`` and ``amqp10.trio``.
+"""One scenario, every adapter: a thin async face over ``amqp10.blocking``, ``amqp10.trio``
+and ``amqp10.asyncio``.
 
 The interop matrix writes each scenario once, as an ``async`` function, and runs it on each
 adapter under ``trio.run``. With ``Adapter.TRIO`` every call awaits the real trio API; with
-``Adapter.BLOCKING`` every call is the blocking API called directly (it blocks the trio thread,
-which is fine: nothing else of ours runs on it). Work that must overlap (a receiver draining a
-queue while senders fill it, two subscribers) goes through ``together(adapter)``: trio tasks for
-trio, one OS thread each for blocking (each running its part under its own ``trio.run``).
+``Adapter.ASYNCIO`` trio runs as a *guest* of an asyncio loop, on its one thread, and every call
+awaits the real asyncio API as an asyncio task; with ``Adapter.BLOCKING`` every call is the
+blocking API called directly (it blocks the trio thread, which is fine: nothing else of ours
+runs on it). Work that must overlap (a receiver draining a queue while senders fill it, two
+subscribers) goes through ``together(adapter)``: trio tasks for trio and asyncio, one OS thread
+each for blocking (each running its part under its own ``trio.run``).
 
 Servers: ``serve_broker`` runs amqp10's embedded broker (``amqp10.peer``) and ``serve_handler``
-any ``amqp10.Handler`` on ``amqp10.listen`` (blocking) or ``amqp10.trio.serve``.
+any ``amqp10.Handler`` on ``amqp10.listen`` (blocking), ``amqp10.trio.serve`` or
+``amqp10.asyncio.start_server``.
 
 Every waiting call is bounded: ``DEFAULT_TIMEOUT`` unless the caller says otherwise. This module
 only forwards; it decides nothing about AMQP.
@@ -16,6 +20,7 @@ only forwards; it decides nothing about AMQP.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import threading
@@ -28,10 +33,11 @@ from typing import Any, TypeVar
 import trio
 
 import amqp10
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import Delivery, Handler
 from amqp10.peer import Broker
-from amqp10.peer.server import serve_trio, start
+from amqp10.peer.server import serve_asyncio, serve_trio, start
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -59,17 +65,56 @@ class Adapter(str, enum.Enum):
 
     BLOCKING = "blocking"
     TRIO = "trio"
+    ASYNCIO = "asyncio"
 
 
 def run_scenario(adapter: Adapter, scenario: Callable[..., Awaitable[None]], *args: Any, limit: float = 120.0) -> None:
-    """Run ``scenario(adapter, *args)`` under ``trio.run``, failing after ``limit`` seconds
-    (a blocking call cannot be interrupted, but each has its own timeout)."""
+    """Run ``scenario(adapter, *args)`` under ``trio.run`` (for asyncio: as the guest of an
+    asyncio loop), failing after ``limit`` seconds (a blocking call cannot be interrupted, but
+    each has its own timeout)."""
 
     async def main() -> None:
         with trio.fail_after(limit):
             await scenario(adapter, *args)
 
-    trio.run(main)
+    if adapter is not Adapter.ASYNCIO:
+        trio.run(main)
+        return
+
+    async def host() -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            main, run_sync_soon_threadsafe=loop.call_soon_threadsafe, done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        (await done).unwrap()
+
+    asyncio.run(host())
+
+
+async def _on_asyncio(awaitable: Awaitable[_T]) -> _T:
+    """Await an ``amqp10.asyncio`` awaitable from trio code running as asyncio's guest: it
+    runs as an asyncio task; cancelling the trio side cancels it."""
+    task = asyncio.ensure_future(awaitable)
+    token = trio.lowlevel.current_trio_token()
+    finished = trio.Event()
+    task.add_done_callback(lambda _: token.run_sync_soon(finished.set))
+    try:
+        await finished.wait()
+    except BaseException:
+        task.cancel()
+        raise
+    return task.result()
+
+
+async def _call(adapter: Adapter, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``: called (blocking) or awaited (trio, asyncio)."""
+    if adapter is Adapter.BLOCKING:
+        return method(*args, **kwargs)
+    if adapter is Adapter.ASYNCIO:
+        return await _on_asyncio(method(*args, **kwargs))
+    return await method(*args, **kwargs)
 
 
 # -- client side -----------------------------------------------------------------------------------
@@ -96,10 +141,7 @@ class _Link:
         return self.raw.closed  # type: ignore[no-any-return]
 
     async def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        if self.adapter is Adapter.BLOCKING:
-            self.raw.close(timeout=timeout)
-        else:
-            await self.raw.aclose(timeout=timeout)
+        await _call(self.adapter, self.raw.close if self.adapter is Adapter.BLOCKING else self.raw.aclose, timeout=timeout)
 
 
 class Snd(_Link):
@@ -114,9 +156,7 @@ class Snd(_Link):
         return self.raw.unsettled  # type: ignore[no-any-return]
 
     async def send(self, message: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
-        if self.adapter is Adapter.BLOCKING:
-            return self.raw.send(message, timeout=timeout)
-        return await self.raw.send(message, timeout=timeout)
+        return await _call(self.adapter, self.raw.send, message, timeout=timeout)
 
     async def send_all(self, messages: Iterable[Any], *, window: int, timeout: float = DEFAULT_TIMEOUT) -> list[Any]:
         """Send every message with up to ``window`` sends in flight at once (each waits for its
@@ -135,7 +175,7 @@ class Snd(_Link):
 
         async def worker() -> None:
             for index, message in feed:
-                outcomes[index] = await self.raw.send(message, timeout=timeout)
+                outcomes[index] = await _call(self.adapter, self.raw.send, message, timeout=timeout)
 
         async with trio.open_nursery() as nursery:
             for _ in range(window):
@@ -155,9 +195,7 @@ class Rcv(_Link):
         return self.raw.queued  # type: ignore[no-any-return]
 
     async def receive(self, timeout: float = DEFAULT_TIMEOUT) -> Delivery:
-        if self.adapter is Adapter.BLOCKING:
-            return self.raw.receive(timeout=timeout)  # type: ignore[no-any-return]
-        return await self.raw.receive(timeout=timeout)  # type: ignore[no-any-return]
+        return await _call(self.adapter, self.raw.receive, timeout=timeout)  # type: ignore[no-any-return]
 
     async def receive_n(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> list[Delivery]:
         """Exactly ``count`` deliveries (each may take up to ``timeout``), not settled."""
@@ -174,9 +212,7 @@ class Rcv(_Link):
         self.raw.flow(count)
 
     async def drain(self, timeout: float = DEFAULT_TIMEOUT) -> list[Delivery]:
-        if self.adapter is Adapter.BLOCKING:
-            return self.raw.drain(timeout=timeout)  # type: ignore[no-any-return]
-        return await self.raw.drain(timeout=timeout)  # type: ignore[no-any-return]
+        return await _call(self.adapter, self.raw.drain, timeout=timeout)  # type: ignore[no-any-return]
 
 
 class Conn:
@@ -204,25 +240,17 @@ class Conn:
         return self._owner.closed  # type: ignore[no-any-return]
 
     async def sender(self, address: str | None, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Snd:
-        if self.adapter is Adapter.BLOCKING:
-            return Snd(self.adapter, self.raw.open_sender(address, timeout=timeout, **options))
-        return Snd(self.adapter, await self.raw.open_sender(address, timeout=timeout, **options))
+        return Snd(self.adapter, await _call(self.adapter, self.raw.open_sender, address, timeout=timeout, **options))
 
     async def receiver(self, address: str | None, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Rcv:
-        if self.adapter is Adapter.BLOCKING:
-            return Rcv(self.adapter, self.raw.open_receiver(address, timeout=timeout, **options))
-        return Rcv(self.adapter, await self.raw.open_receiver(address, timeout=timeout, **options))
+        return Rcv(self.adapter, await _call(self.adapter, self.raw.open_receiver, address, timeout=timeout, **options))
 
     async def session(self, timeout: float = DEFAULT_TIMEOUT) -> Conn:
         """A new session, with the same ``sender``/``receiver`` methods."""
-        if self.adapter is Adapter.BLOCKING:
-            return Conn(self.adapter, self._owner.open_session(timeout=timeout), self._owner)
-        return Conn(self.adapter, await self._owner.open_session(timeout=timeout), self._owner)
+        return Conn(self.adapter, await _call(self.adapter, self._owner.open_session, timeout=timeout), self._owner)
 
     async def request(self, address: str, message: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
-        if self.adapter is Adapter.BLOCKING:
-            return self._owner.request(address, message, timeout=timeout)
-        return await self._owner.request(address, message, timeout=timeout)
+        return await _call(self.adapter, self._owner.request, address, message, timeout=timeout)
 
 
 @asynccontextmanager
@@ -234,6 +262,13 @@ async def connect(adapter: Adapter, url: str, *, timeout: float = DEFAULT_TIMEOU
             yield Conn(adapter, raw)
         finally:
             raw.close(timeout=timeout)
+    elif adapter is Adapter.ASYNCIO:
+        connection = await _on_asyncio(amqp10.asyncio.connect(url, timeout=timeout, **options))
+        try:
+            yield Conn(adapter, connection)
+        finally:
+            with trio.CancelScope(shield=True):
+                await _on_asyncio(connection.__aexit__(None, None, None))
     else:
         async with amqp10.trio.connect(url, timeout=timeout, **options) as connection:
             yield Conn(adapter, connection)
@@ -247,7 +282,7 @@ class _Together:
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run ``fn(*args)`` alongside the rest of the block; the block waits for it."""
-        if self._adapter is Adapter.TRIO:
+        if self._adapter is not Adapter.BLOCKING:  # asyncio too: trio tasks, on the loop's thread
             self._nursery.start_soon(functools.partial(fn, *args))
             return
         # Its own OS thread and its own trio loop, started now: the block's next blocking call
@@ -313,6 +348,17 @@ async def serve_broker(adapter: Adapter, broker: Broker | None = None, **options
         finally:
             peer.close()
         return
+    if adapter is Adapter.ASYNCIO:
+        started: asyncio.Future[amqp10.asyncio.Server] = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(serve_asyncio("127.0.0.1", 0, broker=served, started=started, **options))
+        try:
+            server = await _on_asyncio(started)
+            yield Served(server.url, server.port, lambda fn: fn())
+        finally:
+            task.cancel()
+            with trio.CancelScope(shield=True):
+                await _on_asyncio(asyncio.wait((task,)))
+        return
     async with trio.open_nursery() as nursery:
         server = await nursery.start(functools.partial(serve_trio, "127.0.0.1", 0, broker=served, **options))
         yield Served(server.url, server.port, lambda fn: fn())
@@ -321,10 +367,19 @@ async def serve_broker(adapter: Adapter, broker: Broker | None = None, **options
 
 @asynccontextmanager
 async def serve_handler(adapter: Adapter, handler: Handler, **options: Any) -> AsyncIterator[Served]:
-    """Any handler on ``amqp10.listen`` or ``amqp10.trio.serve``, on a free 127.0.0.1 port."""
+    """Any handler on ``amqp10.listen``, ``amqp10.trio.serve`` or ``amqp10.asyncio``, on a free
+    127.0.0.1 port."""
     if adapter is Adapter.BLOCKING:
         with amqp10.listen("127.0.0.1", 0, handler, **options) as listener:
             yield Served(listener.url, listener.port, listener.call)
+        return
+    if adapter is Adapter.ASYNCIO:
+        running = await _on_asyncio(amqp10.asyncio.start_server("127.0.0.1", 0, handler, **options))
+        try:
+            yield Served(running.url, running.port, lambda fn: fn())
+        finally:
+            with trio.CancelScope(shield=True):
+                await _on_asyncio(running.aclose())
         return
     async with trio.open_nursery() as nursery:
         server = await nursery.start(functools.partial(amqp10.trio.serve, "127.0.0.1", 0, handler, **options))

@@ -41,8 +41,8 @@ __all__ = [
 class Side(enum.Enum):
     """Which end amqp10 plays in a column."""
 
-    CLIENT = "client"  # amqp10.connect / amqp10.trio.connect against the peer's listener or broker
-    SERVER = "server"  # the peer's client against amqp10.listen / amqp10.trio.serve
+    CLIENT = "client"  # amqp10.connect / amqp10.{trio,asyncio}.connect against the peer's listener or broker
+    SERVER = "server"  # the peer's client against amqp10.listen / amqp10.{trio,asyncio} servers
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,20 @@
+"""The asyncio adapter: ``connect()`` for clients, ``serve()`` / ``start_server()`` for servers.
+
+The same surface as ``amqp10.trio`` (and ``amqp10.blocking``), on asyncio: ``async with
+amqp10.asyncio.connect(url) as conn``, ``async with conn.open_sender("q") as sender``,
+``await sender.send(msg)``, ``async for delivery in receiver``. Cancelling a ``send`` or
+``receive`` (``task.cancel()``, ``asyncio.timeout``) leaves the connection usable and loses no
+message. Needs nothing beyond the standard library.
+"""
+
+from ._client import Connection as Connection
+from ._client import Receiver as Receiver
+from ._client import Requester as Requester
+from ._client import Sender as Sender
+from ._client import Session as Session
+from ._client import connect as connect
+from ._server import Server as Server
+from ._server import serve as serve
+from ._server import start_server as start_server
+
+__all__ = ["connect", "serve", "start_server", "Connection", "Session", "Sender", "Receiver", "Requester", "Server"]

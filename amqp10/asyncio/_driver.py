@@ -1,0 +1,341 @@
+"""The asyncio adapter's pump: one transport <-> one engine, as a protocol and a writer task.
+
+Owns: moving bytes between an ``asyncio.Transport`` (TCP, or asyncio's TLS transport) and a
+sans-IO engine, ticking it with ``loop.time()`` and sleeping until its next deadline or a
+wake-up. Mirrors ``amqp10.trio._driver`` piece by piece (``Pump``, ``describe_failure``), so a change to one ports to the other:
+
+- trio's reader task is ``Pump.data_received`` / ``eof_received`` / ``connection_lost``
+  here (asyncio calls them with what the transport read);
+- trio's writer task is ``Pump._writer``, the only code that writes; like trio's
+  ``send_all``, it waits after each write until the transport has handed every byte to the
+  kernel (the transport's high-water mark is 0, so ``pause_writing`` means "not all taken"),
+  which keeps ``in_flight`` exact and the write buffer limit honest;
+- neither is ever cancelled by a user's cancelled call: user code only changes engine state
+  and wakes the writer, so cancelling a user's ``send``/``receive`` can never cut a frame in
+  half.
+
+Why protocols, not streams: ``asyncio.StreamReader`` copies every read into its own buffer
+and needs a reader task that wakes for each chunk; a ``Protocol`` hands each chunk straight
+to the engine from the event loop's read callback (one copy fewer, one task switch fewer
+per read), and ``transport.write`` plus the ``pause_writing``/``resume_writing`` signals give
+the same back-pressure as ``StreamWriter.drain`` without its per-call future.
+
+Must never: interpret events (the owner's callback does) or block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from typing import Awaitable, Callable, TypeVar
+
+from ..codec.spec import Error
+from ..engine.connection import Connection as EngineConnection
+from ..engine.events import Event
+
+__all__ = ["Pump", "Holding", "describe_failure", "shielded", "uninterrupted", "park", "unpark_all"]
+
+log = logging.getLogger("amqp10.asyncio")
+
+#: how long closing a transport may take to flush (trio's ``move_on_after(1)``)
+_CLOSE_TIMEOUT = 1.0
+
+_T = TypeVar("_T")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Words for a transport failure, looking through the chain to the ssl cause."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed: {cause.verify_message or cause}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause}"
+        if isinstance(cause, OSError):
+            return f"socket error: {cause}"
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
+
+
+async def uninterrupted(awaitable: Awaitable[_T]) -> "tuple[asyncio.Future[_T], bool]":
+    """Await ``awaitable`` to the end even if the calling task is cancelled meanwhile.
+
+    Returns:
+        The finished future (its result or exception untouched) and whether a cancellation
+        of the calling task arrived meanwhile (held back: the caller must raise it).
+    """
+    inner = asyncio.ensure_future(awaitable)
+    interrupted = False
+    while not inner.done():
+        try:
+            await asyncio.wait((inner,))  # unlike ``await inner``, never cancels ``inner``
+        except asyncio.CancelledError:
+            interrupted = True
+    return inner, interrupted
+
+
+async def shielded(awaitable: Awaitable[_T]) -> _T:
+    """Await ``awaitable`` to the end even if the calling task is cancelled meanwhile (what
+    ``trio.CancelScope(shield=True)`` does). A cancellation that arrived is not lost: once
+    the awaitable is done, ``CancelledError`` is raised in its place."""
+    done, interrupted = await uninterrupted(awaitable)
+    if interrupted:
+        failure = None if done.cancelled() else done.exception()
+        raise asyncio.CancelledError() from failure
+    return done.result()
+
+
+async def park(waiters: set["asyncio.Future[None]"], deadline: float | None) -> None:
+    """Wait until a future in ``waiters`` is resolved by ``unpark_all(waiters)`` or the loop's
+    clock reaches ``deadline`` (``None``: no limit); trio's ``ParkingLot.park`` plus
+    ``move_on_at``, without a task or a ``wait_for`` per wait."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    waiters.add(future)
+    timer = None if deadline is None else loop.call_at(deadline, _resolve, future)
+    try:
+        await future
+    finally:
+        waiters.discard(future)
+        if timer is not None:
+            timer.cancel()
+
+
+def unpark_all(waiters: set["asyncio.Future[None]"]) -> None:
+    """Wake every ``park`` on ``waiters``."""
+    for future in list(waiters):
+        _resolve(future)
+    waiters.clear()
+
+
+def _resolve(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Holding(asyncio.Protocol):
+    """A transport's protocol until its ``Pump`` takes it over: reading is paused at once, and
+    anything that still arrives (or the end of the stream) is kept for the pump.
+
+    Args:
+        on_connected: called with the transport once it is connected (a server starts the
+            connection's task there).
+    """
+
+    def __init__(self, on_connected: Callable[[asyncio.Transport], None] | None = None) -> None:
+        self._on_connected = on_connected
+        self.received: list[bytes] = []
+        self.eof = False
+        self.lost: Exception | None = None
+        self.gone = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        if self._on_connected is not None:
+            self._on_connected(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.received.append(data)
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        return None  # the transport closes; the pump learns why from ``eof``/``gone``
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
+        self.lost = exc
+
+
+class Pump(asyncio.Protocol):
+    """Runs one connection's I/O until the engine is finished or the transport breaks.
+
+    Args:
+        transport: the connected transport (TLS handshake done), its protocol a ``Holding``;
+            ``run`` takes it over.
+        engine: the engine, already opened.
+        on_events: called with every batch of engine events, on the event loop's thread.
+        on_lost: called once if the transport broke or ended before the engine finished,
+            with why, *before* the engine is told (so the reason reaches the user); the callee
+            feeds the engine its end of input.
+        on_written: called each time the transport has handed a batch of bytes to the kernel.
+
+    Attributes:
+        in_flight: bytes taken from the engine that the kernel has not accepted yet.
+    """
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        engine: EngineConnection,
+        on_events: Callable[[list[Event]], None],
+        on_lost: Callable[[str], None],
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
+        self.transport = transport
+        self.engine = engine
+        self._on_events = on_events
+        self._on_lost = on_lost
+        self._on_written = on_written
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._wake: set[asyncio.Future[None]] = set()
+        self._woken = False
+        self._paused = False  # the transport holds bytes the kernel has not taken yet
+        self._gone: asyncio.Future[None] = self._loop.create_future()
+        self._broken: str | None = None
+        self.done = False
+        #: sent as CLOSE if the pump is cancelled while the connection is open (a server
+        #: shutting down says so rather than dropping the socket)
+        self.goodbye: Error | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Bytes written to the transport that the kernel has not taken yet."""
+        return self.transport.get_write_buffer_size() if not self._gone.done() else 0
+
+    def wakeup(self) -> None:
+        """The engine has new output or needs a tick. Thread-safe."""
+        if threading.get_ident() == self._thread:
+            self._woken = True
+            unpark_all(self._wake)
+        else:
+            try:
+                self._loop.call_soon_threadsafe(self.wakeup)
+            except RuntimeError:  # the loop is closed: nothing left to wake
+                pass
+
+    def _deliver(self, events: list[Event]) -> None:
+        if events:
+            self._on_events(events)
+
+    def _lost(self, reason: str) -> None:
+        if self._broken is None and not self.engine.finished:
+            self._broken = reason
+            self._on_lost(reason)
+        self._woken = True
+        unpark_all(self._wake)
+
+    def _fail(self, exc: Exception) -> None:
+        """trio's ``_guard``: a bug in event handling costs this connection only."""
+        log.error("internal error on a connection; closing it", exc_info=exc)
+        try:
+            self._lost(f"internal error: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("cleaning up a failed connection failed")
+        self._broken = self._broken or "internal error"
+        self._woken = True
+        unpark_all(self._wake)
+        self.transport.abort()
+
+    # -- the reading side (trio's ``_reader``), called by the transport -----------------------
+    def data_received(self, data: bytes) -> None:
+        if self._broken is not None:
+            return
+        try:
+            self._deliver(self.engine.receive_data(data))
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.wakeup()
+
+    def eof_received(self) -> bool | None:
+        try:
+            if not self.engine.finished:
+                self._lost("the peer closed the socket before the AMQP close handshake")
+        except Exception as exc:
+            self._fail(exc)
+        self.wakeup()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        _resolve(self._gone)
+        self._paused = False
+        try:
+            if exc is not None:
+                self._lost(describe_failure(exc))
+            elif not self.engine.finished:
+                self._lost("the peer closed the socket before the AMQP close handshake")
+        except Exception as failure:
+            log.exception("cleaning up a lost connection failed", exc_info=failure)
+        self.wakeup()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self.wakeup()
+
+    # -- running ------------------------------------------------------------------------------
+    def _take_over(self) -> None:
+        holding = self.transport.get_protocol()
+        self.transport.set_protocol(self)
+        self.transport.set_write_buffer_limits(high=1, low=0)
+        if isinstance(holding, Holding):
+            for data in holding.received:
+                self.data_received(data)
+            if holding.gone:
+                self.connection_lost(holding.lost)
+                return
+            if holding.eof:
+                self.eof_received()  # the transport is closing: connection_lost follows
+                return
+        self.transport.resume_reading()
+
+    async def run(self) -> None:
+        """Pump until done; then close the transport. Never raises for I/O failures, and a
+        bug in event handling costs this connection only (it is logged and the transport
+        closed)."""
+        try:
+            self._take_over()
+            await self._writer()
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            self.done = True
+            try:
+                await shielded(self._close())
+            finally:
+                if not self.engine.finished and self._broken is None:
+                    self._lost("the connection's I/O was stopped")
+
+    async def _close(self) -> None:
+        try:
+            if self.goodbye is not None and self._broken is None and not self.engine.finished and not self._gone.done():
+                # Cancelled while open: the writer only returns otherwise once the engine is
+                # finished or the transport broke.
+                self.engine.close(self.goodbye)
+                self.transport.write(self.engine.data_to_send())
+            self.transport.close()  # flushes what is buffered, then closes
+            await asyncio.wait((self._gone,), timeout=_CLOSE_TIMEOUT)
+        except (OSError, RuntimeError):
+            pass
+        if not self._gone.done():
+            self.transport.abort()
+
+    async def _writer(self) -> None:
+        engine, loop = self.engine, self._loop
+        while self._broken is None:
+            self._woken = False
+            deadline = engine.tick(loop.time())
+            self._deliver(engine.take_events())
+            out = engine.data_to_send()
+            if out:
+                if self._gone.done():
+                    return  # connection_lost already said why
+                self.transport.write(out)
+                while self._paused and self._broken is None:
+                    await park(self._wake, None)
+                if self._broken is not None:
+                    return
+                if self._on_written is not None:
+                    self._on_written()
+                continue  # the engine counted it as written at this turn's tick (idle.py)
+            if engine.finished:
+                return
+            if not self._woken:
+                await park(self._wake, deadline)
+
