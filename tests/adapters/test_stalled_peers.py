@@ -4,6 +4,7 @@ whole frames). Raw sockets on loopback play the stalled peers; a real client sta
 
 from __future__ import annotations
 
+import asyncio
 import selectors
 import socket
 import time
@@ -20,6 +21,7 @@ from amqp10.testing import FrameFactory as F
 from amqp10.tls import server_context
 from support.broker import QueueBroker
 from support.certs import CertificateSet
+from support import asyncio_helpers
 from support.trio_helpers import serving, trio_test
 
 HANDSHAKE = 0.5
@@ -129,6 +131,14 @@ async def test_trio_serve_closes_sockets_stalled_in_the_opening_after_the_handsh
         assert await trio.to_thread.run_sync(_real_client_stays_open, server.url, HANDSHAKE * 3)
 
 
+@asyncio_helpers.asyncio_test
+async def test_asyncio_serve_closes_sockets_stalled_in_the_opening_after_the_handshake_timeout() -> None:
+    async with asyncio_helpers.serving(QueueBroker(), handshake_timeout=HANDSHAKE) as server:
+        closed, total = await asyncio.to_thread(_stalled_sockets_are_closed, server.port)
+        assert closed == total
+        assert await asyncio.to_thread(_real_client_stays_open, server.url, HANDSHAKE * 3)
+
+
 def test_listen_closes_a_peer_trickling_one_byte_of_a_frame_at_a_time_after_its_idle_timeout() -> None:
     with listen("127.0.0.1", 0, QueueBroker(), idle_timeout=1.0) as listener:
         # One byte every 0.3 s used to keep the connection alive for ever.
@@ -139,6 +149,12 @@ def test_listen_closes_a_peer_trickling_one_byte_of_a_frame_at_a_time_after_its_
 async def test_trio_serve_closes_a_peer_trickling_one_byte_of_a_frame_at_a_time_after_its_idle_timeout() -> None:
     async with serving(QueueBroker(), idle_timeout=1.0) as server:
         assert await trio.to_thread.run_sync(_trickle, server.port, 0.3, 8.0) < 3.0
+
+
+@asyncio_helpers.asyncio_test
+async def test_asyncio_serve_closes_a_peer_trickling_one_byte_of_a_frame_at_a_time_after_its_idle_timeout() -> None:
+    async with asyncio_helpers.serving(QueueBroker(), idle_timeout=1.0) as server:
+        assert await asyncio.to_thread(_trickle, server.port, 0.3, 8.0) < 3.0
 
 
 def test_listeners_default_to_an_idle_timeout_and_a_handshake_timeout() -> None:
