@@ -100,6 +100,11 @@ class ClientCore:
         self.unwritten: Callable[[], int] = lambda: engine.bytes_to_send
         #: a send waits for room: the adapter wakes waiters when ``wrote()`` says so
         self.room_wanted = False
+        #: waits that watch one thing (a ``Wait.watch`` key, e.g. the delivery whose outcome
+        #: they await) and are woken only when it changes, or when anything fails: key ->
+        #: the adapter's wake-up (a ``Condition.notify`` / ``trio.Event.set``). Every other
+        #: wait is woken after each batch of events.
+        self.watchers: dict[object, Callable[[], None]] = {}
         self._names = 0
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SaslOutcomeReceived: self._on_sasl,
@@ -132,6 +137,19 @@ class ClientCore:
             self.error = ConnectionClosedError(f"the connection to {self.peer} broke: {reason}")
         self.handle(self.engine.receive_data(b""))
         self.finished = True
+        self.wake_all()
+
+    def wake(self, key: object) -> None:
+        """Wake the wait watching ``key``, if there is one (call with exclusive access)."""
+        waiter = self.watchers.get(key)
+        if waiter is not None:
+            waiter()
+
+    def wake_all(self) -> None:
+        """Wake every watching wait: something failed that any of them may depend on (a
+        link, session or the connection ended), so each re-evaluates its predicate."""
+        for waiter in list(self.watchers.values()):
+            waiter()
 
     def _on_sasl(self, event: SaslOutcomeReceived) -> None:
         if not event.succeeded and self.error is None:
@@ -144,6 +162,7 @@ class ClientCore:
 
     def _on_closed(self, event: ConnectionClosed) -> None:
         self.finished = True
+        self.wake_all()
         if event.error is not None and self.error is None:
             self.error = event.error
             log.info("connection to %s closed: %s", self.peer, event.error)
@@ -162,6 +181,7 @@ class ClientCore:
         if record is not None:
             record.ended = True
             record.error = event.error
+        self.wake_all()
 
     def _on_link_remotely_attached(self, event: LinkRemotelyAttached) -> None:
         event.link.detach(error=Error(condition=_NOT_ALLOWED, description="this client does not accept links attached by the peer"))
@@ -182,6 +202,7 @@ class ClientCore:
         record.detached = True
         record.error = event.error
         record.detached_by_peer = event.by_peer
+        self.wake_all()
         if event.error is not None:
             log.info("%s detached by %s: %s", record.describe(), self.peer, event.error)
 
@@ -205,11 +226,16 @@ class ClientCore:
             self.output_pending = True
         if delivery.settled:
             self._on_delivery_settled(event)
+        elif self.watchers:
+            self.wake(delivery)
 
     def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
-        record = self.links.get(event.delivery.link)
+        delivery = event.delivery
+        record = self.links.get(delivery.link)
         if record is not None:
-            record.in_flight.discard(event.delivery)
+            record.in_flight.discard(delivery)
+        if self.watchers:
+            self.wake(delivery)
 
     def _on_violation(self, event: ProtocolViolationDetected) -> None:
         log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
@@ -439,6 +465,31 @@ class LinkRecord:
         self.check()
         return PENDING
 
+    def result(self, delivery: EngineDelivery) -> Any:
+        """Predicate: what ``send`` returns for ``delivery``: ``sent`` at-most-once,
+        ``outcome`` otherwise."""
+        return self.sent(delivery) if self.at_most_once else self.outcome(delivery)
+
+    def known(self, delivery: EngineDelivery) -> bool:
+        """``result(delivery)`` would not be ``PENDING`` (nor raise): its fate is known."""
+        if self.at_most_once:
+            return delivery.complete
+        return delivery.remote_settled or isinstance(delivery.remote_state, OUTCOMES)
+
+    def room_for(self, window: int | None, unsettled: int) -> "int | Pending":
+        """Predicate: how many more messages ``send_many`` may queue now (> 0): as many as
+        the link credit covers beyond what is already queued for it, and (``window``) no
+        more than ``window - unsettled``."""
+        link = self.link
+        assert isinstance(link, Sender)
+        room = link.credit.link_credit - link.queued
+        if window is not None:
+            room = min(room, window - unsettled)
+        if room > 0:
+            return room
+        self.check()
+        return PENDING
+
     def take_delivery(self, run: Runner) -> "Delivery | Pending":
         """Predicate: the next buffered delivery, handed to the application.
 
@@ -497,6 +548,10 @@ class LinkRecord:
         if not self.at_most_once:
             self.in_flight.add(delivery)
         return delivery
+
+    def send_batch(self, payloads: list[bytes]) -> list[EngineDelivery]:
+        """Queue several encoded messages at once (one lock, one wake-up for all)."""
+        return [self.send(payload) for payload in payloads]
 
     def withdraw(self, delivery: EngineDelivery) -> bool:
         """Take back a delivery nobody will wait for, if none of it has gone out yet.
