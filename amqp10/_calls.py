@@ -312,12 +312,19 @@ def drain(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[list[
 
 
 def request(run: Runner, requests: Requests, message: Message | Any, timeout: float | None) -> Steps[Message]:
-    """Send a request and wait for the reply correlated with it; ``timeout`` covers both."""
+    """Send a request and wait for the reply correlated with it; ``timeout`` covers both.
+    A request that never went out (timed out or cancelled first) is withdrawn."""
     outgoing, key = run(lambda: requests.prepare(message))
     budget = Budget(timeout)
     try:
-        yield from send(run, requests.sender, outgoing, budget)
-        reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+        # The reply is what is awaited; the request's own outcome is tracked and settled by
+        # the core on its way (waiting for it first would cost a wake-up per call).
+        delivery = yield from submit(run, requests.sender, outgoing, budget)
+        try:
+            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+        except BaseException:
+            run(lambda: requests.sender.withdraw(delivery))
+            raise
     finally:
         run(lambda: requests.forget(key))
     return reply
