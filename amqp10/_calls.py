@@ -212,8 +212,15 @@ def track(record: LinkRecord, delivery: EngineDelivery, timeout: float | Budget 
     delivery stays tracked."""
     if record.known(delivery):
         return record.result(delivery)
-    result = yield Wait(lambda: record.result(delivery), timeout, f"sending on the {record.describe()}", watch=delivery)
+    result = yield Wait(lambda: record.result(delivery), timeout, f"sending on the {record.describe()}", watch=_watch(record, delivery))
     return result
+
+
+def _watch(record: LinkRecord, delivery: EngineDelivery) -> EngineDelivery | None:
+    """The ``Wait.watch`` key for a delivery's fate: the delivery itself when an event about
+    it will come (its outcome); ``None`` at-most-once, where the fate is "written", which
+    happens when credit arrives, an event about the link rather than the delivery."""
+    return None if record.at_most_once else delivery
 
 
 def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Any]:
@@ -257,7 +264,7 @@ def send_many(run: Runner, record: LinkRecord, messages: Iterable[Message | Any]
                 if not waiting:
                     return results
                 head = waiting[0]
-                results.append((yield Wait(lambda: record.result(head), timeout, what, watch=head)))
+                results.append((yield Wait(lambda: record.result(head), timeout, what, watch=_watch(record, head))))
                 waiting.popleft()
                 continue
             if record.core.write_buffer_full():

@@ -200,3 +200,17 @@ async def test_trio_Tracker_wait_raises_ConnectionClosedError_when_the_server_st
             with pytest.raises(amqp10.ConnectionClosedError):
                 with trio.fail_after(5):
                     await tracker.wait(10)
+
+
+def test_Tracker_wait_returns_when_credit_arrives_later_at_most_once(listener: Listener) -> None:
+    with connect(listener.url, timeout=5) as conn:
+        sender = conn.open_sender("q", settle_mode="at-most-once")
+        trackers = [sender.submit(Message(body=i)) for i in range(120)]  # the broker grants 50 at a time
+        assert not trackers[-1].settled  # queued until the broker grants more credit
+        # Woken when the credit lets it go out: a wait nobody wakes would only see it at its
+        # deadline (the predicate is checked once more then), so the bound is the wait's.
+        started = time.monotonic()
+        assert trackers[-1].wait(20) is None
+        assert time.monotonic() - started < 10
+        assert [t.wait(5) for t in trackers] == [None] * 120
+        assert all(t.settled for t in trackers)
