@@ -215,6 +215,8 @@ class ClientCore:
         record = self.links.get(event.delivery.link)
         if record is not None:
             record.deliveries.append(event.delivery)
+            if self.watchers:
+                self.wake(record)
 
     def _on_delivery_updated(self, event: DeliveryUpdated) -> None:
         delivery = event.delivery

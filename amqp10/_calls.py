@@ -96,7 +96,8 @@ class Wait:
         cleanup: undoing after a failure; it must run even while the call is being
             cancelled (trio shields it; the blocking adapter has nothing to shield).
         watch: what the predicate depends on, when that is one thing the core can name (the
-            engine delivery whose outcome it awaits): the driver then registers the wait in
+            engine delivery whose outcome it awaits, the receiving ``LinkRecord`` whose next
+            delivery it awaits): the driver then registers the wait in
             ``ClientCore.watchers`` under this key and it is woken only when that changes
             (or something fails), not by every batch of events. ``None``: woken by every batch.
     """
@@ -301,7 +302,9 @@ def _unknown(record: LinkRecord, waiting: deque[EngineDelivery]) -> int:
 def receive(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[Delivery]:
     """Wait for the next delivery (``timeout=None``: forever). A delivery is taken from the
     buffer only when it is returned, so a cancelled receive has taken nothing."""
-    delivery: Delivery = yield Wait(lambda: record.take_delivery(run), timeout, f"receiving on the {record.describe()}", default=False)
+    delivery: Delivery = yield Wait(
+        lambda: record.take_delivery(run), timeout, f"receiving on the {record.describe()}", default=False, watch=record
+    )
     return delivery
 
 
@@ -328,7 +331,7 @@ def request(run: Runner, requests: Requests, message: Message | Any, timeout: fl
         # the core on its way (waiting for it first would cost a wake-up per call).
         delivery = yield from submit(run, requests.sender, outgoing, budget)
         try:
-            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply", watch=requests.receiver)
         except BaseException:
             run(lambda: requests.sender.withdraw(delivery))
             raise
