@@ -93,6 +93,10 @@ class ClientCore:
         #: a predicate queued engine output (credit top-up, auto-accept): the adapter must
         #: wake its I/O after evaluating it, then clear this.
         self.output_pending = False
+        #: that output may wait to be batched with more: the receiver handing it out has
+        #: more deliveries buffered, so more accepts follow at once (an adapter that could
+        #: write it at once lets its I/O batch it instead; read and cleared with the above)
+        self.output_deferrable = False
         #: bytes beyond which ``send`` waits for the transport to take some (``None``: no
         #: limit), and how many are not yet written: the engine's, plus what the adapter's
         #: transport holds (the adapter replaces this function to add its own count).
@@ -500,6 +504,7 @@ class LinkRecord:
         """
         if self.deliveries:
             delivery = self.deliveries.popleft()
+            self.core.output_deferrable = bool(self.deliveries)
             self._top_up()
             return self._hand_out(delivery, run)
         self.check()

@@ -143,9 +143,18 @@ class _Sync:
         reactor = self.reactor
         while True:
             result = predicate()
-            if self.core.output_pending:
-                self.core.output_pending = False
-                self.kick()
+            core = self.core
+            if core.output_pending:
+                # A predicate's by-products (accepting what it handed out, topping up
+                # credit): written at once like a command's, unless more deliveries are
+                # buffered, when the I/O thread batches them (one write for many accepts,
+                # not one per receive).
+                core.output_pending = False
+                if core.output_deferrable:
+                    core.output_deferrable = False
+                    reactor.wakeup()
+                else:
+                    self.kick()
             if result is not PENDING:
                 return result
             if reactor.stopped:
