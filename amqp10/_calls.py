@@ -268,19 +268,25 @@ def send_many(run: Runner, record: LinkRecord, messages: Iterable[Message | Any]
                 results.append((yield Wait(lambda: record.result(head), timeout, what, watch=_watch(record, head))))
                 waiting.popleft()
                 continue
+            first = next(source, _END)  # look before waiting: no credit is needed for nothing
+            if first is _END:
+                exhausted = True
+                continue
             if record.core.write_buffer_full():
                 yield Wait(record.room_to_send, timeout, what)
             room: int = yield Wait(lambda: record.room_for(window, _unknown(record, waiting)), timeout, what)
             room = min(room, _BATCH)
-            payloads = [encode_for(record, message) for message in islice(source, room)]
+            payloads = [encode_for(record, first)]
+            payloads += [encode_for(record, message) for message in islice(source, room - 1)]
             if len(payloads) < room:
                 exhausted = True
-            if payloads:
-                waiting.extend(run(lambda: record.send_batch(payloads)))
+            waiting.extend(run(lambda: record.send_batch(payloads)))
     except BaseException:
         run(lambda: [record.withdraw(delivery) for delivery in waiting])
         raise
 
+
+_END = object()
 
 #: The most messages ``send_many`` encodes and queues in one go: enough to spread the lock and
 #: the wake-up over many, few enough that the I/O thread starts writing the first ones while

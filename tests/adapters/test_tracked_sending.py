@@ -132,6 +132,11 @@ def test_Sender_send_many_raises_Timeout_and_withdraws_what_never_went_out_when_
         assert listener.call(lambda: broker.received_count) == 0
 
 
+def test_Sender_send_many_returns_at_once_when_given_nothing_even_without_credit(listener: Listener) -> None:
+    with connect(listener.url, timeout=5) as conn:
+        assert conn.open_sender("nocredit").send_many([], timeout=0.5) == []
+
+
 def test_Sender_send_many_refuses_a_window_below_one(listener: Listener) -> None:
     with connect(listener.url, timeout=5) as conn:
         with pytest.raises(ValueError):
