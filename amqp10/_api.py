@@ -401,12 +401,22 @@ class LinkRecord:
         self.deliveries: deque[EngineDelivery] = deque()
         #: sent, unsettled deliveries whose outcome has not arrived (sender)
         self.in_flight: set[EngineDelivery] = set()
+        self._described: str | None = None
 
     def describe(self) -> str:
         """``receiver link from 'q'`` / ``sender link to 'q'`` for messages."""
+        described = self._described
+        if described is not None:
+            return described
         if self.link.is_sender:
-            return f"sender link to {self.address!r}"
-        return f"receiver link from {self.address!r}"
+            text = f"sender link to {self.address!r}"
+        else:
+            text = f"receiver link from {self.address!r}"
+        if self.attached:
+            # Every send and receive names its link for a Timeout message: once attached the
+            # address is final (a dynamic node's was assigned), so the text is made once.
+            self._described = text
+        return text
 
     @property
     def address(self) -> str | None:
