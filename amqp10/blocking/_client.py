@@ -1,8 +1,11 @@
 """The blocking client API: ``connect()`` and its Connection, Session, Sender, Receiver, Requester.
 
 Owns: the synchronous face of ``amqp10._api``: each call runs its engine command under the
-connection's lock, wakes the I/O thread, and waits on the lock's condition for its predicate,
-with a timeout that raises ``amqp10.Timeout``. Every object here is safe to use from several
+connection's lock, writes its output (itself when the socket is idle, else by waking the I/O
+thread), and waits on a condition of that lock for its predicate, with a timeout that raises
+``amqp10.Timeout``: the reactor's, notified after every batch of events, or, for a wait that
+watches one thing (a message's outcome, a receiver's next delivery), the thread's own,
+notified only when that thing changes. Every object here is safe to use from several
 threads at once. Must never: touch a socket (the reactor does) or decide protocol meaning
 (``_api`` does).
 """

@@ -2,7 +2,9 @@
 
 Owns: the async face of ``amqp10._api``, the same surface as ``amqp10.blocking`` with
 ``await``, ``async with`` and ``async for``. Commands change engine state synchronously and
-wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks.
+wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks, except those
+that watch one thing (a message's outcome, a receiver's next delivery), which park on their
+own ``trio.Event`` set only when that thing changes.
 
 Cancellation: a cancelled ``receive`` has taken nothing (a delivery is taken from the buffer
 and returned with no checkpoint in between); a cancelled ``send`` either withdrew its message
