@@ -33,6 +33,7 @@ from .blocking import Receiver as Receiver
 from .blocking import Requester as Requester
 from .blocking import Sender as Sender
 from .blocking import Session as Session
+from .blocking import Tracker as Tracker
 from .blocking import connect as connect
 from .blocking import listen as listen
 from .errors import AMQPError as AMQPError

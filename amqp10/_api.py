@@ -93,6 +93,10 @@ class ClientCore:
         #: a predicate queued engine output (credit top-up, auto-accept): the adapter must
         #: wake its I/O after evaluating it, then clear this.
         self.output_pending = False
+        #: that output may wait to be batched with more: the receiver handing it out has
+        #: more deliveries buffered, so more accepts follow at once (an adapter that could
+        #: write it at once lets its I/O batch it instead; read and cleared with the above)
+        self.output_deferrable = False
         #: bytes beyond which ``send`` waits for the transport to take some (``None``: no
         #: limit), and how many are not yet written: the engine's, plus what the adapter's
         #: transport holds (the adapter replaces this function to add its own count).
@@ -100,6 +104,11 @@ class ClientCore:
         self.unwritten: Callable[[], int] = lambda: engine.bytes_to_send
         #: a send waits for room: the adapter wakes waiters when ``wrote()`` says so
         self.room_wanted = False
+        #: waits that watch one thing (a ``Wait.watch`` key, e.g. the delivery whose outcome
+        #: they await) and are woken only when it changes, or when anything fails: key ->
+        #: the adapter's wake-up (a ``Condition.notify`` / ``trio.Event.set``). Every other
+        #: wait is woken after each batch of events.
+        self.watchers: dict[object, Callable[[], None]] = {}
         self._names = 0
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SaslOutcomeReceived: self._on_sasl,
@@ -132,6 +141,19 @@ class ClientCore:
             self.error = ConnectionClosedError(f"the connection to {self.peer} broke: {reason}")
         self.handle(self.engine.receive_data(b""))
         self.finished = True
+        self.wake_all()
+
+    def wake(self, key: object) -> None:
+        """Wake the wait watching ``key``, if there is one (call with exclusive access)."""
+        waiter = self.watchers.get(key)
+        if waiter is not None:
+            waiter()
+
+    def wake_all(self) -> None:
+        """Wake every watching wait: something failed that any of them may depend on (a
+        link, session or the connection ended), so each re-evaluates its predicate."""
+        for waiter in list(self.watchers.values()):
+            waiter()
 
     def _on_sasl(self, event: SaslOutcomeReceived) -> None:
         if not event.succeeded and self.error is None:
@@ -144,6 +166,7 @@ class ClientCore:
 
     def _on_closed(self, event: ConnectionClosed) -> None:
         self.finished = True
+        self.wake_all()
         if event.error is not None and self.error is None:
             self.error = event.error
             log.info("connection to %s closed: %s", self.peer, event.error)
@@ -162,6 +185,7 @@ class ClientCore:
         if record is not None:
             record.ended = True
             record.error = event.error
+        self.wake_all()
 
     def _on_link_remotely_attached(self, event: LinkRemotelyAttached) -> None:
         event.link.detach(error=Error(condition=_NOT_ALLOWED, description="this client does not accept links attached by the peer"))
@@ -182,6 +206,7 @@ class ClientCore:
         record.detached = True
         record.error = event.error
         record.detached_by_peer = event.by_peer
+        self.wake_all()
         if event.error is not None:
             log.info("%s detached by %s: %s", record.describe(), self.peer, event.error)
 
@@ -194,6 +219,8 @@ class ClientCore:
         record = self.links.get(event.delivery.link)
         if record is not None:
             record.deliveries.append(event.delivery)
+            if self.watchers:
+                self.wake(record)
 
     def _on_delivery_updated(self, event: DeliveryUpdated) -> None:
         delivery = event.delivery
@@ -205,11 +232,16 @@ class ClientCore:
             self.output_pending = True
         if delivery.settled:
             self._on_delivery_settled(event)
+        elif self.watchers:
+            self.wake(delivery)
 
     def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
-        record = self.links.get(event.delivery.link)
+        delivery = event.delivery
+        record = self.links.get(delivery.link)
         if record is not None:
-            record.in_flight.discard(event.delivery)
+            record.in_flight.discard(delivery)
+        if self.watchers:
+            self.wake(delivery)
 
     def _on_violation(self, event: ProtocolViolationDetected) -> None:
         log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
@@ -369,12 +401,22 @@ class LinkRecord:
         self.deliveries: deque[EngineDelivery] = deque()
         #: sent, unsettled deliveries whose outcome has not arrived (sender)
         self.in_flight: set[EngineDelivery] = set()
+        self._described: str | None = None
 
     def describe(self) -> str:
         """``receiver link from 'q'`` / ``sender link to 'q'`` for messages."""
+        described = self._described
+        if described is not None:
+            return described
         if self.link.is_sender:
-            return f"sender link to {self.address!r}"
-        return f"receiver link from {self.address!r}"
+            text = f"sender link to {self.address!r}"
+        else:
+            text = f"receiver link from {self.address!r}"
+        if self.attached:
+            # Every send and receive names its link for a Timeout message: once attached the
+            # address is final (a dynamic node's was assigned), so the text is made once.
+            self._described = text
+        return text
 
     @property
     def address(self) -> str | None:
@@ -439,6 +481,31 @@ class LinkRecord:
         self.check()
         return PENDING
 
+    def result(self, delivery: EngineDelivery) -> Any:
+        """Predicate: what ``send`` returns for ``delivery``: ``sent`` at-most-once,
+        ``outcome`` otherwise."""
+        return self.sent(delivery) if self.at_most_once else self.outcome(delivery)
+
+    def known(self, delivery: EngineDelivery) -> bool:
+        """``result(delivery)`` would not be ``PENDING`` (nor raise): its fate is known."""
+        if self.at_most_once:
+            return delivery.complete
+        return delivery.remote_settled or isinstance(delivery.remote_state, OUTCOMES)
+
+    def room_for(self, window: int | None, unsettled: int) -> "int | Pending":
+        """Predicate: how many more messages ``send_many`` may queue now (> 0): as many as
+        the link credit covers beyond what is already queued for it, and (``window``) no
+        more than ``window - unsettled``."""
+        link = self.link
+        assert isinstance(link, Sender)
+        room = link.credit.link_credit - link.queued
+        if window is not None:
+            room = min(room, window - unsettled)
+        if room > 0:
+            return room
+        self.check()
+        return PENDING
+
     def take_delivery(self, run: Runner) -> "Delivery | Pending":
         """Predicate: the next buffered delivery, handed to the application.
 
@@ -447,6 +514,7 @@ class LinkRecord:
         """
         if self.deliveries:
             delivery = self.deliveries.popleft()
+            self.core.output_deferrable = bool(self.deliveries)
             self._top_up()
             return self._hand_out(delivery, run)
         self.check()
@@ -497,6 +565,10 @@ class LinkRecord:
         if not self.at_most_once:
             self.in_flight.add(delivery)
         return delivery
+
+    def send_batch(self, payloads: list[bytes]) -> list[EngineDelivery]:
+        """Queue several encoded messages at once (one lock, one wake-up for all)."""
+        return [self.send(payload) for payload in payloads]
 
     def withdraw(self, delivery: EngineDelivery) -> bool:
         """Take back a delivery nobody will wait for, if none of it has gone out yet.

@@ -20,14 +20,17 @@ Must never: do I/O, block, sleep, read a clock, or import an adapter.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, TypeVar
+from itertools import islice
+from typing import Any, Callable, Generator, Iterable, TypeVar
 
 from ._api import ClientCore, LinkRecord, SessionRecord, encode_for
 from ._delivery import Delivery, Runner
 from ._options import DEFAULT_CREDIT, ReceiverOptions, SenderOptions, receiver_attach, sender_attach
 from ._requests import Requests
 from .codec.message import Message
+from .engine.delivery import Delivery as EngineDelivery
 from .errors import AMQPError
 
 __all__ = [
@@ -43,6 +46,9 @@ __all__ = [
     "close_connection",
     "close_requester",
     "send",
+    "submit",
+    "track",
+    "send_many",
     "receive",
     "drain",
     "request",
@@ -89,6 +95,11 @@ class Wait:
             means forever (``receive``).
         cleanup: undoing after a failure; it must run even while the call is being
             cancelled (trio shields it; the blocking adapter has nothing to shield).
+        watch: what the predicate depends on, when that is one thing the core can name (the
+            engine delivery whose outcome it awaits, the receiving ``LinkRecord`` whose next
+            delivery it awaits): the driver then registers the wait in
+            ``ClientCore.watchers`` under this key and it is woken only when that changes
+            (or something fails), not by every batch of events. ``None``: woken by every batch.
     """
 
     predicate: Callable[[], Any]
@@ -96,6 +107,7 @@ class Wait:
     what: str
     default: bool = True
     cleanup: bool = False
+    watch: object = None
 
     def limit(self, now: float, default_timeout: float | None) -> float | None:
         """The time limit in seconds from ``now``; ``None``: wait forever."""
@@ -184,33 +196,121 @@ def close_requester(run: Runner, requests: Requests, timeout: float | None) -> S
 
 
 # -- messages -----------------------------------------------------------------------------------
+def submit(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[EngineDelivery]:
+    """Queue one message without waiting for its fate: wait only while the connection's
+    write buffer is over its limit, then hand the message to the engine, which sends it as
+    credit allows. Returns the engine delivery to ``track``."""
+    payload = encode_for(record, message)
+    if record.core.write_buffer_full():  # read without the lock: a hint; the wait re-checks
+        yield Wait(record.room_to_send, timeout, f"sending on the {record.describe()}")
+    delivery: EngineDelivery = run(lambda: record.send(payload))
+    return delivery
+
+
+def track(record: LinkRecord, delivery: EngineDelivery, timeout: float | Budget | None) -> Steps[Any]:
+    """Wait for what ``send`` returns for ``delivery`` (its outcome; at-most-once: ``None``
+    once written), woken only when that delivery changes. A failed wait changes nothing: the
+    delivery stays tracked."""
+    if record.known(delivery):
+        return record.result(delivery)
+    result = yield Wait(lambda: record.result(delivery), timeout, f"sending on the {record.describe()}", watch=_watch(record, delivery))
+    return result
+
+
+def _watch(record: LinkRecord, delivery: EngineDelivery) -> EngineDelivery | None:
+    """The ``Wait.watch`` key for a delivery's fate: the delivery itself when an event about
+    it will come (its outcome); ``None`` at-most-once, where the fate is "written", which
+    happens when credit arrives, an event about the link rather than the delivery."""
+    return None if record.at_most_once else delivery
+
+
 def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Any]:
-    """Send one message: wait while the connection's write buffer is over its limit, queue
-    the message, then wait until it is written (at-most-once: returns ``None``) or its
-    outcome arrives; ``timeout`` covers it all.
+    """Send one message: ``submit`` it, then ``track`` it until it is written (at-most-once:
+    returns ``None``) or its outcome arrives; ``timeout`` covers it all.
 
     A failed wait (timed out, cancelled) withdraws the message if none of it has gone out;
     otherwise its outcome is still tracked and settled when it comes.
     """
-    payload = encode_for(record, message)
     budget = timeout if isinstance(timeout, Budget) else Budget(timeout)
-    what = f"sending on the {record.describe()}"
-    if record.core.write_buffer_full():  # read without the lock: a hint; the wait re-checks
-        yield Wait(record.room_to_send, budget, what)
-    delivery = run(lambda: record.send(payload))
+    delivery = yield from submit(run, record, message, budget)
     try:
-        if record.at_most_once:
-            return (yield Wait(lambda: record.sent(delivery), budget, what))
-        return (yield Wait(lambda: record.outcome(delivery), budget, what))
+        return (yield from track(record, delivery, budget))
     except BaseException:
         run(lambda: record.withdraw(delivery))
         raise
 
 
+def send_many(run: Runner, record: LinkRecord, messages: Iterable[Message | Any], timeout: float | None, window: int | None) -> Steps[list[Any]]:
+    """Send messages keeping up to the link credit (and at most ``window``) of them in
+    flight; return what ``send`` returns for each, in order.
+
+    Messages are queued in batches, as many as the credit covers beyond what is queued
+    already, so the lock and the I/O wake-up are paid per batch, not per message; outcomes
+    are collected from the oldest as they arrive. ``timeout`` bounds each wait (for room,
+    credit, or the oldest outcome), not the whole call. On failure, messages not yet on the
+    wire are withdrawn; those already sent keep being tracked and settled.
+    """
+    if window is not None and window < 1:
+        raise ValueError("window must be >= 1 (None: as much as the link credit allows)")
+    what = f"sending on the {record.describe()}"
+    source = iter(messages)
+    waiting: deque[EngineDelivery] = deque()  # queued, fate not yet collected, oldest first
+    results: list[Any] = []
+    exhausted = False
+    try:
+        while True:
+            while waiting and record.known(waiting[0]):
+                results.append(record.result(waiting.popleft()))
+            if exhausted:
+                if not waiting:
+                    return results
+                head = waiting[0]
+                results.append((yield Wait(lambda: record.result(head), timeout, what, watch=_watch(record, head))))
+                waiting.popleft()
+                continue
+            first = next(source, _END)  # look before waiting: no credit is needed for nothing
+            if first is _END:
+                exhausted = True
+                continue
+            if record.core.write_buffer_full():
+                yield Wait(record.room_to_send, timeout, what)
+            room: int = yield Wait(lambda: record.room_for(window, _unknown(record, waiting)), timeout, what)
+            room = min(room, _BATCH)
+            payloads = [encode_for(record, first)]
+            payloads += [encode_for(record, message) for message in islice(source, room - 1)]
+            if len(payloads) < room:
+                exhausted = True
+            waiting.extend(run(lambda: record.send_batch(payloads)))
+    except BaseException:
+        run(lambda: [record.withdraw(delivery) for delivery in waiting])
+        raise
+
+
+_END = object()
+
+#: The most messages ``send_many`` encodes and queues in one go: enough to spread the lock and
+#: the wake-up over many, few enough that the I/O thread starts writing the first ones while
+#: the next are encoded.
+_BATCH = 64
+
+
+def _unknown(record: LinkRecord, waiting: deque[EngineDelivery]) -> int:
+    """How many of ``waiting`` count against the window: all from the oldest whose fate is
+    not known yet."""
+    known = 0
+    for delivery in waiting:
+        if not record.known(delivery):
+            break
+        known += 1
+    return len(waiting) - known
+
+
 def receive(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[Delivery]:
     """Wait for the next delivery (``timeout=None``: forever). A delivery is taken from the
     buffer only when it is returned, so a cancelled receive has taken nothing."""
-    delivery: Delivery = yield Wait(lambda: record.take_delivery(run), timeout, f"receiving on the {record.describe()}", default=False)
+    delivery: Delivery = yield Wait(
+        lambda: record.take_delivery(run), timeout, f"receiving on the {record.describe()}", default=False, watch=record
+    )
     return delivery
 
 
@@ -228,12 +328,19 @@ def drain(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[list[
 
 
 def request(run: Runner, requests: Requests, message: Message | Any, timeout: float | None) -> Steps[Message]:
-    """Send a request and wait for the reply correlated with it; ``timeout`` covers both."""
+    """Send a request and wait for the reply correlated with it; ``timeout`` covers both.
+    A request that never went out (timed out or cancelled first) is withdrawn."""
     outgoing, key = run(lambda: requests.prepare(message))
     budget = Budget(timeout)
     try:
-        yield from send(run, requests.sender, outgoing, budget)
-        reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+        # The reply is what is awaited; the request's own outcome is tracked and settled by
+        # the core on its way (waiting for it first would cost a wake-up per call).
+        delivery = yield from submit(run, requests.sender, outgoing, budget)
+        try:
+            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply", watch=requests.receiver)
+        except BaseException:
+            run(lambda: requests.sender.withdraw(delivery))
+            raise
     finally:
         run(lambda: requests.forget(key))
     return reply

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._api import ClientCore, LinkRecord
+from ._api import OUTCOMES, ClientCore, LinkRecord
 from ._options import ClientOptions
 from ._requests import Requests
+from .engine.delivery import Delivery as EngineDelivery
 
-__all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView"]
+__all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView", "TrackerView"]
 
 
 class ConnectionView:
@@ -128,3 +129,44 @@ class RequesterView:
         """Either of its links is closed."""
         requests = self._requests
         return any(r.detached or r.closing for r in (requests.sender, requests.receiver))
+
+
+class TrackerView:
+    """What is known of one submitted message's delivery (Proton's ``Tracker``).
+
+    The values change as the peer answers; read them any time (without waiting), or wait
+    with the adapter's ``Tracker.wait``.
+    """
+
+    __slots__ = ("_record", "_delivery")
+
+    def __init__(self, record: LinkRecord, delivery: EngineDelivery) -> None:
+        self._record = record
+        self._delivery = delivery
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} tag={self._delivery.tag!r} settled={self.settled} remote_state={self.remote_state!r}>"
+
+    @property
+    def tag(self) -> bytes:
+        """The delivery-tag (spec 2.8.7) the message goes out with."""
+        return self._delivery.tag
+
+    @property
+    def settled(self) -> bool:
+        """Its fate is final: the outcome arrived (or the receiver settled it without one);
+        at-most-once, the message is written out."""
+        return self._record.known(self._delivery)
+
+    @property
+    def outcome(self) -> Any:
+        """The receiver's outcome, ``Accepted()``, ``Rejected(...)``, ``Released()`` or
+        ``Modified(...)``; ``None`` until it is known (and always at-most-once)."""
+        state = self._delivery.remote_state
+        return state if isinstance(state, OUTCOMES) else None
+
+    @property
+    def remote_state(self) -> Any:
+        """The last delivery state the receiver reported, an outcome or a non-terminal one
+        such as ``Received(...)`` (spec 3.4.1); ``None`` before any."""
+        return self._delivery.remote_state

@@ -6,7 +6,8 @@
 //
 // throughput: a receiver (prefetch 1000, accepting) and a sender on one queue; COUNT messages,
 // at most WINDOW unsettled (at-least-once) or pre-settled (at-most-once); timed from the first
-// send until all arrived (and all outcomes are back). request/reply: a dynamic reply queue,
+// send until all arrived (and all outcomes are back), with the process's CPU time per message
+// (alo-cpu-us, amo-cpu-us: sender and receiver together). request/reply: a dynamic reply queue,
 // 50 warm-up calls, then CALLS requests to "echo", one at a time.
 'use strict';
 
@@ -35,9 +36,10 @@ function throughput(presettled) {
     let confirmed = 0;
     let received = 0;
     let started = 0;
+    let cpu = null;
     let done = false;
     function pump() {
-      if (!started) started = process.hrtime.bigint();
+      if (!started) { started = process.hrtime.bigint(); cpu = process.cpuUsage(); }
       while (sender.sendable() && sent < count && (presettled || sent - confirmed < window)) {
         sender.send({ body: `message-${sent}` });
         sent++;
@@ -47,8 +49,9 @@ function throughput(presettled) {
       if (!done && received === count && (presettled || confirmed === count)) {
         done = true;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const used = process.cpuUsage(cpu);
         connection.close();
-        connection.once('connection_close', () => resolve(count / seconds));
+        connection.once('connection_close', () => resolve([count / seconds, (used.user + used.system) / count]));
       }
     }
     connection.on('sendable', pump);
@@ -104,8 +107,8 @@ function requestReply() {
 
 async function main() {
   const result = {};
-  result['at-least-once'] = await throughput(false);
-  result['at-most-once'] = await throughput(true);
+  [result['at-least-once'], result['alo-cpu-us']] = await throughput(false);
+  [result['at-most-once'], result['amo-cpu-us']] = await throughput(true);
   result['request-reply'] = await requestReply();
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

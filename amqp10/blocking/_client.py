@@ -1,8 +1,11 @@
 """The blocking client API: ``connect()`` and its Connection, Session, Sender, Receiver, Requester.
 
 Owns: the synchronous face of ``amqp10._api``: each call runs its engine command under the
-connection's lock, wakes the I/O thread, and waits on the lock's condition for its predicate,
-with a timeout that raises ``amqp10.Timeout``. Every object here is safe to use from several
+connection's lock, writes its output (itself when the socket is idle, else by waking the I/O
+thread), and waits on a condition of that lock for its predicate, with a timeout that raises
+``amqp10.Timeout``: the reactor's, notified after every batch of events, or, for a wait that
+watches one thing (a message's outcome, a receiver's next delivery), the thread's own,
+notified only when that thing changes. Every object here is safe to use from several
 threads at once. Must never: touch a socket (the reactor does) or decide protocol meaning
 (``_api`` does).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterator, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
 
 from .. import _calls
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
@@ -20,9 +23,10 @@ from .._calls import Steps
 from .._delivery import Delivery, Runner
 from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
-from .._views import ConnectionView, ReceiverView, RequesterView, SenderView
+from .._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection
+from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from ._reactor import Channel, Reactor
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -47,13 +51,42 @@ class _Sync:
         self.reactor = reactor
         self.core = core
         self.default_timeout = default_timeout
+        self._local = threading.local()  # each thread's own Condition for watching waits
+        #: the connection's socket, once served: commands write their output through it
+        self.channel: Channel | None = None
 
     def run(self, fn: Callable[[], _T]) -> _T:
-        """Run an engine command under the lock, then wake the I/O thread (a ``Runner``)."""
+        """Run an engine command under the lock and get its output moving (a ``Runner``)."""
         with self.reactor.lock:
             result = fn()
-        self.reactor.wakeup()
+            self.kick()
         return result
+
+    def kick(self) -> None:
+        """Get queued engine output moving (lock held).
+
+        When the socket is idle this thread writes it at once: a message then leaves
+        without waiting for the I/O thread to be scheduled, which is most of a request's
+        latency and a thread switch per send. The I/O thread is woken only when it has to
+        act: the socket did not take everything (it must watch for writability), the engine
+        finished (the socket must close), or the engine's next deadline is earlier than the
+        one the I/O thread sleeps until. A command that queued nothing wakes nobody.
+        """
+        reactor = self.reactor
+        channel = self.channel
+        engine = self.core.engine
+        if channel is None or channel.closed or engine.finished or reactor.in_reactor_thread:
+            reactor.wakeup()
+            return
+        if not engine.has_data_to_send:
+            return  # the command queued nothing: the I/O thread has nothing new to do
+        if channel.transport.wants_write:
+            reactor.wakeup()  # the socket is full: the I/O thread writes when it drains
+            return
+        deadline = channel.service(time.monotonic())
+        planned = reactor.planned_wake
+        if channel.closed or channel.transport.wants_write or (deadline is not None and (planned is None or deadline < planned)):
+            reactor.wakeup()
 
     def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
@@ -66,7 +99,7 @@ class _Sync:
             wait = next(steps)
             while True:
                 try:
-                    value = self.wait(wait.predicate, wait.limit(time.monotonic(), self.default_timeout), wait.what)
+                    value = self.wait(wait.predicate, wait.limit(time.monotonic(), self.default_timeout), wait.what, wait.watch)
                 except BaseException as exc:
                     wait = steps.throw(exc)
                 else:
@@ -75,36 +108,69 @@ class _Sync:
             result: _T = stop.value
             return result
 
-    def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str) -> _T:
+    def _condition(self) -> threading.Condition:
+        cond: threading.Condition | None = getattr(self._local, "cond", None)
+        if cond is None:
+            cond = self._local.cond = threading.Condition(self.reactor.lock)
+        return cond
+
+    def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Evaluate ``predicate`` each time events arrive until it is not ``PENDING``.
 
         Args:
             timeout: seconds; ``None`` waits forever.
+            watch: a ``Wait.watch`` key: wait on this thread's own condition (same lock),
+                notified only when the core reports a change to that key or a failure,
+                instead of the reactor's, which every batch of events notifies. A key
+                another thread already watches falls back to the reactor's.
 
         Raises:
             Timeout: it did not happen in time.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         reactor = self.reactor
-        with reactor.changed:
-            while True:
-                result = predicate()
-                if self.core.output_pending:
-                    self.core.output_pending = False
+        watchers = self.core.watchers
+        with reactor.lock:
+            if watch is None or watch in watchers:
+                return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
+            cond = self._condition()
+            watchers[watch] = cond.notify
+            try:
+                return self._wait_on(cond, predicate, deadline, timeout, what)
+            finally:
+                del watchers[watch]
+
+    def _wait_on(
+        self, cond: threading.Condition, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
+    ) -> _T:
+        reactor = self.reactor
+        while True:
+            result = predicate()
+            core = self.core
+            if core.output_pending:
+                # A predicate's by-products (accepting what it handed out, topping up
+                # credit): written at once like a command's, unless more deliveries are
+                # buffered, when the I/O thread batches them (one write for many accepts,
+                # not one per receive).
+                core.output_pending = False
+                if core.output_deferrable:
+                    core.output_deferrable = False
                     reactor.wakeup()
-                if result is not PENDING:
-                    return result
-                if reactor.stopped:
-                    self.core.finished = True
-                    self.core.check()
-                    raise ConnectionClosedError(f"the connection to {self.core.peer} is closed")
-                if deadline is None:
-                    reactor.changed.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Timeout(f"{what} did not complete within {timeout:g} s")
-                reactor.changed.wait(remaining)
+                else:
+                    self.kick()
+            if result is not PENDING:
+                return result
+            if reactor.stopped:
+                self.core.finished = True
+                self.core.check()
+                raise ConnectionClosedError(f"the connection to {self.core.peer} is closed")
+            if deadline is None:
+                cond.wait()
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout(f"{what} did not complete within {timeout:g} s")
+            cond.wait(remaining)
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "Connection":
@@ -180,13 +246,16 @@ class Connection(ConnectionView):
             if reason is not None:
                 core.transport_failed(reason)
             core.finished = True
+            core.wake_all()
             reactor.changed.notify_all()
 
         def on_written(channel: Channel) -> None:
             if core.wrote():
                 reactor.changed.notify_all()
 
-        reactor.add_channel(Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written))
+        channel = Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written)
+        reactor.add_channel(channel)
+        connection._sync.channel = channel
         reactor.start()
         remaining = None if options.timeout is None else max(0.0, options.timeout - (time.monotonic() - started))
         try:
@@ -361,6 +430,74 @@ class Sender(_Link, SenderView):
             ValueError: an anonymous sender got a message without ``properties.to``.
         """
         return self._sync.call(_calls.send, self._record, message, timeout)
+
+    def submit(self, message: Message | Any, *, timeout: float | None = None) -> "Tracker":
+        """Queue one message and return at once with a ``Tracker`` for its outcome.
+
+        Waits only while the connection's write buffer is over ``write_buffer_limit``; the
+        message goes out as soon as the receiver's credit allows. Submit many, then wait on
+        their trackers: one thread keeps as many messages in flight as you like (see also
+        ``send_many``).
+
+        Args:
+            message: a ``Message`` (anything else becomes ``Message(body=it)``).
+            timeout: seconds to wait for room in the write buffer; default: the connection's.
+
+        Raises:
+            Timeout: no room in time (nothing was queued).
+            LinkDetachedError, SessionEndedError, ConnectionClosedError.
+            ValueError: an anonymous sender got a message without ``properties.to``.
+        """
+        return Tracker(self._sync, self._record, self._sync.call(_calls.submit, self._record, message, timeout))
+
+    def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+        """Send ``messages`` in order, keeping up to the link credit of them in flight, and
+        return what ``send`` would have returned for each (the outcomes; at-most-once
+        ``None``s), in the same order.
+
+        Args:
+            messages: any iterable; it is consumed as credit allows, not all at once.
+            timeout: the longest to wait for any one step (room, credit, the oldest
+                outcome); default: the connection's.
+            window: at most this many messages without a known outcome at a time (``None``:
+                as many as the link credit allows).
+
+        Raises:
+            Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError: messages
+                not yet on the wire are withdrawn; those sent keep being tracked and settled.
+            ValueError: ``window`` < 1, or an anonymous sender got a message without ``to``.
+        """
+        return self._sync.call(_calls.send_many, self._record, messages, timeout, window)
+
+
+class Tracker(TrackerView):
+    """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
+
+    ``settled``, ``outcome`` and ``remote_state`` read what is known now; ``wait`` blocks
+    until the outcome arrives. Safe to use from any thread.
+    """
+
+    __slots__ = ("_sync",)
+
+    def __init__(self, sync: "_Sync", record: LinkRecord, delivery: "EngineDelivery") -> None:
+        super().__init__(record, delivery)
+        self._sync = sync
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Wait until the outcome is known and return it (what ``Sender.send`` returns:
+        ``Accepted()``, ``Rejected(...)``, ...; at-most-once ``None`` once written).
+
+        The waiting thread is woken only when this delivery changes (or the link or
+        connection fails), however many others wait.
+
+        Args:
+            timeout: seconds; default: the connection's. A timed-out wait changes nothing:
+                the message stays in flight and you may wait again.
+
+        Raises:
+            Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError.
+        """
+        return self._sync.drive(_calls.track(self._record, self._delivery, timeout))
 
 
 class Receiver(_Link, ReceiverView):

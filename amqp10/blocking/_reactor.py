@@ -216,6 +216,10 @@ class Reactor:
         self._stopping = False
         self._stop_when_idle = stop_when_idle
         self.stopped = False
+        #: when the loop's current ``select`` will time out at the latest (``None``: no
+        #: deadline); a client writing its own output compares the engine's next deadline
+        #: with it to know whether the loop must be woken to honour it
+        self.planned_wake: float | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
@@ -294,6 +298,7 @@ class Reactor:
             if mask != channel._mask:
                 channel._mask = mask
                 self._selector.modify(channel.transport.sock, mask, channel)
+        self.planned_wake = earliest
         if earliest is None:
             return None
         return max(0.0, earliest - time.monotonic())

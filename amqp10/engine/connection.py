@@ -404,9 +404,9 @@ class Connection:
     def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
         if self._dispositions_pending:
             self._flush_all_dispositions()
-        done, body = writer.write_frame(self._out, channel, self.remote_max_frame_size)
+        done = writer.write_frame(self._out, channel, self.remote_max_frame_size)
         if trace.ENABLED:
-            self._trace("->", channel, body)
+            self._trace("->", channel, writer.performative())
         return done
 
     def _write_abort(self, channel: int, sender: Sender, delivery: Delivery) -> None:

@@ -24,6 +24,7 @@ from ..codec.spec import (
     Target,
     Transfer,
 )
+from ..codec.types import UInt
 from ..errors import LinkDetachedError, LocalProtocolError
 from .credit import CreditExceeded, LinkCredit
 from .delivery import Delivery
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Link", "Sender", "Receiver", "link_error"]
 
 _SENDING_STATES = (LinkState.ATTACH_SENT, LinkState.ATTACHED)
+_FORMAT_0 = UInt(0)  # message-format 0, the standard AMQP message (spec 2.7.5)
 
 
 def link_error(error: Error | None) -> LinkDetachedError | None:
@@ -314,6 +316,7 @@ class Sender(Link):
         self._current: tuple[Delivery, OutgoingTransfer] | None = None
         self._drain_answer_due = False
         self._tag_counter = 0
+        self._wire_handle = UInt(self.handle)
 
     @property
     def queued(self) -> int:
@@ -374,7 +377,9 @@ class Sender(Link):
                 f"message of {len(payload)} bytes exceeds the peer's max-message-size {int(limit)}"
             )
         view = payload if isinstance(payload, memoryview) else memoryview(payload)
-        delivery = Delivery(self, bytes(tag), payload=view, message_format=message_format, settled=settled)
+        if type(tag) is not bytes:
+            tag = bytes(tag)
+        delivery = Delivery(self, tag, payload=view, message_format=message_format, settled=settled)
         self._queue.append(delivery)
         self.session._pump()
         return delivery
@@ -438,15 +443,14 @@ class Sender(Link):
             if not self._queue or self.credit.link_credit <= 0:
                 return False
             delivery = self._queue.popleft()
-            delivery.id = self.session._allocate_delivery_id()
+            delivery.id = did = self.session._allocate_delivery_id()
             self.credit.sender_consume()
-            first = Transfer(
-                handle=self.handle,
-                delivery_id=delivery.id,
-                delivery_tag=delivery.tag,
-                message_format=delivery.message_format,
-                settled=True if delivery.settled else None,
-            )
+            # The first TRANSFER as wire values (spec 2.7.5 field order: handle, delivery-id,
+            # delivery-tag, message-format, settled), without a Transfer object per delivery.
+            fmt = delivery.message_format
+            first = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
+            if delivery.settled:
+                first.append(True)
             assert isinstance(delivery.payload, memoryview)
             self._current = (delivery, OutgoingTransfer(first, delivery.payload))
             if not delivery.settled:

@@ -6,7 +6,9 @@ when the next may go), and the size rule for reassembly. Must never: decode mess
 track credit or windows, or encode the same performative twice in the common case.
 
 Cost notes (STYLE.md: the Azure stack encodes every transfer once just to measure it): the
-first frame's TRANSFER is encoded straight into the outgoing buffer; only when the payload does
+first frame's TRANSFER fields are built by the sender as a plain list of wire values (no
+``Transfer`` object per delivery unless the frame tracer asks for one) and encoded straight
+into the outgoing buffer; only when the payload does
 not fit is it rewritten once with ``more=true`` (that delivery is at least a frame long, so the
 extra encode is noise). Continuation frames reuse one pre-encoded TRANSFER body.
 """
@@ -24,22 +26,31 @@ __all__ = ["OutgoingTransfer", "fits_message_size"]
 _TRANSFER_CODE = Transfer._amqp_code_
 
 
+#: Index of ``more`` in the TRANSFER field list (spec 2.7.5: handle, delivery-id,
+#: delivery-tag, message-format, settled, more, ...).
+_MORE = 5
+
+
 class OutgoingTransfer:
     """The frames of one outgoing delivery, written one by one into the connection's buffer.
 
     Args:
-        first: the TRANSFER performative of the first frame (``more`` unset).
+        fields: the first frame's TRANSFER as wire values (``Transfer._amqp_fields_()``
+            order, already of their wire types, ``more`` unset, trailing nulls trimmed). The
+            sender builds this list directly, so the common single-frame delivery costs no
+            ``Transfer`` object; one is made only for the frame tracer (``performative``).
         payload: the encoded message.
     """
 
-    __slots__ = ("_first", "_payload", "_offset", "_started", "_continuation")
+    __slots__ = ("_fields", "_payload", "_offset", "_started", "_continuation", "_more")
 
-    def __init__(self, first: Transfer, payload: memoryview) -> None:
-        self._first = first
+    def __init__(self, fields: list[Any], payload: memoryview) -> None:
+        self._fields = fields
         self._payload = payload
         self._offset = 0
         self._started = False
         self._continuation: tuple[bytes, bytes] | None = None
+        self._more = False  # the frame written last had more=true
 
     @property
     def started(self) -> bool:
@@ -51,34 +62,41 @@ class OutgoingTransfer:
         """Payload bytes not yet written."""
         return len(self._payload) - self._offset
 
-    def write_frame(self, out: bytearray, channel: int, max_frame_size: int) -> tuple[bool, Any]:
-        """Append the next frame; return ``(done, performative_for_trace)``.
+    def performative(self) -> Transfer:
+        """The TRANSFER of the frame written last, for the frame tracer (built on demand)."""
+        f = self._fields
+        if self._continuation is not None:
+            return Transfer(handle=f[0], delivery_id=f[1], more=self._more or None)
+        names = ("handle", "delivery_id", "delivery_tag", "message_format", "settled")
+        first = dict(zip(names, f))
+        return Transfer(**first, more=self._more or None)
 
-        ``done`` is true when this was the last frame of the delivery.
-        """
+    def write_frame(self, out: bytearray, channel: int, max_frame_size: int) -> bool:
+        """Append the next frame; return true when it was the delivery's last."""
         payload = self._payload
         if not self._started:
             self._started = True
             start = begin_frame(out, FrameType.AMQP, channel)
-            encode_described_list(out, _TRANSFER_CODE, self._first._amqp_fields_())
+            encode_described_list(out, _TRANSFER_CODE, self._fields)
             room = max_frame_size - (len(out) - start)
             if len(payload) <= room:
                 out += payload
                 finish_frame(out, start)
                 self._offset = len(payload)
-                return True, self._first
+                return True
             # Does not fit: rewrite the header once with more=true (spec 2.6.14).
             del out[start:]
-            first = _with_more(self._first)
+            fields = self._fields + [None] * (_MORE - len(self._fields)) + [True]
             start = begin_frame(out, FrameType.AMQP, channel)
-            encode_described_list(out, _TRANSFER_CODE, first._amqp_fields_())
+            encode_described_list(out, _TRANSFER_CODE, fields)
             room = max_frame_size - (len(out) - start)
             if room <= 0:
                 raise ValueError("max-frame-size too small for a TRANSFER header")
             out += payload[:room]
             finish_frame(out, start)
             self._offset = room
-            return False, first
+            self._more = True
+            return False
         more, last = self._continuation_bodies()
         body = more if self.remaining > max_frame_size - 8 - len(more) else last
         start = begin_frame(out, FrameType.AMQP, channel)
@@ -89,13 +107,12 @@ class OutgoingTransfer:
         finish_frame(out, start)
         self._offset = end
         done = end == len(payload)
-        return done, (Transfer(handle=self._first.handle, delivery_id=self._first.delivery_id, more=not done))
+        self._more = not done
+        return done
 
     def write_abort(self, out: bytearray, channel: int) -> Transfer:
         """Append the TRANSFER that aborts this partly written delivery (spec 2.6.14)."""
-        abort = Transfer(
-            handle=self._first.handle, delivery_id=self._first.delivery_id, aborted=True
-        )
+        abort = Transfer(handle=self._fields[0], delivery_id=self._fields[1], aborted=True)
         start = begin_frame(out, FrameType.AMQP, channel)
         encode_described_list(out, _TRANSFER_CODE, abort._amqp_fields_())
         finish_frame(out, start)
@@ -104,37 +121,13 @@ class OutgoingTransfer:
 
     def _continuation_bodies(self) -> tuple[bytes, bytes]:
         if self._continuation is None:
-            f = self._first
+            handle, delivery_id = self._fields[0], self._fields[1]
             more = bytearray()
-            encode_described_list(
-                more,
-                _TRANSFER_CODE,
-                Transfer(handle=f.handle, delivery_id=f.delivery_id, more=True)._amqp_fields_(),
-            )
+            encode_described_list(more, _TRANSFER_CODE, [handle, delivery_id, None, None, None, True])
             last = bytearray()
-            encode_described_list(
-                last,
-                _TRANSFER_CODE,
-                Transfer(handle=f.handle, delivery_id=f.delivery_id)._amqp_fields_(),
-            )
+            encode_described_list(last, _TRANSFER_CODE, [handle, delivery_id])
             self._continuation = (bytes(more), bytes(last))
         return self._continuation
-
-
-def _with_more(t: Transfer) -> Transfer:
-    return Transfer(
-        handle=t.handle,
-        delivery_id=t.delivery_id,
-        delivery_tag=t.delivery_tag,
-        message_format=t.message_format,
-        settled=t.settled,
-        more=True,
-        rcv_settle_mode=t.rcv_settle_mode,
-        state=t.state,
-        resume=t.resume,
-        aborted=t.aborted,
-        batchable=t.batchable,
-    )
 
 
 def fits_message_size(current: int, chunk: int, max_message_size: int | None) -> bool:

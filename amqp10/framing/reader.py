@@ -127,7 +127,11 @@ class FrameReader:
         end = last_start + last_size
         # One copy for the whole batch into an immutable bytes object; each frame body is a
         # view of it, so nothing refers to the mutable buffer once we compact it.
-        chunk = bytes(self._buf[first:end])
+        # One copy out of the receive buffer (slicing the bytearray first would make two);
+        # the frames' payloads are views of it, so a large delivery's frames are not copied
+        # again until the delivery joins them once (engine/delivery.py).
+        with memoryview(self._buf) as whole:
+            chunk = bytes(whole[first:end])
         view = memoryview(chunk)
         frames = [
             Frame(

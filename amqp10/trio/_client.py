@@ -2,7 +2,9 @@
 
 Owns: the async face of ``amqp10._api``, the same surface as ``amqp10.blocking`` with
 ``await``, ``async with`` and ``async for``. Commands change engine state synchronously and
-wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks.
+wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks, except those
+that watch one thing (a message's outcome, a receiver's next delivery), which park on their
+own ``trio.Event`` set only when that thing changes.
 
 Cancellation: a cancelled ``receive`` has taken nothing (a delivery is taken from the buffer
 and returned with no checkpoint in between); a cancelled ``send`` either withdrew its message
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Concatenate, Generator, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, TypeVar
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
@@ -26,9 +28,10 @@ from .._calls import Steps
 from .._delivery import Delivery, Runner
 from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
-from .._views import ConnectionView, ReceiverView, RequesterView, SenderView
+from .._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection
+from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from ._driver import Pump, describe_failure
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -119,9 +122,9 @@ class _Async:
                     limit = wait.limit(trio.current_time(), self.default_timeout)
                     if wait.cleanup:
                         with trio.CancelScope(shield=True):
-                            value = await self.wait(wait.predicate, limit, wait.what)
+                            value = await self.wait(wait.predicate, limit, wait.what, wait.watch)
                     else:
-                        value = await self.wait(wait.predicate, limit, wait.what)
+                        value = await self.wait(wait.predicate, limit, wait.what, wait.watch)
                 except BaseException as exc:
                     wait = steps.throw(exc)
                 else:
@@ -130,9 +133,12 @@ class _Async:
             result: _T = stop.value
             return result
 
-    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str) -> _T:
+    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Re-evaluate ``predicate`` on every batch of events until it is not ``PENDING``.
 
+        With a ``watch`` key (``Wait.watch``) the task parks on its own ``trio.Event``,
+        set only when the core reports a change to that key or a failure, instead of the
+        lot every batch of events unparks (a key another task watches uses the lot).
         A value is returned with no checkpoint after the predicate produced it, so a
         cancelled wait has taken nothing.
 
@@ -140,7 +146,19 @@ class _Async:
             Timeout: not within ``timeout`` seconds (``None``: wait forever).
         """
         deadline = math.inf if timeout is None else trio.current_time() + timeout
+        watchers = self.core.watchers
+        if watch is None or watch in watchers:
+            return await self._wait_on(None, predicate, deadline, timeout, what)
+        try:
+            return await self._wait_on(watch, predicate, deadline, timeout, what)
+        finally:
+            watchers.pop(watch, None)
+
+    async def _wait_on(self, watch: object, predicate: Callable[[], "_T | Pending"], deadline: float, timeout: float | None, what: str) -> _T:
         while True:
+            if watch is not None:
+                event = trio.Event()
+                self.core.watchers[watch] = event.set
             result = predicate()
             if self.core.output_pending:
                 self.core.output_pending = False
@@ -153,7 +171,10 @@ class _Async:
             if trio.current_time() >= deadline:
                 raise Timeout(f"{what} did not complete within {timeout:g} s")
             with trio.move_on_at(deadline):
-                await self.lot.park()
+                if watch is None:
+                    await self.lot.park()
+                else:
+                    await event.wait()
 
 
 @asynccontextmanager
@@ -181,6 +202,7 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
 
     def on_lost(reason: str) -> None:
         core.transport_failed(reason)
+        core.wake_all()
         connection._sync.changed()
 
     def on_written() -> None:
@@ -196,6 +218,7 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
             async def run_pump() -> None:
                 await pump.run()
                 core.finished = True
+                core.wake_all()
                 connection._sync.changed()
 
             nursery.start_soon(run_pump)
@@ -364,6 +387,43 @@ class Sender(_Link, SenderView):
         is withdrawn and never sent; after, its outcome is still tracked and settled.
         """
         return await self._sync.call(_calls.send, self._record, message, timeout)
+
+    async def submit(self, message: Message | Any, *, timeout: float | None = None) -> "Tracker":
+        """Queue one message and return a ``Tracker`` for its outcome without waiting for it
+        (see ``amqp10.blocking.Sender.submit``): it waits only while the write buffer is
+        over its limit. Cancellation-safe: a cancelled submit has queued nothing.
+        """
+        return Tracker(self._sync, self._record, await self._sync.call(_calls.submit, self._record, message, timeout))
+
+    async def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+        """Send ``messages`` keeping up to the link credit (at most ``window``) in flight and
+        return their outcomes in order (see ``amqp10.blocking.Sender.send_many``).
+
+        If cancelled, messages not yet on the wire are withdrawn; those sent keep being
+        tracked and settled.
+        """
+        return await self._sync.call(_calls.send_many, self._record, messages, timeout, window)
+
+
+class Tracker(TrackerView):
+    """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
+
+    ``settled``, ``outcome`` and ``remote_state`` read what is known now; ``await
+    tracker.wait()`` until the outcome arrives.
+    """
+
+    __slots__ = ("_sync",)
+
+    def __init__(self, sync: _Async, record: LinkRecord, delivery: EngineDelivery) -> None:
+        super().__init__(record, delivery)
+        self._sync = sync
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Wait for the outcome and return it (see ``amqp10.blocking.Tracker.wait``); the
+        task is woken only when this delivery changes (or the link or connection fails).
+        Cancellation-safe: a cancelled or timed-out wait changes nothing.
+        """
+        return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
 
 
 class Receiver(_Link, ReceiverView):
