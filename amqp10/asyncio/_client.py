@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, TypeVar
 
 from .. import _calls
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
@@ -30,9 +30,10 @@ from .._calls import Steps
 from .._delivery import Delivery, Runner
 from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
-from .._views import ConnectionView, ReceiverView, RequesterView, SenderView
+from .._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from ..codec.message import Message
 from ..engine.connection import Connection as EngineConnection
+from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from ._driver import Holding, Pump, describe_failure, park, shielded, uninterrupted, unpark_all
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -123,11 +124,11 @@ class _Async:
                 try:
                     limit = wait.limit(loop.time(), self.default_timeout)
                     if wait.cleanup:
-                        done, interrupted = await uninterrupted(self.wait(wait.predicate, limit, wait.what))
+                        done, interrupted = await uninterrupted(self.wait(wait.predicate, limit, wait.what, wait.watch))
                         held_back = held_back or interrupted
                         value = done.result()
                     else:
-                        value = await self.wait(wait.predicate, limit, wait.what)
+                        value = await self.wait(wait.predicate, limit, wait.what, wait.watch)
                 except BaseException as exc:
                     wait = steps.throw(exc)
                 else:
@@ -144,9 +145,13 @@ class _Async:
                 raise asyncio.CancelledError() from exc
             raise
 
-    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str) -> _T:
+    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Re-evaluate ``predicate`` on every batch of events until it is not ``PENDING``.
 
+        With a ``watch`` key (``Wait.watch``) the task parks on its own future, resolved only
+        when the core reports a change to that key or a failure, instead of on the lot every
+        batch of events resolves (a key another task already watches uses the lot), as the
+        trio adapter does.
         A value is returned with no ``await`` after the predicate produced it, so a cancelled
         wait has taken nothing.
 
@@ -155,6 +160,20 @@ class _Async:
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        watchers = self.core.watchers
+        if watch is None or watch in watchers:
+            return await self._wait_on(self.lot, predicate, deadline, timeout, what)
+        own: set[asyncio.Future[None]] = set()
+        watchers[watch] = lambda: unpark_all(own)
+        try:
+            return await self._wait_on(own, predicate, deadline, timeout, what)
+        finally:
+            watchers.pop(watch, None)
+
+    async def _wait_on(
+        self, lot: set["asyncio.Future[None]"], predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
+    ) -> _T:
+        loop = asyncio.get_running_loop()
         while True:
             result = predicate()
             if self.core.output_pending:
@@ -167,7 +186,7 @@ class _Async:
                 continue
             if deadline is not None and loop.time() >= deadline:
                 raise Timeout(f"{what} did not complete within {timeout:g} s")
-            await park(self.lot, deadline)
+            await park(lot, deadline)
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "_Opening[Connection]":
@@ -201,6 +220,7 @@ async def _open(settings: ClientOptions) -> "Connection":
 
     def on_lost(reason: str) -> None:
         core.transport_failed(reason)
+        core.wake_all()
         connection._sync.changed()
 
     def on_written() -> None:
@@ -216,6 +236,7 @@ async def _open(settings: ClientOptions) -> "Connection":
             await pump.run()
         finally:
             core.finished = True
+            core.wake_all()
             connection._sync.changed()
 
     connection._pump_task = asyncio.ensure_future(run_pump())
@@ -387,6 +408,43 @@ class Sender(_Link, SenderView):
         is withdrawn and never sent; after, its outcome is still tracked and settled.
         """
         return await self._sync.call(_calls.send, self._record, message, timeout)
+
+    async def submit(self, message: Message | Any, *, timeout: float | None = None) -> "Tracker":
+        """Queue one message and return a ``Tracker`` for its outcome without waiting for it
+        (see ``amqp10.blocking.Sender.submit``): it waits only while the write buffer is
+        over its limit. Cancellation-safe: a cancelled submit has queued nothing.
+        """
+        return Tracker(self._sync, self._record, await self._sync.call(_calls.submit, self._record, message, timeout))
+
+    async def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+        """Send ``messages`` keeping up to the link credit (at most ``window``) in flight and
+        return their outcomes in order (see ``amqp10.blocking.Sender.send_many``).
+
+        If cancelled, messages not yet on the wire are withdrawn; those sent keep being
+        tracked and settled.
+        """
+        return await self._sync.call(_calls.send_many, self._record, messages, timeout, window)
+
+
+class Tracker(TrackerView):
+    """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
+
+    ``settled``, ``outcome`` and ``remote_state`` read what is known now; ``await
+    tracker.wait()`` until the outcome arrives.
+    """
+
+    __slots__ = ("_sync",)
+
+    def __init__(self, sync: _Async, record: LinkRecord, delivery: EngineDelivery) -> None:
+        super().__init__(record, delivery)
+        self._sync = sync
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Wait for the outcome and return it (see ``amqp10.blocking.Tracker.wait``); the
+        task is woken only when this delivery changes (or the link or connection fails).
+        Cancellation-safe: a cancelled or timed-out wait changes nothing.
+        """
+        return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
 
 
 class Receiver(_Link, ReceiverView):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -10,10 +11,12 @@ import pytest
 import trio
 
 import amqp10
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import Accepted, Message, Rejected, Released
 from amqp10.blocking import Listener, connect
 from support.broker import QueueBroker
+from support import asyncio_helpers
 from support.trio_helpers import serving, trio_test
 
 
@@ -219,3 +222,43 @@ def test_Tracker_wait_returns_when_credit_arrives_later_at_most_once(listener: L
         assert time.monotonic() - started < 10
         assert [t.wait(5) for t in trackers] == [None] * 120
         assert all(t.settled for t in trackers)
+
+
+# -- asyncio ----------------------------------------------------------------------------------------
+@asyncio_helpers.asyncio_test
+async def test_asyncio_Sender_submit_returns_a_Tracker_and_send_many_the_outcomes(broker: QueueBroker) -> None:
+    async with asyncio_helpers.serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5) as conn:
+        sender = await conn.open_sender("q")
+        trackers = [await sender.submit(Message(body=i)) for i in range(10)]
+        assert all(isinstance(t, amqp10.asyncio.Tracker) for t in trackers)
+        assert [await t.wait() for t in trackers] == [Accepted()] * 10
+        assert all(t.settled and t.outcome == Accepted() for t in trackers)
+        assert await sender.send_many((Message(body=i) for i in range(200)), window=20) == [Accepted()] * 200
+        receiver = await conn.open_receiver("q", credit=100, auto_accept=True)
+        assert [(await receiver.receive(timeout=5)).message.body for _ in range(210)] == list(range(10)) + list(range(200))
+
+
+@asyncio_helpers.asyncio_test
+async def test_asyncio_Tracker_wait_is_cancellable_and_changes_nothing(broker: QueueBroker) -> None:
+    async with asyncio_helpers.serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5) as conn:
+        tracker = await (await conn.open_sender("held")).submit(Message(body="slow"))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await tracker.wait()
+        assert not tracker.settled and tracker.outcome is None
+        broker.release_held()
+        assert await tracker.wait(5) == Accepted()
+
+
+@asyncio_helpers.asyncio_test
+async def test_asyncio_Tracker_wait_raises_ConnectionClosedError_when_the_server_stops(broker: QueueBroker) -> None:
+    started: asyncio.Future[amqp10.asyncio.Server] = asyncio.get_running_loop().create_future()
+    server_task = asyncio.ensure_future(amqp10.asyncio.serve("127.0.0.1", 0, broker, started=started))
+    server = await started
+    async with amqp10.asyncio.connect(server.url, timeout=5) as conn:
+        tracker = await (await conn.open_sender("held")).submit(Message(body="slow"))
+        server_task.cancel()
+        with pytest.raises(amqp10.ConnectionClosedError):
+            async with asyncio.timeout(5):
+                await tracker.wait(10)
+    await asyncio.wait((server_task,))
