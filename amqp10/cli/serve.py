@@ -14,6 +14,9 @@ from ..peer.server import PRODUCTION_NOTE
 
 __all__ = ["configure", "run"]
 
+#: How to get the trio adapter's dependency.
+TRIO_EXTRA = "pip install 'amqp10[trio]'"
+
 HELP = "run the embedded AMQP 1.0 peer (queues, topics, reply-to; for development and tests)"
 
 
@@ -50,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM. Prints ``listening on URL`` once ready."""
     from ..peer.nodes import NodeLimits
     from ..peer.server import run as serve
+
+    if args.trio:
+        try:
+            import trio  # type: ignore[import-untyped,unused-ignore]  # noqa: F401  (only checks it is there)
+        except ImportError:
+            print(f"amqp10 serve: --trio needs trio, which is not installed: {TRIO_EXTRA}", file=sys.stderr)
+            return 1
 
     try:
         limits = NodeLimits(max_messages=args.queue_limit, max_bytes=args.queue_bytes)
