@@ -12,6 +12,7 @@ from . import _source_tree
 # codec/: load the checkout's codec/ and _speedups/ as amqp10.codec and amqp10._speedups.
 _source_tree.map_source_tree(_sys.modules[__name__])
 
+from .codec.limits import Limits as Limits
 from .codec.message import AmqpSequence as AmqpSequence
 from .codec.message import AmqpValue as AmqpValue
 from .codec.message import Data as Data

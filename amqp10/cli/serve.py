@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from typing import Any
 
 from ..peer.server import PRODUCTION_NOTE
 
@@ -46,6 +47,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--credit-window", type=int, default=200, metavar="N", help="credit given to a sender at a time (default 200)"
     )
     parser.add_argument("--idle-timeout", type=float, default=None, metavar="S", help="close connections silent for S seconds")
+    # The limits most worth changing (docs/limits.md has every default and its reason).
+    parser.add_argument(
+        "--max-frame-size", type=int, default=None, metavar="B",
+        help="largest frame accepted, advertised in OPEN (default 65536; at least 512)",
+    )
+    parser.add_argument(
+        "--max-message-size", type=int, default=None, metavar="B",
+        help="largest message accepted from a sender, advertised in ATTACH (default 100 MiB; never above --queue-bytes)",
+    )
+    parser.add_argument(
+        "--incoming-window", type=int, default=None, metavar="N",
+        help="transfer frames a client may send per session before the window reopens (default 2048)",
+    )
     parser.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
 
 
@@ -71,9 +85,21 @@ def run(args: argparse.Namespace) -> int:
         adapter = "trio" if args.trio else "blocking"
         print(f"amqp10 serve: listening on {url} ({adapter} adapter; development peer, Ctrl-C to stop)", flush=True)
 
-    options = {}
+    options: dict[str, Any] = {}
     if args.idle_timeout is not None:
         options["idle_timeout"] = args.idle_timeout
+    if args.max_frame_size is not None:
+        options["max_frame_size"] = args.max_frame_size
+    if args.incoming_window is not None:
+        options["incoming_window"] = args.incoming_window
+    if args.max_message_size is not None:
+        from ..codec.limits import Limits
+
+        if not 0 <= args.max_message_size < 1 << 64:
+            print("amqp10 serve: --max-message-size must be in [0, 2**64) (0: no limit)", file=sys.stderr)
+            return 2
+        # 0 means no limit on the wire (spec 2.7.3); the decoder needs a number.
+        options["decoding_limits"] = Limits(max_message_size=args.max_message_size or (1 << 64) - 1)
     try:
         serve(
             args.host,
@@ -87,5 +113,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"amqp10 serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a limit out of range, checked before listening
+        print(f"amqp10 serve: {exc}", file=sys.stderr)
+        return 2
     print("amqp10 serve: stopped", flush=True)
     return 0
