@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypedDict
 
 from . import tls
+from .codec.limits import Limits
 from .codec.spec import (
     ReceiverSettleMode,
     SenderSettleMode,
@@ -24,7 +25,6 @@ from .codec.spec import (
     TerminusDurability,
     TerminusExpiryPolicy,
 )
-from .codec.limits import Limits
 from .codec.types import Described, Symbol
 from .engine.config import Config, ConnectionRole, SaslNegotiator
 from .engine.mechanisms import Authenticator
