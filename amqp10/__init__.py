@@ -4,6 +4,15 @@ This module only re-exports the public names (trio's pattern); each lives in the
 owns it.
 """
 
+import sys as _sys
+
+from . import _source_tree
+
+# Started from a checkout (``python -m amqp10`` in the repository's root), this folder has no
+# codec/: load the checkout's codec/ and _speedups/ as amqp10.codec and amqp10._speedups.
+_source_tree.map_source_tree(_sys.modules[__name__])
+
+from .codec.limits import Limits as Limits
 from .codec.message import AmqpSequence as AmqpSequence
 from .codec.message import AmqpValue as AmqpValue
 from .codec.message import Data as Data

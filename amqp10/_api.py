@@ -447,9 +447,17 @@ class LinkRecord:
 
     # -- predicates ------------------------------------------------------------------------------
     def attached_or_failed(self) -> "LinkRecord | Pending":
-        """Predicate: the peer accepted our ATTACH (``LinkDetachedError`` if it refused)."""
+        """Predicate: the peer accepted our ATTACH (``LinkDetachedError`` if it refused).
+
+        "Attached" is looked at first: the ATTACH reply and a later detach (a delivery over
+        max-message-size, the peer closing the link or the connection) can arrive in the
+        same read, and then the attach still succeeded. The link is returned and the detach
+        surfaces on the next call that uses it.
+        """
+        if self.attached:
+            return self
         self.check()
-        return self if self.attached else PENDING
+        return PENDING
 
     def detached_or_gone(self) -> "bool | Pending":
         """Predicate: the DETACH handshake finished (or the session/connection is over)."""

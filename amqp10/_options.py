@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypedDict
 
 from . import tls
+from .codec.limits import Limits
 from .codec.spec import (
     ReceiverSettleMode,
     SenderSettleMode,
@@ -124,6 +125,26 @@ def _open_fields(
     return fields
 
 
+def _engine_fields(limits: Limits | None, incoming_window: int | None, outgoing_window: int | None) -> dict[str, Any]:
+    """``Config`` keywords for the decoding limits and the session windows (spec 2.5.6) of
+    every session the connection begins or accepts; ``None`` keeps ``Config``'s default
+    (documented with its reason in docs/limits.md)."""
+    fields: dict[str, Any] = {}
+    if limits is not None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be an amqp10.codec.Limits, not {type(limits).__name__}")
+        fields["limits"] = limits
+    if incoming_window is not None:
+        if not 1 <= incoming_window <= (1 << 32) - 1:
+            raise ValueError(f"incoming_window must be in [1, 2**32-1] transfer frames, got {incoming_window}")
+        fields["incoming_window"] = incoming_window
+    if outgoing_window is not None:
+        if not 1 <= outgoing_window <= (1 << 32) - 1:
+            raise ValueError(f"outgoing_window must be in [1, 2**32-1] transfer frames, got {outgoing_window}")
+        fields["outgoing_window"] = outgoing_window
+    return fields
+
+
 class ConnectOptions(TypedDict, total=False):
     """Keyword options of ``connect`` (both adapters).
 
@@ -150,6 +171,15 @@ class ConnectOptions(TypedDict, total=False):
         timeout: seconds allowed for connecting, and the default limit of every later call
             that waits for the peer (default 30; ``None``: wait forever). ``receive`` waits
             forever by default.
+        limits: the decoding limits (``amqp10.codec.Limits``: nesting depth, element count,
+            binary/string size, message size, body sections) applied to everything the peer
+            sends; its ``max_message_size`` is also what receivers advertise unless given
+            their own. Default ``Limits()``.
+        incoming_window: transfer frames the peer may send on a session before we reopen the
+            window (spec 2.5.6; default 2048, reopened at half).
+        outgoing_window: the outgoing-window we advertise for our sessions (spec 2.5.6;
+            default 2**31-1: we hold no transfers back beyond the peer's windows and credit).
+        (docs/limits.md gives each default's reason.)
     """
 
     container_id: str | None
@@ -168,6 +198,9 @@ class ConnectOptions(TypedDict, total=False):
     write_buffer_limit: int | None
     handshake_timeout: float | None
     timeout: float | None
+    limits: Limits | None
+    incoming_window: int | None
+    outgoing_window: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +241,9 @@ def client_options(
     write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT,
     handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
     timeout: float | None = 30.0,
+    limits: Limits | None = None,
+    incoming_window: int | None = None,
+    outgoing_window: int | None = None,
 ) -> ClientOptions:
     """Build a client's configuration from ``connect()``'s arguments (``ConnectOptions``).
 
@@ -217,9 +253,10 @@ def client_options(
 
     Raises:
         ValueError: a malformed URL or option (an unknown SASL mechanism, a bad frame size,
-            a negative write buffer limit).
-        TypeError: an unknown option.
+            a negative write buffer limit, a window outside [1, 2**32-1]).
+        TypeError: an unknown option, or ``limits`` that is not a ``Limits``.
     """
+    engine_fields = _engine_fields(limits, incoming_window, outgoing_window)
     if write_buffer_limit is not None and write_buffer_limit < 0:
         raise ValueError("write_buffer_limit must be >= 0 (or None: no limit)")
     parsed = parse_url(url)
@@ -249,6 +286,7 @@ def client_options(
         sasl=make_sasl,
         handshake_timeout=handshake_timeout,
         **_open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities),
+        **engine_fields,
     )
     return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit)
 
@@ -271,6 +309,8 @@ class ServerOptions(TypedDict, total=False):
             bound, so a socket that connects and sends nothing stays open forever).
         max_frame_size, channel_max, properties, offered_capabilities,
             desired_capabilities: our OPEN, for every connection.
+        limits, incoming_window, outgoing_window: decoding limits and session windows of
+            every connection, as for ``connect`` (``ConnectOptions``; docs/limits.md).
     """
 
     container_id: str | None
@@ -285,6 +325,9 @@ class ServerOptions(TypedDict, total=False):
     properties: Mapping[str, Any] | None
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
+    limits: Limits | None
+    incoming_window: int | None
+    outgoing_window: int | None
 
 
 def server_configs(
@@ -302,6 +345,9 @@ def server_configs(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    limits: Limits | None = None,
+    incoming_window: int | None = None,
+    outgoing_window: int | None = None,
 ) -> Callable[[str | None], Config]:
     """A listener's engine configurations: call the result for each accepted socket with the
     client's verified certificate identity (or ``None``) to get its server-role ``Config``.
@@ -319,6 +365,7 @@ def server_configs(
     mechanisms = None if sasl_mechanisms is None else tuple(sasl_mechanisms)
     cid = container_id or new_container_id()
     fields = _open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities)
+    fields.update(_engine_fields(limits, incoming_window, outgoing_window))
 
     def config_for(peer_identity: str | None) -> Config:
         def make_sasl() -> SaslNegotiator:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-__all__ = ["client_context", "server_context", "certificate_identity"]
+__all__ = ["client_context", "server_context", "certificate_identity", "handshake_failure"]
 
 
 def client_context(
@@ -132,3 +132,32 @@ def _escape(value: str) -> str:
     if out.endswith(" ") and not out.endswith("\\ "):
         out = out[:-1] + "\\ "
     return out
+
+
+#: The first bytes a plain AMQP peer sends (spec 2.2 protocol header, 5.3.1 SASL header): a
+#: TLS client that reads them was pointed at a port that does not speak TLS.
+_AMQP_HEADER_START = b"AMQP"
+
+
+def handshake_failure(error: BaseException | str, first_bytes: bytes | None) -> str:
+    """Words for a TLS handshake that failed, saying what to try when the peer is likely
+    not speaking TLS at all (``amqps://`` pointed at a plain port).
+
+    Args:
+        error: the ``ssl`` error (or the text of what went wrong).
+        first_bytes: the first bytes the peer sent, if any were seen (``None``: not known).
+
+    A plain AMQP port answers a ClientHello with its AMQP protocol header (``AMQP...``), or
+    just closes, or sends bytes that are no TLS record ("wrong version number", "record layer
+    failure"). Certificate verification failures are left alone: the peer spoke TLS.
+    """
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {error.verify_message or error}"
+    advice = "amqps:// needs a TLS listener (port 5671 by convention); use amqp:// for a plain port (5672)"
+    if first_bytes is not None and first_bytes.startswith(_AMQP_HEADER_START):
+        return f"TLS handshake failed: the peer answered with an AMQP protocol header, not TLS: the port is not a TLS port; {advice}"
+    text = str(error)
+    signs = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF", "EOF occurred", "closed the connection")
+    if isinstance(error, str) or any(sign in text for sign in signs) or not first_bytes:
+        return f"TLS handshake failed ({text}): is the port a plain (non-TLS) port? {advice}"
+    return f"TLS handshake failed: {text}"

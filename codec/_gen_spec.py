@@ -6,7 +6,8 @@ Usage::
     python -m amqp10.codec._gen_spec --check    # exit 1 with a diff summary if it is stale
 
 The XML is read from ``--spec-dir``, else ``$AMQP10_SPEC_DIR``, else
-``<repo>/../shared/spec/amqp-1.0`` (``<repo>`` being the folder that holds ``codec/``). Every
+``<repo>/spec/amqp-1.0`` (``<repo>`` being the folder that holds ``codec/``: the checkout, where
+the spec's XML is committed with its NOTICE). Every
 ``*.xml`` there is read; the output depends on their content only, so it is reproducible byte
 for byte.
 
@@ -765,12 +766,12 @@ def render(spec: Spec) -> str:
 
 def default_spec_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where the spec XML is looked for: ``$AMQP10_SPEC_DIR`` if set, else
-    ``<repo>/../shared/spec/amqp-1.0`` with ``<repo>`` the folder holding ``codec/``."""
+    ``<repo>/spec/amqp-1.0`` with ``<repo>`` the folder holding ``codec/`` (the checkout)."""
     env = os.environ if environ is None else environ
     if env.get("AMQP10_SPEC_DIR"):
         return Path(env["AMQP10_SPEC_DIR"])
     repo = Path(__file__).resolve().parent.parent
-    return repo.parent / "shared" / "spec" / "amqp-1.0"
+    return repo / "spec" / "amqp-1.0"
 
 
 def default_output() -> Path:

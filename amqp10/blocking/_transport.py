@@ -17,6 +17,8 @@ import socket
 import ssl
 from typing import Any
 
+from ..tls import handshake_failure
+
 __all__ = ["Transport", "TransportError", "READ_SIZE"]
 
 #: Bytes asked of the socket per read: large enough for a 64 KiB frame in one go.
@@ -53,6 +55,7 @@ class Transport:
         self.sock = sock
         self._raw_out = bytearray()  # bytes ready for the socket (ciphertext under TLS)
         self._plain_out = bytearray()  # application bytes waiting for the TLS handshake
+        self._first_in: bytes | None = None  # the first bytes the peer sent (to explain a failed handshake)
         self.eof = False
         self._tls: ssl.SSLObject | None = None
         self._in_bio: ssl.MemoryBIO | None = None
@@ -111,6 +114,8 @@ class Transport:
                 self.eof = True
             return data
         assert self._in_bio is not None
+        if self._first_in is None and data:
+            self._first_in = data[:8]
         if data:
             self._in_bio.write(data)
         else:
@@ -150,12 +155,9 @@ class Transport:
             self._tls.do_handshake()
         except ssl.SSLWantReadError:
             pass
-        except ssl.SSLCertVerificationError as exc:
-            self._pull_tls_output()  # the alert tells the peer why
-            raise TransportError(f"TLS certificate verification failed: {exc.verify_message or exc}") from exc
         except ssl.SSLError as exc:
-            self._pull_tls_output()
-            raise TransportError(f"TLS handshake failed: {exc}") from exc
+            self._pull_tls_output()  # the alert tells the peer why
+            raise TransportError(handshake_failure(exc, self._first_in)) from exc
         else:
             self.handshake_done = True
             if self._plain_out:
@@ -163,7 +165,7 @@ class Transport:
                 self._plain_out.clear()
                 self._tls.write(pending)
         if self.eof and not self.handshake_done:
-            raise TransportError("the peer closed the connection during the TLS handshake")
+            raise TransportError(handshake_failure("the peer closed the connection during the TLS handshake", self._first_in))
         self._pull_tls_output()
 
     def _pull_tls_output(self) -> None:

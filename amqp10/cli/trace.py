@@ -52,7 +52,12 @@ def run(args: argparse.Namespace) -> int:
         if args.listen or args.to:
             print("amqp10 trace: give either FILE or --listen/--to, not both", file=sys.stderr)
             return 2
-        with open(args.file, "rb") as capture:
+        try:
+            capture = open(args.file, "rb")
+        except OSError as exc:
+            print(f"amqp10 trace: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        with capture:
             decode_capture(capture, sys.stdout, label=args.file)
         return 0
     if not args.listen or not args.to:

@@ -278,8 +278,10 @@ class Broker(Handler):
             node = None  # the anonymous relay: each message says where it goes
         else:
             node = self._lookup(target.address, capabilities(target.capabilities))
-        # A message larger than a whole queue may hold could never be taken: refuse it early.
-        link.max_message_size = self.limits.max_bytes
+        # A message larger than a whole queue may hold could never be taken: refuse it early,
+        # and never take more than the connection's own limit (``limits`` of listen/serve).
+        configured = link.session.connection.config.limits.max_message_size
+        link.max_message_size = min(self.limits.max_bytes, configured) if configured else self.limits.max_bytes
         inlet = Inlet(link, node, owns)
         link.attach()
         if node is not None:

@@ -43,6 +43,10 @@ def _options(overrides: dict[str, Any]) -> dict[str, Any]:
         "allow_anonymous": True,
     }
     options.update(overrides)
+    # ``limits`` names the queues' bound (NodeLimits) here; the connections' decoding limits
+    # (amqp10.codec.Limits, the adapters' ``limits`` option) travel as ``decoding_limits``.
+    if "decoding_limits" in options:
+        options["limits"] = options.pop("decoding_limits")
     return options
 
 
@@ -105,7 +109,8 @@ def start(
         limits: the memory bound of each queue and topic subscription.
         credit_window: the most credit one sending link gets at a time.
         listen_options: passed to ``amqp10.listen`` (``ssl_context``, ``authenticator``,
-            ``idle_timeout``, ...).
+            ``idle_timeout``, ``incoming_window``, ...), except ``decoding_limits``: the
+            connections' ``amqp10.codec.Limits``, given to ``listen`` as its ``limits``.
 
     Returns:
         The running ``EmbeddedPeer``.

@@ -6,6 +6,11 @@ conn``, ``async with conn.open_sender("q") as sender``, ``await sender.send(msg)
 usable and loses no message. Needs the ``trio`` extra (``pip install amqp10[trio]``).
 """
 
+try:
+    import trio as _trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
+except ImportError as _exc:  # say which extra brings it, not only that trio is missing
+    raise ImportError("amqp10.trio needs trio, which is not installed: pip install 'amqp10[trio]'", name="trio") from _exc
+
 from ._client import Connection as Connection
 from ._client import Receiver as Receiver
 from ._client import Requester as Requester

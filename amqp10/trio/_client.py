@@ -16,6 +16,7 @@ socket I/O outside the pump.
 from __future__ import annotations
 
 import math
+import ssl
 import sys
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, TypeVar
@@ -34,6 +35,7 @@ from ..engine.connection import Connection as EngineConnection
 from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
+from ..tls import handshake_failure
 from ._driver import Pump, describe_failure
 
 if sys.version_info < (3, 11):  # pragma: no cover - trio depends on the backport there
@@ -252,6 +254,41 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if len(leaves) == 1 else group
 
 
+def _ssl_cause(exc: BaseException) -> BaseException | None:
+    """The ``ssl`` error under trio's wrapping, or ``None``; a TLS-less end of stream
+    during the handshake counts as one (``trio.SSLStream`` reports it without a cause)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+class _FirstBytes(trio.abc.Stream):  # type: ignore[misc,unused-ignore]  # trio < 0.23 is untyped
+    """A stream that notes the first bytes the peer sent, to explain a failed TLS handshake
+    (a plain AMQP port answers a ClientHello with ``AMQP...``)."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.first: bytes | None = None
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data: bytes | bytearray = await self.inner.receive_some(max_bytes)
+        if self.first is None and data:
+            self.first = bytes(data[:8])
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 async def _open_stream(options: ClientOptions, deadline: float) -> trio.abc.Stream:
     url = options.url
     with trio.move_on_at(deadline) as scope:
@@ -261,12 +298,15 @@ async def _open_stream(options: ClientOptions, deadline: float) -> trio.abc.Stre
             raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
         if options.ssl_context is None:
             return stream
-        tls = trio.SSLStream(stream, options.ssl_context, server_hostname=url.host)
+        recorded = _FirstBytes(stream)
+        tls = trio.SSLStream(recorded, options.ssl_context, server_hostname=url.host)
         try:
             await tls.do_handshake()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             await trio.aclose_forcefully(stream)
-            raise ConnectionClosedError(f"could not connect to {url}: {describe_failure(exc)}") from exc
+            cause = _ssl_cause(exc)
+            why = handshake_failure(cause, recorded.first) if cause is not None else describe_failure(exc)
+            raise ConnectionClosedError(f"could not connect to {url}: {why}") from exc
         return tls
     assert scope.cancelled_caught
     raise Timeout(f"connecting to {url} did not complete within {options.timeout:g} s")

@@ -227,3 +227,68 @@ def test_Delivery_message_decodes_what_an_unlimited_receiver_took_when_larger_th
     (got,) = of_type(c, DeliveryReceived)
     delivery = amqp10.Delivery(got.delivery, lambda fn: fn())
     assert delivery.message.body == b"x" * 5000
+
+
+class AttachAndOversizeInOneWriteServer(SizeProbeServer):
+    """A ``SizeProbeServer`` that answers a receiver from ``big`` only once that receiver's
+    credit has arrived, and then in one ``sendall``: its ATTACH reply, the oversized delivery
+    and its own DETACH (which crosses the client's, spec 2.6.5). The client reads the
+    successful ATTACH and the whole detach in the same batch of events, every time, rather
+    than only when its waiting thread happens to be slower than the loopback round trip."""
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._detach: Sender | None = None
+        super().__init__(oversize_by=1000)  # one frame: the first transfer crosses the limit
+
+    def _on_event(self, event: Any) -> bytes:
+        if isinstance(event, LinkRemotelyAttached) and isinstance(event.link, Sender):
+            self._holding = event.link.source.address == "big"
+        raw = super()._on_event(event)
+        if raw:
+            self._holding = False
+            self._detach = event.link
+        return raw
+
+    def _serve(self, sock: socket.socket) -> None:
+        engine = Connection(self.config)
+        engine.open()
+        deadline = time.monotonic() + 10
+        raw = b""
+        while not engine.finished and time.monotonic() < deadline:
+            data = sock.recv(65536)
+            for event in engine.receive_data(data):
+                raw += self._on_event(event)
+            if self._holding and data:
+                continue  # the ATTACH reply waits in the engine for the credit
+            out = engine.data_to_send() + raw
+            if self._detach is not None:
+                self._detach.detach(closed=True)
+                self._detach = None
+                out += engine.data_to_send()
+            sock.sendall(out)
+            raw = b""
+            if not data:
+                break
+
+
+def test_blocking_open_receiver_returns_the_link_when_its_detach_arrives_with_the_attach() -> None:
+    with AttachAndOversizeInOneWriteServer() as server, connect(server.url, timeout=5) as conn:
+        receiver = conn.open_receiver("big", max_message_size=1000)
+        assert receiver.address == "big"
+        with pytest.raises(LinkDetachedError) as info:
+            receiver.receive(timeout=5)
+        assert info.value.condition == SIZE_EXCEEDED
+    assert server.advertised == [1000]
+
+
+@trio_test
+async def test_trio_open_receiver_returns_the_link_when_its_detach_arrives_with_the_attach() -> None:
+    with AttachAndOversizeInOneWriteServer() as server:
+        async with amqp10.trio.connect(server.url, timeout=5) as conn:
+            receiver = await conn.open_receiver("big", max_message_size=1000)
+            assert receiver.address == "big"
+            with pytest.raises(LinkDetachedError) as info:
+                await receiver.receive(timeout=5)
+            assert info.value.condition == SIZE_EXCEEDED
+    assert server.advertised == [1000]

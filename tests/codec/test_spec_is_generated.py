@@ -66,10 +66,27 @@ def test_gen_spec_exits_2_naming_the_folder_when_there_is_no_spec_xml(tmp_path: 
 
 def test_gen_spec_looks_in_AMQP10_SPEC_DIR_when_it_is_set(tmp_path: Path) -> None:
     assert _gen_spec.default_spec_dir({"AMQP10_SPEC_DIR": str(tmp_path)}) == tmp_path
-    # Without the variable: <folder holding codec/>/../shared/spec/amqp-1.0, from wherever the
-    # generator module itself lives (the source tree in development, site-packages if installed).
+    # Without the variable: <folder holding codec/>/spec/amqp-1.0, from wherever the generator
+    # module itself lives (the checkout in development, site-packages if installed).
     holder = Path(_gen_spec.__file__).resolve().parent.parent
-    assert _gen_spec.default_spec_dir({}) == holder.parent / "shared" / "spec" / "amqp-1.0"
+    assert _gen_spec.default_spec_dir({}) == holder / "spec" / "amqp-1.0"
+
+
+def test_the_spec_xml_the_tests_read_by_default_is_committed_in_the_repository() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    committed = repo / "spec" / "amqp-1.0"
+    names = sorted(p.name for p in committed.glob("*.xml"))
+    assert names == [
+        "index.bare.xml",
+        "messaging.bare.xml",
+        "security.bare.xml",
+        "transactions.bare.xml",
+        "transport.bare.xml",
+        "types.bare.xml",
+    ]
+    assert (repo / "spec" / "NOTICE").is_file()
+    # And a fresh generation from exactly those files is the committed spec.py.
+    assert _gen_spec.render(_gen_spec.load_spec(committed)) == COMMITTED.read_text(encoding="utf-8")
 
 
 def test_gen_spec_output_is_deterministic_and_carries_the_banner() -> None:

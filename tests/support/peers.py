@@ -179,6 +179,14 @@ def _command(kind: str, script: Path) -> list[str]:
     raise ValueError(f"unknown peer kind {kind!r}: use 'proton' or 'rhea'")
 
 
+def require_client(kind: str) -> None:
+    """Skip now (or fail under ``AMQP10_REQUIRE_PEERS=1``) when ``kind``'s client script cannot
+    run. Call it in the test's own thread before a scenario starts: ``run_client`` checks too,
+    but inside a spawned part (a worker thread, a trio task) its skip only surfaces once the
+    test's own waits have timed out."""
+    _command(kind, _CLIENTS[kind])
+
+
 class Listener:
     """A running listener process: its address, its PID, and the events it printed."""
 

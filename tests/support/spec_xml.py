@@ -20,13 +20,13 @@ _NS = "{http://www.amqp.org/schema/amqp.xsd}"
 
 
 def spec_dir() -> Path:
-    """``$AMQP10_SPEC_DIR``, else ``<repo>/../shared/spec/amqp-1.0``; fails the test if it
-    holds no XML."""
+    """``$AMQP10_SPEC_DIR``, else ``<repo>/spec/amqp-1.0`` (committed with the repo); fails
+    the test if it holds no XML."""
     env = os.environ.get("AMQP10_SPEC_DIR")
     # The repo is found from this file, not from the package: the tests may run against an
     # installed (non-editable) copy of amqp10 in site-packages.
     repo = Path(__file__).resolve().parents[2]
-    where = Path(env) if env else repo.parent / "shared" / "spec" / "amqp-1.0"
+    where = Path(env) if env else repo / "spec" / "amqp-1.0"
     if not where.is_dir() or not any(where.glob("*.xml")):
         pytest.fail(
             f"the AMQP 1.0 spec XML was not found: looked for *.xml in {where} "
