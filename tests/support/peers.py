@@ -77,8 +77,11 @@ HOWTO: dict[str, str] = {
     "PROTON_C_BROKER": _CI_PEERS_HOWTO,
     "PROTON_C_BROKER_TLS": _CI_PEERS_HOWTO,
     "PROTON_CPP_BROKER": _CI_PEERS_HOWTO,
-    "QPIDD": _COMPOSE_HOWTO.format(service="qpidd", name="QPIDD", port=5680),
-    "ROUTER": _COMPOSE_HOWTO.format(service="router", name="ROUTER", port=5681),
+    "QPIDD": _CI_PEERS_HOWTO,
+    "ROUTER_A": _CI_PEERS_HOWTO,
+    "ROUTER_A_TLS": _CI_PEERS_HOWTO,
+    "ROUTER_B": _CI_PEERS_HOWTO,
+    "ROUTER_EDGE": _CI_PEERS_HOWTO,
     "ARTEMIS": _COMPOSE_HOWTO.format(service="artemis", name="ARTEMIS", port=5682),
     "ACTIVEMQ": _COMPOSE_HOWTO.format(service="activemq", name="ACTIVEMQ", port=5683),
 }
