@@ -228,12 +228,25 @@ def drain(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[list[
 
 
 def request(run: Runner, requests: Requests, message: Message | Any, timeout: float | None) -> Steps[Message]:
-    """Send a request and wait for the reply correlated with it; ``timeout`` covers both."""
+    """Send a request and wait for the reply correlated with it; ``timeout`` covers both.
+
+    The reply is awaited, not the request's outcome: through a router, which stores nothing,
+    the outcome is the service's, and a service may settle the request only once its reply is
+    accepted, so the reply can come first. The outcome is settled whenever it arrives.
+    """
     outgoing, key = run(lambda: requests.prepare(message))
     budget = Budget(timeout)
+    record = requests.sender
     try:
-        yield from send(run, requests.sender, outgoing, budget)
-        reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+        payload = encode_for(record, outgoing)
+        if record.core.write_buffer_full():  # read without the lock: a hint; the wait re-checks
+            yield Wait(record.room_to_send, budget, f"sending on the {record.describe()}")
+        delivery = run(lambda: record.send(payload))
+        try:
+            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply")
+        except BaseException:
+            run(lambda: record.withdraw(delivery))
+            raise
     finally:
         run(lambda: requests.forget(key))
     return reply
