@@ -1,7 +1,8 @@
 """Independent AMQP 1.0 peers for interop tests: where the running ones are, and how a test
 starts its own.
 
-Brokers (RabbitMQ, Proton's C and C++ example brokers, and the container-only ones) run outside
+Brokers and routers (RabbitMQ, Proton's C and C++ example brokers, qpidd, the Qpid Dispatch network,
+and the container-only ones) run outside
 the test process. A test finds one through an environment variable::
 
     AMQP10_PEER_<NAME>=host:port          e.g. AMQP10_PEER_RABBITMQ=127.0.0.1:5672
