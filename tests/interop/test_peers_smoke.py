@@ -18,7 +18,6 @@ from support.peers import HOWTO, PeerInfo, missing_peer, peer_info, spawn_listen
 
 proton = pytest.importorskip("proton")
 from proton import Message, SSLDomain  # noqa: E402
-from proton.reactor import AtMostOnce  # noqa: E402
 from proton.utils import BlockingConnection  # noqa: E402
 
 pytestmark = pytest.mark.interop
@@ -110,24 +109,6 @@ def test_qpidd_returns_the_message_when_the_client_uses_sasl_plain_with_the_test
 def test_router_network_link_routes_broker_addresses_from_the_edge_router_to_qpidd() -> None:
     # edge -> A -> B -> qpidd: the link ends on qpidd's queue, so the message waits there.
     _round_trip(peer_info("ROUTER_EDGE").url(), "broker/" + _queue("routed"), allowed_mechs="ANONYMOUS")
-
-
-def test_router_network_routes_an_anycast_message_from_router_b_to_a_receiver_on_router_a() -> None:
-    body = f"smoke {uuid.uuid4()}"
-    address = "closest/" + _queue("anycast")
-    on_a = BlockingConnection(peer_info("ROUTER_A").url(), timeout=TIMEOUT, allowed_mechs="ANONYMOUS")
-    on_b = BlockingConnection(peer_info("ROUTER_B").url(), timeout=TIMEOUT, allowed_mechs="ANONYMOUS")
-    try:
-        receiver = on_a.create_receiver(address, credit=1, name="smoke-receiver")
-        # Router B gives the sender credit only once it knows the receiver on A. Pre-settled:
-        # an unsettled send would wait for the receiver, which this thread runs (the router
-        # stores nothing, so the outcome is the receiver's).
-        sender = on_b.create_sender(address, name="smoke-sender", options=AtMostOnce())
-        sender.send(Message(body=body), timeout=TIMEOUT)
-        assert receiver.receive(timeout=TIMEOUT).body == body
-    finally:
-        on_a.close()
-        on_b.close()
 
 
 def test_router_a_returns_the_message_over_tls_when_the_client_trusts_the_test_ca() -> None:
