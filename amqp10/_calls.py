@@ -329,12 +329,16 @@ def drain(run: Runner, record: LinkRecord, timeout: float | None) -> Steps[list[
 
 def request(run: Runner, requests: Requests, message: Message | Any, timeout: float | None) -> Steps[Message]:
     """Send a request and wait for the reply correlated with it; ``timeout`` covers both.
-    A request that never went out (timed out or cancelled first) is withdrawn."""
+
+    The reply is awaited, not the request's outcome: through a router, which stores nothing,
+    the outcome is the service's, and a service may settle the request only once its reply is
+    accepted, so the reply can come first; the outcome is tracked and settled by the core
+    whenever it arrives (waiting for it first would also cost a wake-up per call). A request
+    that never went out (timed out or cancelled first) is withdrawn.
+    """
     outgoing, key = run(lambda: requests.prepare(message))
     budget = Budget(timeout)
     try:
-        # The reply is what is awaited; the request's own outcome is tracked and settled by
-        # the core on its way (waiting for it first would cost a wake-up per call).
         delivery = yield from submit(run, requests.sender, outgoing, budget)
         try:
             reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply", watch=requests.receiver)

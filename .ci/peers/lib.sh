@@ -4,6 +4,10 @@
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PEERS_DIR=${AMQP10_PEERS_DIR:-$repo/.peers}
 PYTHON=${PYTHON:-python3}
+# The prebuilt qpidd and Qpid Dispatch (../shared/peers/README.md), extracted by `install`.
+SHARED_PEERS=${AMQP10_SHARED_PEERS:-$repo/../shared/peers}
+QPIDD_HOME=$PEERS_DIR/opt/qpidd
+DISPATCH_HOME=$PEERS_DIR/opt/qpid-dispatch
 
 log() { printf '[peers] %s\n' "$*" >&2; }
 die() { printf '[peers] ERROR: %s\n' "$*" >&2; exit 1; }

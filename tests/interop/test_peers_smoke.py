@@ -94,6 +94,28 @@ def test_proton_cpp_broker_returns_the_message_from_a_plain_queue() -> None:
     _round_trip(info.url(), _queue("cpp"), allowed_mechs="ANONYMOUS")
 
 
+def test_qpidd_returns_the_message_from_a_queue_made_on_demand() -> None:
+    info = peer_info("QPIDD")
+    _round_trip(info.url(), _queue("qpidd"), allowed_mechs="ANONYMOUS")
+
+
+def test_qpidd_returns_the_message_when_the_client_uses_sasl_plain_with_the_test_user() -> None:
+    info = peer_info("QPIDD")
+    if info.user is None or info.password is None:
+        missing_peer("a qpidd user (AMQP10_PEER_QPIDD_USER/_PASSWORD)", HOWTO["QPIDD"])
+    _round_trip(info.url(credentials=True), _queue("qpidd-plain"), allowed_mechs="PLAIN")
+
+
+def test_router_network_link_routes_broker_addresses_from_the_edge_router_to_qpidd() -> None:
+    # edge -> A -> B -> qpidd: the link ends on qpidd's queue, so the message waits there.
+    _round_trip(peer_info("ROUTER_EDGE").url(), "broker/" + _queue("routed"), allowed_mechs="ANONYMOUS")
+
+
+def test_router_a_returns_the_message_over_tls_when_the_client_trusts_the_test_ca() -> None:
+    info = peer_info("ROUTER_A_TLS")
+    _round_trip(info.url(tls=True), "broker/" + _queue("router-tls"), allowed_mechs="ANONYMOUS", **_tls(info))
+
+
 def test_proton_listener_returns_the_message_and_reports_it_as_an_event() -> None:
     with spawn_listener("proton", "--events") as listener:
         address = _queue("proton-listener")

@@ -20,10 +20,15 @@ from support.certs import CertificateSet
 from support.interop_api import unique
 from support.peers import HOWTO, Listener, missing_peer, peer_info, spawn_listener
 
-__all__ = ["Target", "Targets", "REFUSED_ADDRESS", "LISTENER_USER", "LISTENER_PASSWORD", "FRAME_SIZE"]
+__all__ = ["Target", "Targets", "REFUSED_ADDRESS", "QPIDD_REFUSED", "LISTENER_USER", "LISTENER_PASSWORD",
+           "FRAME_SIZE", "ROUTER_BROKER_PREFIX"]
 
 #: The address the spawned listeners refuse (``--refuse``).
 REFUSED_ADDRESS = "refused-by-the-listener"
+#: An address qpidd makes no node for (interop/qpidd/qpidd.conf: queue-patterns=^[^~]).
+QPIDD_REFUSED = "~refused-by-qpidd"
+#: Where the router network link-routes attaches to qpidd (interop/router/router-b.conf.in).
+ROUTER_BROKER_PREFIX = "broker/"
 #: SASL PLAIN credentials of the spawned rhea listener.
 LISTENER_USER = "interop-user"
 LISTENER_PASSWORD = "interop-secret"
@@ -42,7 +47,9 @@ class Target:
         ca: the CA file that verifies ``tls_url``.
         user, password: SASL PLAIN credentials the peer knows.
         echo: the address of a request/reply service on the peer (``None``: we answer ourselves).
-        refused: an address the peer refuses with ``amqp:not-found`` (listeners only).
+        refused: an address the peer refuses with ``amqp:not-found``.
+        routed_prefix: for a router, the prefix of its message-routed (anycast) addresses, which
+            store nothing; ``None`` for peers whose every address is a queue.
         listener: the spawned listener process (listeners only), for its ``--events``.
     """
 
@@ -54,6 +61,7 @@ class Target:
     password: str | None = None
     queue_prefix: str = ""
     topic_prefix: str = "topic://"
+    routed_prefix: str | None = None
     echo: str | None = None
     refused: str | None = None
     listener: Listener | None = field(default=None, repr=False)
@@ -65,6 +73,16 @@ class Target:
     def topic(self, tag: str) -> str:
         """A fresh topic address."""
         return self.topic_prefix + unique(tag)
+
+    def routed(self, tag: str) -> str:
+        """A fresh address routed by the peer itself: a router's anycast address (it stores
+        nothing, so receivers must attach before messages are sent), a queue elsewhere."""
+        return (self.routed_prefix if self.routed_prefix is not None else self.queue_prefix) + unique(tag)
+
+    @property
+    def stores(self) -> bool:
+        """Whether the peer's routed addresses keep messages until a receiver comes."""
+        return self.routed_prefix is None
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verification on, against the CA that signed this peer's certificate."""
@@ -128,6 +146,25 @@ class Targets:
                                  HOWTO["PROTON_C_BROKER_TLS"])
                 tls_url, ca = tls_info.url(tls=True), tls_info.ca_file
             return Target(column, info.url(), tls_url, ca)
+        if column == "qpidd":
+            info = peer_info("QPIDD")
+            return Target(column, info.url(), user=info.user, password=info.password, topic_prefix="topic/",
+                          refused=QPIDD_REFUSED)
+        if column == "router":
+            # amqp10 on the edge router: queues are qpidd's, link-routed edge -> A -> B -> qpidd;
+            # topics and routed addresses are the network's own (multicast/, closest/). TLS is
+            # served by router A.
+            info = peer_info("ROUTER_EDGE")
+            tls_url = ca = None
+            if tls:
+                tls_info = peer_info("ROUTER_A_TLS")
+                if tls_info.ca_file is None:
+                    missing_peer("the router's TLS CA (AMQP10_PEER_ROUTER_A_TLS_CA)", HOWTO["ROUTER_A_TLS"])
+                # The CI certificate names localhost, 127.0.0.1 and ::1.
+                tls_url, ca = tls_info.url(tls=True), tls_info.ca_file
+            return Target(column, info.url(), tls_url, ca, queue_prefix=ROUTER_BROKER_PREFIX,
+                          topic_prefix="multicast/", routed_prefix="closest/",
+                          refused=ROUTER_BROKER_PREFIX + QPIDD_REFUSED)
         raise ValueError(f"{column} is not a client-side column")
 
     def _listener_target(self, column: str, extra: tuple[str, ...], tls: bool) -> Target:

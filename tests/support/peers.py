@@ -1,7 +1,8 @@
 """Independent AMQP 1.0 peers for interop tests: where the running ones are, and how a test
 starts its own.
 
-Brokers (RabbitMQ, Proton's C and C++ example brokers, and the container-only ones) run outside
+Brokers and routers (RabbitMQ, Proton's C and C++ example brokers, qpidd, the Qpid Dispatch network,
+and the container-only ones) run outside
 the test process. A test finds one through an environment variable::
 
     AMQP10_PEER_<NAME>=host:port          e.g. AMQP10_PEER_RABBITMQ=127.0.0.1:5672
@@ -77,8 +78,11 @@ HOWTO: dict[str, str] = {
     "PROTON_C_BROKER": _CI_PEERS_HOWTO,
     "PROTON_C_BROKER_TLS": _CI_PEERS_HOWTO,
     "PROTON_CPP_BROKER": _CI_PEERS_HOWTO,
-    "QPIDD": _COMPOSE_HOWTO.format(service="qpidd", name="QPIDD", port=5680),
-    "ROUTER": _COMPOSE_HOWTO.format(service="router", name="ROUTER", port=5681),
+    "QPIDD": _CI_PEERS_HOWTO,
+    "ROUTER_A": _CI_PEERS_HOWTO,
+    "ROUTER_A_TLS": _CI_PEERS_HOWTO,
+    "ROUTER_B": _CI_PEERS_HOWTO,
+    "ROUTER_EDGE": _CI_PEERS_HOWTO,
     "ARTEMIS": _COMPOSE_HOWTO.format(service="artemis", name="ARTEMIS", port=5682),
     "ACTIVEMQ": _COMPOSE_HOWTO.format(service="activemq", name="ACTIVEMQ", port=5683),
 }
