@@ -74,7 +74,12 @@ class Pump:
         self._on_lost = on_lost
         self._on_written = on_written
         self.in_flight = 0
-        self._wake = trio.Event()
+        # The writer's wake-up, reused for the connection's life: a flag and the parked
+        # writer task, never a new Event or CancelScope per turn (with 10,000 connections
+        # those lived until the next heartbeat and made the old GC generation churn).
+        self._woken = False
+        self._parked: object | None = None
+        self._abort_fn = self._abort
         self._broken: str | None = None
         self.done = False
         #: sent as CLOSE if the pump is cancelled while the connection is open (a server
@@ -89,12 +94,30 @@ class Pump:
         except RuntimeError:
             in_trio = False
         if in_trio:
-            self._wake.set()
+            self._set_woken()
         else:
             try:
                 self._token.run_sync_soon(self.wakeup)
             except trio.RunFinishedError:
                 pass
+
+    def _set_woken(self) -> None:
+        # trio thread only
+        self._woken = True
+        task = self._parked
+        if task is not None:
+            self._parked = None
+            trio.lowlevel.reschedule(task)
+
+    def _abort(self, raise_cancel: object) -> object:
+        self._parked = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def _park(self) -> None:
+        """Sleep until ``_set_woken`` (or the enclosing scope's deadline, which raises
+        ``Cancelled``)."""
+        self._parked = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_fn)
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -104,7 +127,7 @@ class Pump:
         if self._broken is None and not self.engine.finished:
             self._broken = reason
             self._on_lost(reason)
-        self._wake.set()
+        self._set_woken()
 
     async def run(self) -> None:
         """Pump until done; then close the stream. Never raises for I/O failures, and a bug
@@ -142,28 +165,44 @@ class Pump:
             scope.cancel()
 
     async def _writer(self) -> None:
+        # One cancel scope serves every park until its deadline fires (a heartbeat is due):
+        # only then is a new one made. A wake-up moves no deadline and allocates nothing.
+        while await self._writer_turns():
+            pass
+
+    async def _writer_turns(self) -> bool:
+        """Run writer turns inside one cancel scope; True: the scope's deadline fired (run
+        again), False: done (the engine finished or the stream broke)."""
         engine = self.engine
-        while self._broken is None:
-            self._wake = trio.Event()
-            deadline = engine.tick(trio.current_time())
-            self._deliver(engine.take_events())
-            out = engine.data_to_send()
-            if out:
-                self.in_flight = len(out)
-                try:
-                    await self.stream.send_all(out)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    self._lost(describe_failure(exc))
-                    return
-                finally:
-                    self.in_flight = 0
-                if self._on_written is not None:
-                    self._on_written()
-                continue  # the engine counted it as written at this turn's tick (idle.py)
-            if engine.finished:
-                return
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                await self._wake.wait()
+        with trio.CancelScope() as scope:
+            while self._broken is None:
+                self._woken = False
+                deadline = engine.tick(trio.current_time())
+                self._deliver(engine.take_events())
+                out = engine.data_to_send()
+                if out:
+                    self.in_flight = len(out)
+                    try:
+                        await self.stream.send_all(out)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                        self._lost(describe_failure(exc))
+                        return False
+                    finally:
+                        self.in_flight = 0
+                    if self._on_written is not None:
+                        self._on_written()
+                    continue  # the engine counted it as written at this turn's tick (idle.py)
+                if engine.finished:
+                    return False
+                if self._woken:
+                    continue
+                scope.deadline = math.inf if deadline is None else deadline
+                await self._park()
+                if scope.cancel_called:  # the deadline passed as we were woken: a send in
+                    return True  # this scope would be cancelled half-way, so take a new one
+                scope.deadline = math.inf
+            return False
+        return True
 
     async def _reader(self) -> None:
         engine = self.engine
@@ -176,9 +215,9 @@ class Pump:
             if not data:
                 if not engine.finished:
                     self._lost("the peer closed the socket before the AMQP close handshake")
-                self._wake.set()
+                self._set_woken()
                 return
             self._deliver(engine.receive_data(data))
-            self._wake.set()
+            self._set_woken()
             if engine.finished:
                 return
