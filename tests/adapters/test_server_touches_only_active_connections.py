@@ -159,13 +159,13 @@ def _pump_turns(monkeypatch: Any) -> tuple[_CountingTrio, list[int]]:
     counting = _CountingTrio()
     monkeypatch.setattr(driver, "trio", counting)
     turns = [0]
-    original = driver.Pump._set_woken
+    original = driver._Waker.set
 
-    def woken(self: driver.Pump) -> None:
+    def woken(self: Any) -> None:
         turns[0] += 1
         original(self)
 
-    monkeypatch.setattr(driver.Pump, "_set_woken", woken)
+    monkeypatch.setattr(driver._Waker, "set", woken)
     return counting, turns
 
 
