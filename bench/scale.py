@@ -43,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -50,7 +51,23 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-CONNECT_BATCH = 200  # connections a client process has in progress (not yet attached) at once
+CONNECT_BATCH = 200
+# Runs `amqp10 serve` with a gc callback that logs each full (generation 2) collection's pause
+# to stderr, so the report can say how long the server stopped for garbage collection.
+GC_LOGGING_SERVER = """
+import gc, runpy, sys, time
+started = [0.0]
+def watch(phase, info):
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        started[0] = time.perf_counter()
+    else:
+        print(f"gc2 {(time.perf_counter() - started[0]) * 1e3:.1f}", file=sys.stderr, flush=True)
+gc.callbacks.append(watch)
+sys.argv = ["amqp10"] + sys.argv[1:]
+runpy.run_module("amqp10", run_name="__main__", alter_sys=True)
+"""  # connections a client process has in progress (not yet attached) at once
 
 
 def raise_fd_limit() -> int:
@@ -97,12 +114,15 @@ class Client:
         self.attached = 0
         self.closed: str | None = None
         self.out = bytearray()
-        self.sock = socket.create_connection(("127.0.0.1", url_port))
+        # Non-blocking connect: a busy server's full accept queue must not stall this whole
+        # process (its other connections would look silent and time out).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.mask = selectors.EVENT_READ
+        self.connecting = True
+        self.sock.connect_ex(("127.0.0.1", url_port))
+        self.mask = selectors.EVENT_READ | selectors.EVENT_WRITE
         loop.selector.register(self.sock, self.mask, self)
-        loop.dirty.add(self)
 
     def on_readable(self) -> None:
         try:
@@ -132,6 +152,8 @@ class Client:
     def flush(self) -> None:
         if self.closed is None:
             self.out += self.engine.data_to_send()
+        if self.connecting:
+            return
         if self.out:
             try:
                 sent = self.sock.send(self.out)
@@ -168,8 +190,24 @@ class Loop:
         self._next_tick = 0.0
 
     def turn(self, timeout: float) -> list[Any]:
-        """One loop turn; returns the selector keys that are not clients (e.g. stdin)."""
+        """One loop turn; returns the selector keys that are not clients (e.g. stdin). Reads
+        come before ticks, so bytes that arrived while this process was busy count as read."""
         others = []
+        for key, mask in self.selector.select(0 if self.dirty else timeout):
+            client = key.data
+            if not isinstance(client, Client):
+                others.append(key)
+                continue
+            if mask & selectors.EVENT_WRITE:
+                if client.connecting:
+                    client.connecting = False
+                    error = client.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if error:
+                        client.lost(f"connect failed: {os.strerror(error)}")
+                        continue
+                self.dirty.add(client)
+            if mask & selectors.EVENT_READ and client.closed is None:
+                client.on_readable()
         now = time.monotonic()
         if now >= self._next_tick:
             self._next_tick = now + 1.0
@@ -182,15 +220,6 @@ class Loop:
             dirty, self.dirty = self.dirty, set()
             for client in dirty:
                 client.flush()
-        for key, mask in self.selector.select(timeout):
-            client = key.data
-            if not isinstance(client, Client):
-                others.append(key)
-                continue
-            if mask & selectors.EVENT_WRITE:
-                self.dirty.add(client)
-            if mask & selectors.EVENT_READ and client.closed is None:
-                client.on_readable()
         return others
 
 
@@ -287,11 +316,13 @@ def rpc_main(args: argparse.Namespace) -> None:
         request = Message(body=n, properties=Properties(message_id=str(n), to=f"node-{target}", reply_to=me))
         started = time.monotonic()
         client.sender.send(request.encode())
-        limit = started + 10
+        limit = started + 2
         while n not in replies and time.monotonic() < limit and client.closed is None:
             loop.turn(limit - time.monotonic())
-        if n not in replies:
+        if n not in replies:  # its node is gone (reported as dropped) or the server is stuck
             failures += 1
+            if failures >= 20 or client.closed is not None:
+                break  # bounded: a broken run must not take hours
             continue
         if n >= args.warmup:
             latencies.append(replies[n] - started)
@@ -342,15 +373,15 @@ def read_line(proc: "subprocess.Popen[bytes]", timeout: float) -> str:
     return line.strip()
 
 
-def start_server(kind: str, procs: Processes, idle_timeout: float, amqp10_path: str | None) -> tuple["subprocess.Popen[bytes]", int]:
+def start_server(kind: str, procs: Processes, idle_timeout: float, amqp10_path: str | None, gc_log: Any) -> tuple["subprocess.Popen[bytes]", int]:
     cwd: Any = REPO
     if kind == "amqp10":
-        argv = [sys.executable, "-m", "amqp10", "serve", "--trio", "--port", "0", "--idle-timeout", str(idle_timeout)]
-        cwd = amqp10_path or REPO  # `python -m` finds the amqp10 package in its working directory first
+        argv = [sys.executable, "-c", GC_LOGGING_SERVER, "serve", "--trio", "--port", "0", "--idle-timeout", str(idle_timeout)]
+        cwd = amqp10_path or REPO  # `python -c` finds the amqp10 package in its working directory first
     else:
         argv = [sys.executable, str(REPO / "interop/proton/listener.py"), "--port", "0",
                 "--idle-timeout", str(idle_timeout / 2)]  # it drops a peer silent for twice this
-    proc = procs.start(argv, cwd=cwd)
+    proc = procs.start(argv, cwd=cwd, stderr=gc_log)
     line = read_line(proc, 30)
     match = re.search(r":(\d+)\b|listening on (\d+)", line)
     if match is None:
@@ -360,8 +391,9 @@ def start_server(kind: str, procs: Processes, idle_timeout: float, amqp10_path: 
 
 def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     procs = Processes()
+    gc_log = tempfile.TemporaryFile()
     try:
-        server, port = start_server(kind, procs, args.idle_timeout, args.amqp10_path)
+        server, port = start_server(kind, procs, args.idle_timeout, args.amqp10_path, gc_log)
         time.sleep(0.5)
         base_rss, base_cpu = rss_bytes(server.pid), cpu_seconds(server.pid)
         k = max(1, min(args.clients, n))
@@ -387,7 +419,7 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         requester = procs.start([sys.executable, __file__, "--role", "rpc", "--port", str(port), "--nodes", str(n),
                                  "--rpcs", str(args.rpcs), "--warmup", str(args.warmup),
                                  "--idle-timeout", str(args.idle_timeout), "--seed", str(args.seed)])
-        result = json.loads(read_line(requester, 60 + args.rpcs * 10))
+        result = json.loads(read_line(requester, 60 + args.rpcs * 2))
         rpc_cpu = cpu_seconds(server.pid) - rpc_cpu0
         rpc_secs = time.monotonic() - rpc_t0
         reports = []
@@ -402,6 +434,8 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         for r in reports:
             for reason, count in r["reasons"].items():
                 reasons[reason] = reasons.get(reason, 0) + count
+        gc_log.seek(0)
+        pauses = [float(m) for m in re.findall(rb"^gc2 ([0-9.]+)$", gc_log.read(), re.M)]
         idle_rate = idle_cpu / idle_secs  # server CPU seconds per second while idle
         latencies = sorted(result.get("latencies", []))
         routed = 2 * len(latencies)
@@ -416,9 +450,12 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             "rpc_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3 if latencies else None,
             "rpc_failures": result.get("failures", result.get("error")),
             "cpu_us_per_routed_msg": (rpc_cpu - idle_rate * rpc_secs) / routed * 1e6 if routed else None,
+            "full_gc_count": len(pauses) if kind == "amqp10" else None,
+            "full_gc_max_ms": max(pauses, default=0.0) if kind == "amqp10" else None,
         }
     finally:
         procs.stop_all()
+        gc_log.close()
 
 
 def fmt(value: Any, spec: str) -> str:
@@ -471,6 +508,9 @@ def main() -> None:
                   f"{r['idle_cpu_us_per_conn_s']:>14.2f} {r['connect_cpu_us_per_conn']:>15.0f} "
                   f"{fmt(r['rpc_p50_ms'], '.2f'):>10} {fmt(r['rpc_p99_ms'], '.2f'):>7} "
                   f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7}", flush=True)
+            if r["full_gc_count"]:
+                print(f"        {r['full_gc_count']} full garbage collections, longest {r['full_gc_max_ms']:.0f} ms",
+                      flush=True)
             if r["reasons"] or r["rpc_failures"]:
                 print(f"        drop reasons {r['reasons']}; RPC failures {r['rpc_failures']}", flush=True)
             if args.json:
