@@ -11,12 +11,16 @@ Rules the adapters guarantee:
   to a receiver on connection B inside one call).
 - Before ``connection_made`` the adapter has configured SASL per its options and called
   ``engine.open()``; the handler never sees a connection that failed TLS.
-- After each handler call the adapter flushes every connection that was woken and every
-  connection whose engine has output (``engine.has_data_to_send``), whichever connection the
-  call was about: a handler may write to connection B while handling A without waking B.
+- Whatever a handler call writes to *any* engine goes out without the handler saying so: a
+  handler may write to connection B while handling A without waking B. Each
+  ``ServedConnection`` hooks its engine's ``on_output``, which the engine calls when it queues
+  output for the first time since its output was last drained; that wakes just that
+  connection (the trio pump's writer, or the blocking reactor's channel). So a handler call
+  costs the connections it wrote to, never a scan of every connection: with 10,000
+  connections served, one message routed from A to B touches A and B only.
   Code running *outside* handler calls (another thread, another task) that changes an engine
-  must call ``conn.wakeup()`` afterwards, and in the blocking adapter must hold
-  ``Listener.call``'s lock.
+  must call ``conn.wakeup()`` afterwards (it may also have changed a deadline, which makes no
+  output), and in the blocking adapter must hold ``Listener.call``'s lock.
 
 Both adapters make every handler call through ``call_handler`` and hand out
 ``ServedConnection`` objects, so these rules are written once.
@@ -25,7 +29,7 @@ Both adapters make every handler call through ``call_handler`` and hand out
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from .codec.spec import Error
 from .engine.connection import Connection as EngineConnection
@@ -78,6 +82,9 @@ class Handler:
 class ServedConnection:
     """The ``ServerConnection`` both adapters hand to handlers.
 
+    It sets ``engine.on_output`` to ``wake``: every write to the engine, by any handler call,
+    flushes this connection soon.
+
     Args:
         engine: the server-role engine, already opened.
         peer_address: the client's (host, port).
@@ -92,22 +99,23 @@ class ServedConnection:
         self.peer_address = peer_address
         self.tls_identity = tls_identity
         self._wake = wake
+        engine.on_output = wake
 
     def __repr__(self) -> str:
         return f"<ServerConnection {self.peer_address[0]}:{self.peer_address[1]}>"
 
     def wakeup(self) -> None:
-        """Thread-safe: flush this engine's output soon."""
+        """Thread-safe: flush this engine's output (and tick it) soon."""
         self._wake()
 
 
-def call_handler(call: Callable[[], None], conn: ServerConnection | None, connections: Iterable[ServerConnection]) -> None:
+def call_handler(call: Callable[[], None], conn: ServerConnection | None) -> None:
     """Make one handler call the way the rules above promise (on the listener's one thread).
 
     A handler's exception is logged and closes ``conn`` (the connection the call was about;
-    ``None``: log only) with ``amqp:internal-error``; the listener keeps serving. Then every
-    connection in ``connections`` whose engine has output is woken, so what the call wrote to
-    *any* engine goes out without the handler having to say so.
+    ``None``: log only) with ``amqp:internal-error``; the listener keeps serving. Nothing is
+    scanned afterwards: what the call wrote to any engine woke that connection already
+    (``ServedConnection`` hooks ``engine.on_output``).
     """
     try:
         call()
@@ -119,6 +127,3 @@ def call_handler(call: Callable[[], None], conn: ServerConnection | None, connec
                 engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
             except Exception:  # already closing: the close handshake in progress ends it
                 log.exception("closing %r after a handler failure failed", conn)
-    for other in list(connections):
-        if other.engine.has_data_to_send:
-            other.wakeup()

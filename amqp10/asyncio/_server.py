@@ -165,7 +165,7 @@ async def _serve_one(
     engine.open()
 
     def call(handler_call: Callable[[], None], about: ServedConnection | None) -> None:
-        call_handler(handler_call, about, server.connections)
+        call_handler(handler_call, about)
 
     def on_events(events: list[Event]) -> None:
         call(lambda: handler.events_received(conn, events), conn)

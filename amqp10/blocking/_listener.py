@@ -108,7 +108,9 @@ class Listener:
         from outside handler calls."""
         with self._reactor.lock:
             result = fn()
-        self._reactor.wakeup()
+        # What ``fn`` wrote to any engine marked that connection (``engine.on_output``); the
+        # loop only needs to notice, not to visit every connection.
+        self._reactor._interrupt()
         return result
 
     @property
@@ -136,7 +138,7 @@ class Listener:
         identity = certificate_identity(channel.transport.peer_certificate())
         engine = EngineConnection(self._make_config(identity))
         engine.open()
-        conn = ServedConnection(engine, (address[0], address[1]), identity, self._reactor.wakeup)
+        conn = ServedConnection(engine, (address[0], address[1]), identity, channel.wakeup)
         self._connections[channel] = conn
         self._call_handler(conn, lambda: self._handler.connection_made(conn))
         return engine
@@ -158,7 +160,7 @@ class Listener:
         self._call_handler(None, lambda: self._handler.connection_lost(lost))
 
     def _call_handler(self, conn: ServedConnection | None, call: Callable[[], None]) -> None:
-        call_handler(call, conn, self._connections.values())
+        call_handler(call, conn)
 
     def close(self, *, timeout: float = 5.0) -> None:
         """Stop accepting, close every connection (CLOSE with ``amqp:connection:forced``),

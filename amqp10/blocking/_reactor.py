@@ -4,10 +4,13 @@ Owns: the thread, the selector, the wake-up socketpair and the lock that guards 
 it serves (its condition is notified by the owners' event callbacks and when a socket closes,
 never merely because the loop turned, so waiters are not woken for nothing). A client connection runs one reactor for its one socket; a listener runs one for its
 listening socket and every socket it accepts, so all of a listener's handler calls happen on
-one thread (ADAPTERS.md). Each loop turn, with the lock held, it ticks every engine with
-``time.monotonic()``, hands their output to the sockets, then waits in ``select`` (lock
-released) until a socket is ready, a wake-up arrives, or the earliest engine deadline passes.
-That is what keeps heartbeats flowing while user code does nothing.
+one thread (ADAPTERS.md). Each loop turn, with the lock held, it services (ticks with
+``time.monotonic()``, delivers events, hands output to the socket) only the channels that
+need it: those that were readable or writable, those woken (``Channel.wakeup``, or every
+channel after ``Reactor.wakeup``), and those whose own deadline is due (a heap of deadlines).
+Then it waits in ``select`` (lock released) until a socket is ready, a wake-up arrives, or the
+earliest deadline passes. A turn costs O(channels with work), not O(channels): a listener
+holding 10,000 idle connections does nothing for the idle ones until a heartbeat is due.
 
 Must never: call user code without the lock, or block while holding it (sockets are
 non-blocking; only ``select`` waits, unlocked).
@@ -15,6 +18,9 @@ non-blocking; only ``select`` waits, unlocked).
 
 from __future__ import annotations
 
+import collections
+import heapq
+import itertools
 import logging
 import selectors
 import socket
@@ -75,6 +81,15 @@ class Channel:
         self._linger_until: float | None = None
         self._tls_until: float | None = None
         self._mask = 0
+        #: the engine's next deadline as of the last service, and the time of this channel's
+        #: live entry in the reactor's deadline heap (older entries are stale and skipped)
+        self._deadline: float | None = None
+        self._heap_at: float | None = None
+
+    def wakeup(self) -> None:
+        """Service this channel (tick, flush) on the reactor's next turn. Thread-safe and
+        cheap; what a ``ServedConnection`` and its engine's ``on_output`` call."""
+        self.reactor._wake_channel(self)
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -211,7 +226,14 @@ class Reactor:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._woken = False
-        self._channels: list[Channel] = []
+        self._channels: dict[Channel, None] = {}  # ordered, O(1) removal
+        # Channels to service next turn: appended from any thread (deque appends are atomic),
+        # drained by the loop. ``_wake_all``: service every channel (``Reactor.wakeup``).
+        self._woken_channels: collections.deque[Channel] = collections.deque()
+        self._wake_all = False
+        self._deadlines: list[tuple[float, int, Channel]] = []  # heap of (deadline, seq, channel)
+        self._seq = itertools.count()
+        self._thread_id: int | None = None
         self._listeners: dict[socket.socket, Callable[[socket.socket, tuple[str, int]], None]] = {}
         self._stopping = False
         self._stop_when_idle = stop_when_idle
@@ -233,10 +255,10 @@ class Reactor:
 
     def add_channel(self, channel: Channel) -> None:
         """Serve ``channel`` (lock held or before ``start``)."""
-        self._channels.append(channel)
+        self._channels[channel] = None
         channel._mask = selectors.EVENT_READ
         self._selector.register(channel.transport.sock, selectors.EVENT_READ, channel)
-        self.wakeup()
+        self._wake_channel(channel)
 
     def add_listener(self, sock: socket.socket, on_accept: Callable[[socket.socket, tuple[str, int]], None]) -> None:
         """Accept connections on ``sock``; ``on_accept(sock, address)`` runs with the lock held."""
@@ -254,8 +276,7 @@ class Reactor:
             sock.close()
 
     def _forget(self, channel: Channel) -> None:
-        if channel in self._channels:
-            self._channels.remove(channel)
+        if self._channels.pop(channel, False) is None:
             try:
                 self._selector.unregister(channel.transport.sock)
             except (KeyError, ValueError):
@@ -266,7 +287,19 @@ class Reactor:
         return list(self._channels)
 
     def wakeup(self) -> None:
-        """Make the loop run a turn soon (thread-safe; cheap when a wake is already pending)."""
+        """Service every channel on a turn soon (thread-safe). A listener's connections wake
+        one channel each (``Channel.wakeup``); this is for a client's one channel and for
+        code that cannot say which engine it changed."""
+        self._wake_all = True
+        self._interrupt()
+
+    def _wake_channel(self, channel: Channel) -> None:
+        self._woken_channels.append(channel)
+        if self._thread_id != threading.get_ident():  # on the loop: the turn is still to come
+            self._interrupt()
+
+    def _interrupt(self) -> None:
+        """End the current ``select`` wait (thread-safe; cheap when one is pending)."""
         if self._woken:
             return
         self._woken = True
@@ -288,22 +321,56 @@ class Reactor:
     # -- the loop ------------------------------------------------------------------------------------
     def _turn_prepare(self) -> float | None:
         now = time.monotonic()
-        earliest: float | None = None
-        for channel in list(self._channels):
+        due: set[Channel] = set()
+        if self._wake_all:
+            self._wake_all = False
+            due.update(self._channels)
+        woken = self._woken_channels
+        while woken:
+            due.add(woken.popleft())
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            at, _, channel = heapq.heappop(heap)
+            if channel._heap_at != at or channel.closed:
+                continue  # stale: superseded by an earlier entry, or the channel is gone
+            channel._heap_at = None
+            if channel._deadline is not None and channel._deadline > now:
+                self._schedule(channel, channel._deadline)  # it moved later: no work yet
+            else:
+                due.add(channel)
+        for channel in due:
+            if channel.closed:
+                continue
             deadline = channel.service(now)
-            if deadline is not None and (earliest is None or deadline < earliest):
-                earliest = deadline
-        for channel in self._channels:
+            if channel.closed:
+                continue
+            self._schedule(channel, deadline)
             mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.transport.wants_write else 0)
             if mask != channel._mask:
                 channel._mask = mask
                 self._selector.modify(channel.transport.sock, mask, channel)
-        self.planned_wake = earliest
-        if earliest is None:
+        # When this thread will next look at the channels: a client thread that serviced its
+        # channel itself (``_client._Sync.kick``) wakes us only for an earlier deadline.
+        if self._wake_all or woken:  # a service woke a channel (a handler wrote to another)
+            self.planned_wake = now
+            return 0.0
+        if not heap:
+            self.planned_wake = None
             return None
-        return max(0.0, earliest - time.monotonic())
+        self.planned_wake = heap[0][0]
+        return max(0.0, heap[0][0] - time.monotonic())
+
+    def _schedule(self, channel: Channel, deadline: float | None) -> None:
+        channel._deadline = deadline
+        # Only an earlier deadline needs a new heap entry; a later one is found when the
+        # current entry comes due (heartbeat deadlines mostly move later), so the heap holds
+        # about one entry per channel however often channels are serviced.
+        if deadline is not None and (channel._heap_at is None or deadline < channel._heap_at):
+            channel._heap_at = deadline
+            heapq.heappush(self._deadlines, (deadline, next(self._seq), channel))
 
     def _run(self) -> None:
+        self._thread_id = threading.get_ident()
         try:
             while True:
                 with self.lock:
@@ -346,6 +413,8 @@ class Reactor:
                 data.on_writable()
             if mask & selectors.EVENT_READ and not data.closed:
                 data.on_readable()
+            if not data.closed:  # flush what the input caused, update the mask and deadline
+                self._woken_channels.append(data)
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(64):  # bounded: a flood of connects must not starve the others

@@ -20,7 +20,7 @@ the handshake's held buffer, released only when authentication succeeds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..codec.composite import Composite
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
@@ -78,6 +78,12 @@ class Connection:
         self._events_sink: list[Event] = []
         self._dispositions_pending: set[Session] = set()
         self._out = bytearray()
+        #: Called with no arguments when this connection queues output (a frame or a batched
+        #: disposition) for the first time since ``data_to_send()`` last drained it: at most
+        #: once per drain, so a server adapter can keep a set of connections to flush instead
+        #: of asking every connection after every handler call. ``None``: nobody listens.
+        self.on_output: Callable[[], None] | None = None
+        self._output_noted = False
         self._reader = FrameReader(config.max_frame_size)
         self._fsm: StateMachine[CS, CI] = StateMachine(CONNECTION_TRANSITIONS, CS.START)
         self._idle = IdleTimer(None)
@@ -168,10 +174,12 @@ class Connection:
         Before draining, senders whose receiver asked to drain and that have nothing queued
         complete the drain (spec 2.6.7), and batched dispositions are written.
         """
+        self._output_noted = True  # what this call writes leaves with it: nothing to note
         if self._handshake.header_sent and not self.finished:
             for session in list(self._sessions.values()):
                 session._answer_drains()
         self._flush_all_dispositions()
+        self._output_noted = False
         if not self._out:
             return b""
         data = bytes(self._out)
@@ -394,7 +402,14 @@ class Connection:
     def _buffer(self) -> bytearray:
         return self._handshake.buffer()
 
+    def _note_output(self) -> None:
+        if not self._output_noted:
+            self._output_noted = True
+            if self.on_output is not None:
+                self.on_output()
+
     def _send_frame(self, channel: int, body: Composite, *, flush: bool = True) -> None:
+        self._note_output()
         if flush and self._dispositions_pending:
             self._flush_all_dispositions()
         if trace.ENABLED:
@@ -402,6 +417,7 @@ class Connection:
         encode_frame(self._buffer(), channel, body)
 
     def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
+        self._note_output()
         if self._dispositions_pending:
             self._flush_all_dispositions()
         done = writer.write_frame(self._out, channel, self.remote_max_frame_size)

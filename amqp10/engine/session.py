@@ -279,6 +279,7 @@ class Session:
         if settle:
             (self._outgoing if role is Role.SENDER else self._incoming).pop(delivery.id, None)
         self.connection._dispositions_pending.add(self)
+        self.connection._note_output()
 
     def _flush_dispositions(self) -> None:
         """Write queued dispositions, merging consecutive ids with the same role, state and

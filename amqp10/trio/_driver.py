@@ -11,6 +11,8 @@ Must never: interpret events (the owner's callback does) or block the trio threa
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 import ssl
@@ -22,7 +24,7 @@ from ..codec.spec import Error
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
 
-__all__ = ["Pump", "describe_failure", "READ_SIZE"]
+__all__ = ["Pump", "Timer", "describe_failure", "READ_SIZE"]
 
 log = logging.getLogger("amqp10.trio")
 
@@ -43,6 +45,75 @@ def describe_failure(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class _Waker:
+    """A reusable wake-up for one task on the trio thread: a flag and the parked task. Unlike
+    a ``trio.Event`` per wait it allocates nothing per wake-up."""
+
+    __slots__ = ("woken", "_parked", "_abort_fn")
+
+    def __init__(self) -> None:
+        self.woken = False
+        self._parked: object | None = None
+        self._abort_fn = self._abort
+
+    def set(self) -> None:
+        """Wake the parked task (or make its next ``park`` return at once). trio thread only."""
+        self.woken = True
+        task = self._parked
+        if task is not None:
+            self._parked = None
+            trio.lowlevel.reschedule(task)
+
+    def _abort(self, raise_cancel: object) -> object:
+        self._parked = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def park(self) -> None:
+        """Sleep until ``set`` (cancellable). The caller clears ``woken`` before its turn and
+        parks only if it is still clear."""
+        self._parked = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_fn)
+
+
+class Timer:
+    """Wakes many pumps at their deadlines from one task, so a connection's heartbeat costs a
+    heap entry instead of a cancel scope whose deadline fires (a server's connections share
+    one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per earliest deadline.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Pump]] = []
+        self._seq = itertools.count()
+        self._waker = _Waker()
+
+    def schedule(self, pump: "Pump", deadline: float) -> None:
+        """Wake ``pump`` at ``deadline`` (trio thread only)."""
+        pump._timer_at = deadline
+        entry = (deadline, next(self._seq), pump)
+        heapq.heappush(self._heap, entry)
+        if self._heap[0] is entry:  # earlier than what the timer sleeps for
+            self._waker.set()
+
+    async def run(self) -> None:
+        """Wake pumps as their deadlines pass, until cancelled."""
+        heap = self._heap
+        waker = self._waker
+        while True:
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                at, _, pump = heapq.heappop(heap)
+                if pump._timer_at != at or pump.done:
+                    continue  # stale: an earlier entry replaced it, or the pump is gone
+                pump._timer_at = None
+                if pump._deadline is not None and pump._deadline > now:
+                    self.schedule(pump, pump._deadline)  # it moved later: nothing due yet
+                else:
+                    pump._waker.set()
+            waker.woken = False
+            with trio.move_on_at(heap[0][0] if heap else math.inf):
+                await waker.park()
+
+
 class Pump:
     """Runs one connection's I/O until the engine is finished or the stream breaks.
 
@@ -55,6 +126,8 @@ class Pump:
             why, *before* the engine is told (so the reason reaches the user); the callee
             feeds the engine its end of input.
         on_written: called each time the stream has taken a batch of bytes.
+        timer: a ``Timer`` shared by many pumps (a server's), or ``None``: this pump sleeps
+            until its own deadline in its own cancel scope.
 
     Attributes:
         in_flight: bytes taken from the engine that the stream has not accepted yet.
@@ -67,6 +140,8 @@ class Pump:
         on_events: Callable[[list[Event]], None],
         on_lost: Callable[[str], None],
         on_written: Callable[[], None] | None = None,
+        *,
+        timer: Timer | None = None,
     ) -> None:
         self.stream = stream
         self.engine = engine
@@ -74,7 +149,15 @@ class Pump:
         self._on_lost = on_lost
         self._on_written = on_written
         self.in_flight = 0
-        self._wake = trio.Event()
+        # The writer's wake-up, reused for the connection's life: never a new Event or
+        # CancelScope per turn (with 10,000 connections those lived until the next heartbeat
+        # and made the old GC generation churn).
+        self._waker = _Waker()
+        self._timer = timer
+        #: the engine's next deadline after the last turn, and this pump's live entry in the
+        #: timer's heap (``Timer`` only)
+        self._deadline: float | None = None
+        self._timer_at: float | None = None
         self._broken: str | None = None
         self.done = False
         #: sent as CLOSE if the pump is cancelled while the connection is open (a server
@@ -89,7 +172,7 @@ class Pump:
         except RuntimeError:
             in_trio = False
         if in_trio:
-            self._wake.set()
+            self._waker.set()
         else:
             try:
                 self._token.run_sync_soon(self.wakeup)
@@ -104,7 +187,7 @@ class Pump:
         if self._broken is None and not self.engine.finished:
             self._broken = reason
             self._on_lost(reason)
-        self._wake.set()
+        self._waker.set()
 
     async def run(self) -> None:
         """Pump until done; then close the stream. Never raises for I/O failures, and a bug
@@ -142,28 +225,55 @@ class Pump:
             scope.cancel()
 
     async def _writer(self) -> None:
+        # One cancel scope serves every park until its deadline fires (a heartbeat is due):
+        # only then is a new one made. With a ``Timer`` the scope never gets a deadline: the
+        # timer wakes us. A wake-up moves no deadline and allocates nothing.
+        while await self._writer_turns():
+            pass
+
+    async def _writer_turns(self) -> bool:
+        """Run writer turns inside one cancel scope; True: the scope's deadline fired (run
+        again), False: done (the engine finished or the stream broke)."""
         engine = self.engine
-        while self._broken is None:
-            self._wake = trio.Event()
-            deadline = engine.tick(trio.current_time())
-            self._deliver(engine.take_events())
-            out = engine.data_to_send()
-            if out:
-                self.in_flight = len(out)
-                try:
-                    await self.stream.send_all(out)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    self._lost(describe_failure(exc))
-                    return
-                finally:
-                    self.in_flight = 0
-                if self._on_written is not None:
-                    self._on_written()
-                continue  # the engine counted it as written at this turn's tick (idle.py)
-            if engine.finished:
-                return
-            with trio.move_on_at(math.inf if deadline is None else deadline):
-                await self._wake.wait()
+        waker = self._waker
+        timer = self._timer
+        with trio.CancelScope() as scope:
+            while self._broken is None:
+                waker.woken = False
+                deadline = engine.tick(trio.current_time())
+                self._deliver(engine.take_events())
+                out = engine.data_to_send()
+                if out:
+                    self.in_flight = len(out)
+                    try:
+                        await self.stream.send_all(out)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                        self._lost(describe_failure(exc))
+                        return False
+                    finally:
+                        self.in_flight = 0
+                    if self._on_written is not None:
+                        self._on_written()
+                    continue  # the engine counted it as written at this turn's tick (idle.py)
+                if engine.finished:
+                    return False
+                if waker.woken:
+                    continue
+                self._deadline = deadline
+                if timer is not None:
+                    # Only an earlier deadline needs a new entry; a later one is found when
+                    # the current entry comes due (heartbeat deadlines mostly move later).
+                    if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
+                        timer.schedule(self, deadline)
+                    await waker.park()
+                    continue
+                scope.deadline = math.inf if deadline is None else deadline
+                await waker.park()
+                if scope.cancel_called:  # the deadline passed as we were woken: a send in
+                    return True  # this scope would be cancelled half-way, so take a new one
+                scope.deadline = math.inf
+            return False
+        return True
 
     async def _reader(self) -> None:
         engine = self.engine
@@ -176,9 +286,21 @@ class Pump:
             if not data:
                 if not engine.finished:
                     self._lost("the peer closed the socket before the AMQP close handshake")
-                self._wake.set()
+                self._waker.set()
                 return
-            self._deliver(engine.receive_data(data))
-            self._wake.set()
-            if engine.finished:
-                return
+            events = engine.receive_data(data)
+            if events or engine.finished:
+                self._deliver(events)
+                self._waker.set()
+                if engine.finished:
+                    return
+                continue
+            # Bytes that made no event (a heartbeat, part of a frame): stamp the read by
+            # ticking here and wake the writer only if that queued a frame or moved the
+            # deadline earlier, so an idle connection's heartbeat costs no writer turn.
+            deadline = engine.tick(trio.current_time())
+            planned = self._deadline
+            if engine.has_data_to_send or engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+                self._waker.set()
+            else:
+                self._deadline = deadline  # later: the timer re-files rather than wakes us

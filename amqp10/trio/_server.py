@@ -21,7 +21,7 @@ from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
 from ..tls import certificate_identity
-from ._driver import Pump, describe_failure
+from ._driver import Pump, Timer, describe_failure
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -77,10 +77,15 @@ async def serve(
     server = Server(bound[0], bound[1], ssl_context is not None)
     log.info("serving on %s:%d%s", server.host, server.port, " (TLS)" if ssl_context is not None else "")
 
+    # One task wakes every connection at its deadline (heartbeats), rather than a cancel
+    # scope per connection firing: see ``Timer``.
+    timer = Timer()
+
     async def per_connection(stream: trio.SocketStream) -> None:
-        await _serve_one(stream, handler, server, ssl_context, make_config)
+        await _serve_one(stream, handler, server, ssl_context, make_config, timer)
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(timer.run)
         await nursery.start(trio.serve_listeners, per_connection, listeners)
         task_status.started(server)
 
@@ -91,6 +96,7 @@ async def _serve_one(
     server: Server,
     ssl_context: ssl.SSLContext | None,
     make_config: Callable[[str | None], Config],
+    timer: Timer,
 ) -> None:
     peer = raw.socket.getpeername()
     address = (str(peer[0]), int(peer[1]))
@@ -111,7 +117,7 @@ async def _serve_one(
     engine.open()
 
     def call(handler_call: Callable[[], None], about: ServedConnection | None) -> None:
-        call_handler(handler_call, about, server.connections)
+        call_handler(handler_call, about)
 
     def on_events(events: list[Event]) -> None:
         call(lambda: handler.events_received(conn, events), conn)
@@ -122,7 +128,7 @@ async def _serve_one(
         if events:
             on_events(events)
 
-    pump = Pump(stream, engine, on_events, on_lost)
+    pump = Pump(stream, engine, on_events, on_lost, timer=timer)
     pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
     conn = ServedConnection(engine, address, identity, pump.wakeup)
     server.connections.append(conn)
