@@ -5,11 +5,13 @@ came due. With 10,000 connections a scan of all of them after every call starved
 
 from __future__ import annotations
 
+import asyncio
 import types
 from typing import Any, Callable, Sequence
 
 import trio
 
+import amqp10.asyncio
 import amqp10.trio
 import amqp10.trio._driver as driver
 from amqp10 import Accepted, Message
@@ -18,6 +20,7 @@ from amqp10.blocking import connect, listen
 from amqp10.engine.connection import Connection as EngineConnection
 from amqp10.engine.events import DeliveryReceived, Event, LinkRemotelyAttached, SessionRemotelyBegun
 from amqp10.engine.link import Receiver, Sender
+from support import asyncio_helpers
 from support.trio_helpers import serving, trio_test
 
 BYSTANDERS = 8
@@ -221,3 +224,42 @@ async def test_serve_heartbeats_every_silent_connection_at_its_own_deadline() ->
         finally:
             for conn in conns:
                 await trio.to_thread.run_sync(conn.close)
+
+
+@asyncio_helpers.asyncio_test
+async def test_asyncio_serve_routes_a_message_without_touching_the_other_connections_engines() -> None:
+    async with asyncio_helpers.serving(_Forward()) as server:
+        async with amqp10.asyncio.connect(server.url, timeout=5) as watcher:
+            receiver = await watcher.open_receiver("out")
+            bystanders = [await amqp10.asyncio.connect(server.url, timeout=5) for _ in range(BYSTANDERS)]
+            try:
+                watcher_conn, *idle = server.connections
+                async with amqp10.asyncio.connect(server.url, timeout=5) as talker:
+                    sender = await talker.open_sender("in")
+                    assert await sender.send(Message(body="warm-up")) == Accepted()
+                    assert (await receiver.receive(timeout=5)).message.body == "warm-up"
+                    talker_conn = server.connections[-1]
+                    counted_idle = _count([c.engine for c in idle])
+                    counted_active = _count([watcher_conn.engine, talker_conn.engine])
+                    for n in range(20):
+                        assert await sender.send(Message(body=n)) == Accepted()
+                        assert (await receiver.receive(timeout=5)).message.body == n
+                    assert all(c.calls > 0 for c in counted_active)  # the counters do count
+                    assert [c.calls for c in counted_idle] == [0] * BYSTANDERS
+            finally:
+                for conn in bystanders:
+                    await conn.aclose()
+
+
+@asyncio_helpers.asyncio_test
+async def test_asyncio_serve_heartbeats_every_silent_connection_at_its_own_deadline() -> None:
+    # The clients are blocking ones (threads), so they do not share the loop under test.
+    async with asyncio_helpers.serving(_Forward()) as server:
+        conns = [await asyncio.to_thread(lambda: connect(server.url, idle_timeout=IDLE, timeout=5)) for _ in range(2)]
+        try:
+            await asyncio.sleep(5 * IDLE)
+            assert [conn.closed for conn in conns] == [False, False]
+            assert len(server.connections) == 2
+        finally:
+            for conn in conns:
+                await asyncio.to_thread(conn.close)
