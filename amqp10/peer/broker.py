@@ -73,6 +73,7 @@ from ..engine.events import (
 )
 from ..engine.link import Link, Receiver, Sender
 from ..engine.states import ConnectionState, LinkState
+from .filters import FilterError, SourceFilters
 from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
 from .sections import find_to, rewrite_for_redelivery
@@ -238,13 +239,22 @@ class Broker(Handler):
             node: Node = self._new_dynamic_queue()
         else:
             node = self._lookup(source.address, capabilities(source.capabilities))
-        # 3.5.3: we apply no filter (the answer lists the filters in force: none), and tell the
-        # client how messages are distributed from this node.
+        try:
+            filters = SourceFilters(source.filter, link.session.connection)
+        except FilterError as exc:
+            raise Refused(AmqpErrorCondition.INVALID_FIELD, str(exc)) from None
+        # 3.5.3 distribution-mode: a topic gives every subscriber a copy; on a queue, ``copy``
+        # browses (sees messages without taking them) and anything else takes them (move).
+        if isinstance(node, Topic):
+            mode = StdDistMode.COPY
+        else:
+            mode = StdDistMode.COPY if source.distribution_mode == StdDistMode.COPY else StdDistMode.MOVE
+        # 3.5.3 filter: the answer lists exactly the filters in force; others are left out.
         link.source = dataclasses.replace(
             source,
             address=node.address,
-            filter=None,
-            distribution_mode=StdDistMode.COPY if isinstance(node, Topic) else StdDistMode.MOVE,
+            filter=filters.applied,
+            distribution_mode=mode,
         )
         link.attach()
         outlet = Outlet(
@@ -254,7 +264,11 @@ class Broker(Handler):
             owns_node=owns,
             default_outcome=source.default_outcome,
             touched=self._touched,
+            filters=filters,
+            browsing=mode == StdDistMode.COPY,
         )
+        if outlet.browsing:
+            self._dirty_queues.add(outlet.queue)
         node.links.add(outlet)
         self._outlets[link] = outlet
         log.debug("attached %r", outlet)
@@ -350,7 +364,7 @@ class Broker(Handler):
     # -- messages in -----------------------------------------------------------------------------
     def _on_message(self, inlet: Inlet, delivery: Delivery) -> None:
         self._grant_due.add(inlet)
-        message = StoredMessage(bytes(delivery.payload), delivery.message_format)
+        message = StoredMessage(bytes(delivery.payload), delivery.message_format, origin=inlet.link.session.connection)
         node = inlet.node
         if node is None:
             try:
@@ -396,6 +410,14 @@ class Broker(Handler):
     def _on_outcome(self, outlet: Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
         message = outlet.unsettled.get(delivery)
         if message is None:
+            return
+        if outlet.browsing:
+            # A browser's copy: whatever its outcome, the message stays on the queue (3.5.3).
+            if settled or isinstance(state, (Accepted, Rejected, Released, Modified)):
+                del outlet.unsettled[delivery]
+                if not delivery.settled:
+                    delivery.settle()
+                    self._touch(delivery.link)
             return
         queue = outlet.queue
         if isinstance(state, (Accepted, Rejected)):
@@ -460,7 +482,9 @@ class Broker(Handler):
         node.links.discard(outlet)
         unsettled = list(outlet.unsettled.values())
         outlet.unsettled.clear()
-        if isinstance(node, Topic):
+        if outlet.browsing:
+            outlet.queue.remove_browser(outlet)
+        elif isinstance(node, Topic):
             queue = node.unsubscribe(outlet)
             if queue is not None:
                 for message in unsettled:
