@@ -8,8 +8,8 @@ driven purely by ``events_received`` calls on the adapter's one thread (blocking
 ``serve``) or by an in-memory pump in tests, and touches the engines of several connections in
 one call (a message from connection A goes out on connection B) without locks.
 
-Must never: do I/O, read a clock, or decode more of a message than its properties section (the
-anonymous relay needs ``to``; nothing else is looked at).
+Must never: do I/O, read a clock, or decode a message body (the anonymous relay reads ``to``;
+a receiver's filters read the header, properties and application-properties, ``filters.py``).
 
 Behaviour, with the spec sections it follows:
 
@@ -36,6 +36,15 @@ Behaviour, with the spec sections it follows:
   without an outcome applies the source's default-outcome (3.5.3), ``accepted`` when the
   client proposed none. Unsettled messages of a receiver that detaches or whose connection
   goes away come back as if ``modified`` with ``delivery-failed``.
+- *Filters* (3.5.3 ``filter``, ``filters.py``). A receiver's selector, legacy direct/topic
+  binding and no-local filters decide which messages it gets: on a topic, which copies go into
+  its subscription; on a queue, which messages it may take (the others wait for other
+  consumers). The ATTACH answer's source lists exactly the filters in force; a filter type this
+  peer does not know is left out, and a malformed one refuses the link with
+  ``amqp:invalid-field``.
+- *Distribution mode* (3.5.3 ``distribution-mode``). The answer states the mode in force: ``copy``
+  on a topic; on a queue, ``copy`` when asked for (a browser: it is shown each waiting message
+  once, its outcomes change nothing, and consumers still take the messages), ``move`` otherwise.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ Owns: where a message waits between the link that brought it and the link that t
 gets it next, and how much memory that may take. A ``Queue`` hands each message to exactly one
 consumer, rotating over the consumers that have credit (so consumers with equal credit get equal
 shares); a ``Topic`` gives every subscriber its own bounded ``Queue`` and puts a copy of each
-message in all of them. Must never: touch an engine, a socket or a clock, decode a message, or
-decide what an outcome means (``broker.py`` owns the protocol; this module only counts and
-orders).
+message in all of them. A consumer's filters (``Consumer.accepts``) decide which messages it
+may take from a queue and which copies go into its subscription; a ``Browser`` (distribution
+mode ``copy``) is shown each waiting message once, in arrival order, and takes none.
+Must never: touch an engine, a socket or a clock, decode a message, or decide what an outcome
+means (``broker.py`` owns the protocol; this module only counts and orders).
 
 Memory is bounded by ``NodeLimits``: a node reports ``room()``, the number of messages it may
 still take, and the broker grants senders no more credit than that, so a full queue stops its
