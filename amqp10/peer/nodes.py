@@ -22,7 +22,7 @@ import enum
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 __all__ = [
     "NodeKind",
@@ -161,7 +161,9 @@ class Queue:
         self._ready: deque[StoredMessage] = deque()
         self._consumers: list[Consumer] = []
         self._next = 0  # round-robin position in _consumers
-        self._browsers: dict[Browser, int] = {}  # browser -> serial of the last message it saw
+        # browser -> [serial of the last message it saw, whether a message it has not seen
+        # was given back to the front since (then its unseen messages are not only a suffix)]
+        self._browsers: dict[Browser, list[Any]] = {}
         self._serial = 0  # serial of the last message put
         self._held_count = 0  # ready + handed out, unsettled
         self._held_bytes = 0
@@ -234,7 +236,7 @@ class Queue:
     def add_browser(self, browser: Browser) -> None:
         """Start showing ``browser`` the messages waiting from now on, each once, oldest
         first, without taking them (it starts before every message still waiting)."""
-        self._browsers[browser] = 0
+        self._browsers[browser] = [0, True]
 
     def remove_browser(self, browser: Browser) -> None:
         """Stop showing ``browser`` messages."""
@@ -269,6 +271,11 @@ class Queue:
         back = list(messages)
         for message in reversed(back):
             self._ready.appendleft(message)
+        if self._browsers and back:
+            newest = max(message.serial for message in back)
+            for state in self._browsers.values():
+                if newest > state[0]:
+                    state[1] = True
 
     def resize(self, message: StoredMessage, new_payload: bytes) -> None:
         """Replace a held message's payload (a rewritten header), keeping the byte count."""
@@ -338,22 +345,36 @@ class Queue:
 
     def _show_browsers(self) -> int:
         shown = 0
-        for browser, cursor in list(self._browsers.items()):
+        for browser, state in self._browsers.items():
+            cursor, scattered = state
+            if cursor >= self._serial and not scattered:
+                continue  # seen everything put so far
             room = browser.capacity()
             if room <= 0:
                 continue
-            # Unseen messages in arrival order (a message given back keeps its serial, so a
-            # browser that went past it does not see it twice).
-            unseen = sorted((m for m in self._ready if m.serial > cursor), key=lambda m: m.serial)
+            if scattered:
+                # Unseen messages given back to the front: all of them, in arrival order (a
+                # message keeps its serial when given back, so none is shown twice).
+                unseen = sorted((m for m in self._ready if m.serial > cursor), key=lambda m: m.serial)
+                state[1] = False
+            else:
+                # Otherwise the unseen messages are the newest: a suffix of the queue.
+                unseen = []
+                for message in reversed(self._ready):
+                    if message.serial <= cursor:
+                        break
+                    unseen.append(message)
+                unseen.reverse()
             for message in unseen:
                 if room <= 0:
+                    state[1] = state[1] or scattered  # the rest is still out of order
                     break
                 cursor = message.serial
                 if browser.accepts(message):
                     browser.browse(message)
                     room -= 1
                     shown += 1
-            self._browsers[browser] = cursor
+            state[0] = cursor
         return shown
 
 

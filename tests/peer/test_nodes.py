@@ -224,3 +224,24 @@ def test_Queue_does_not_show_a_browser_a_released_message_it_already_saw() -> No
     queue.give_back(taker.got)
     queue.dispatch()
     assert len(browser.got) == 1
+
+
+def test_Queue_shows_a_browser_a_message_given_back_before_it_saw_it_in_arrival_order() -> None:
+    queue = Queue("q", NodeLimits())
+    browser = Looker(credit=0)
+    queue.add_browser(browser)
+    taker = Taker(credit=1)
+    queue.add_consumer(taker)
+    for message in _messages(3):
+        queue.put(message)
+    queue.dispatch()
+    assert [m.payload[0] for m in taker.got] == [0]
+    queue.give_back(taker.got)  # released: back at the front, ahead of 1 and 2
+    browser.credit = 2
+    queue.dispatch()
+    browser.credit = 10
+    queue.dispatch()
+    assert [m.payload[0] for m in browser.got] == [0, 1, 2]
+    queue.put(StoredMessage(b"\x03"))
+    queue.dispatch()
+    assert [m.payload[0] for m in browser.got] == [0, 1, 2, 3]
