@@ -46,6 +46,7 @@ from .blocking import Tracker as Tracker
 from .blocking import connect as connect
 from .blocking import listen as listen
 from .errors import AMQPError as AMQPError
+from .errors import AnonymousRelayNotOfferedError as AnonymousRelayNotOfferedError
 from .errors import ConnectionClosedError as ConnectionClosedError
 from .errors import DecodeError as DecodeError
 from .errors import EncodeError as EncodeError
@@ -55,6 +56,7 @@ from .errors import LocalProtocolError as LocalProtocolError
 from .errors import RemoteProtocolError as RemoteProtocolError
 from .errors import SASLError as SASLError
 from .errors import SessionEndedError as SessionEndedError
+from .errors import SourceDowngradedError as SourceDowngradedError
 from .errors import Timeout as Timeout
 
 __version__ = "0.1.0.dev0"

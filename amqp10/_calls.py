@@ -29,6 +29,7 @@ from ._api import ClientCore, LinkRecord, SessionRecord, encode_for
 from ._delivery import Delivery, Runner
 from ._options import DEFAULT_CREDIT, ReceiverOptions, SenderOptions, receiver_attach, sender_attach
 from ._requests import Requests
+from ._terminus_checks import check_anonymous_relay, source_downgrade
 from .codec.message import Message
 from .engine.delivery import Delivery as EngineDelivery
 from .errors import AMQPError
@@ -134,6 +135,11 @@ def open_sender(
 ) -> Steps[LinkRecord]:
     """Attach a sending link and wait for the peer's ATTACH (``LinkDetachedError`` if refused)."""
     attach = sender_attach(address, **options)
+    if address is None and not options.get("dynamic"):
+        # An anonymous sender needs the peer's ANONYMOUS-RELAY: without it the messages may
+        # be accepted and dropped (AnonymousRelayNotOfferedError, before anything is sent).
+        yield Wait(session.core.opened_or_failed, timeout, "waiting for the peer's OPEN")
+        check_anonymous_relay(session.core)
     record = run(lambda: session.attach_sender(address, attach, name=options.get("name")))
     yield Wait(record.attached_or_failed, timeout, f"attaching a sender to {address!r}")
     return record
@@ -149,6 +155,14 @@ def open_receiver(
     record = run(lambda: session.attach_receiver(address, attach, credit=credit, auto_accept=auto_accept, name=options.get("name")))
     what = "a dynamic receiver" if options.get("dynamic") else f"a receiver from {address!r}"
     yield Wait(record.attached_or_failed, timeout, f"attaching {what}")
+    # 3.5.3: filters left out of the answer, or another distribution-mode, are not in force.
+    downgrade = source_downgrade(record.link, record.describe())
+    if downgrade is not None and options.get("on_downgrade", "close") == "close":
+        try:
+            yield from finish_link(run, record, closed=True, timeout=timeout, cleanup=True)
+        except AMQPError:
+            pass  # the downgrade is the news; the link is closing either way
+        raise downgrade
     return record
 
 

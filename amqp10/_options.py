@@ -13,7 +13,7 @@ import enum
 import ssl
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypedDict
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict
 
 from . import tls
 from .codec.limits import Limits
@@ -475,6 +475,11 @@ class ReceiverOptions(TypedDict, total=False):
         dynamic_node_properties: properties of the node a dynamic receiver asks for.
         properties: link properties (``str`` keys are sent as symbols).
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
+        on_downgrade: what ``open_receiver`` does when the peer's ATTACH leaves out a
+            filter asked for or states another distribution-mode (spec 3.5.3): ``"close"``
+            (default) closes the link and raises ``SourceDowngradedError``; ``"keep"`` keeps
+            it, and ``Receiver.downgrade`` says what is missing (``Receiver.filters`` and
+            ``Receiver.distribution_mode`` say what is in force either way).
         max_message_size: the largest message this receiver takes, in bytes, advertised in
             ATTACH; a larger delivery closes the link with
             ``amqp:link:message-size-exceeded`` (``LinkDetachedError``) before it is
@@ -497,6 +502,7 @@ class ReceiverOptions(TypedDict, total=False):
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
     max_message_size: int | None
+    on_downgrade: Literal["close", "keep"]
 
 
 def sender_attach(
@@ -558,16 +564,21 @@ def receiver_attach(
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
     max_message_size: int | None = None,
+    on_downgrade: str = "close",
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
-    ``name``, ``credit`` and ``auto_accept`` are the adapter's business, not ATTACH fields: they are
-    accepted here so ``ReceiverOptions`` can be passed through whole, and ignored.
+    ``name``, ``credit``, ``auto_accept`` and ``on_downgrade`` are the adapter's business, not
+    ATTACH fields: they are accepted here so ``ReceiverOptions`` can be passed through whole
+    (``on_downgrade`` is only checked).
 
     Raises:
-        ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3), or
-            a ``max_message_size`` that is not a ulong.
+        ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3),
+            a ``max_message_size`` that is not a ulong, or an ``on_downgrade`` other than
+            ``"close"`` or ``"keep"``.
     """
+    if on_downgrade not in ("close", "keep"):
+        raise ValueError(f"on_downgrade must be 'close' or 'keep', not {on_downgrade!r}")
     if dynamic and address is not None:
         raise ValueError("a dynamic receiver gets its address from the peer: pass address=None")
     if max_message_size is not None and not 0 <= max_message_size < 1 << 64:

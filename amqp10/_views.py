@@ -13,7 +13,9 @@ from typing import Any
 from ._api import OUTCOMES, ClientCore, LinkRecord
 from ._options import ClientOptions
 from ._requests import Requests
+from ._terminus_checks import distribution_mode_in_force, filters_in_force, source_downgrade
 from .engine.delivery import Delivery as EngineDelivery
+from .errors import SourceDowngradedError
 
 __all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView", "TrackerView"]
 
@@ -117,6 +119,25 @@ class ReceiverView(LinkView):
     def queued(self) -> int:
         """Deliveries arrived and not yet taken by ``receive``."""
         return len(self._record.deliveries)
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        """The filters in force: the filter set of the peer's attached source (spec 3.5.3:
+        it lists only the filters the peer applies), by name; ``{}`` when none."""
+        return filters_in_force(self._record.link)
+
+    @property
+    def distribution_mode(self) -> str | None:
+        """The distribution-mode the peer stated for the source (``"move"``: messages are
+        taken; ``"copy"``: they are browsed), or ``None`` if it stated none."""
+        return distribution_mode_in_force(self._record.link)
+
+    @property
+    def downgrade(self) -> SourceDowngradedError | None:
+        """How the attached source falls short of the one asked for (filters not applied, a
+        different distribution-mode), or ``None``. Only a receiver opened with
+        ``on_downgrade="keep"`` can have one; otherwise ``open_receiver`` raised it."""
+        return source_downgrade(self._record.link, self._record.describe())
 
 
 class RequesterView:

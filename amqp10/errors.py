@@ -28,6 +28,8 @@ __all__ = [
     "ConnectionClosedError",
     "SessionEndedError",
     "LinkDetachedError",
+    "SourceDowngradedError",
+    "AnonymousRelayNotOfferedError",
     "SASLError",
     "Timeout",
 ]
@@ -59,6 +61,43 @@ class SessionEndedError(AMQPError):
 
 class LinkDetachedError(AMQPError):
     """The link was detached or closed (by the peer with ``condition``, or locally)."""
+
+
+class SourceDowngradedError(LinkDetachedError):
+    """The peer attached a receiver with less than its source asked for, and the client
+    closed the link (``open_receiver``'s default, ``on_downgrade="close"``).
+
+    The peer's ATTACH left out filters it was asked to apply (spec 3.5.3: the answer lists
+    only the filters in force) or stated another distribution-mode (``move`` for a ``copy``
+    browser: it would take the messages it was meant to show). It is a ``LinkDetachedError``
+    because the link is closed when this is raised, just as when the peer refuses it.
+
+    Attributes:
+        missing_filters: the names of the filters the peer did not apply.
+        requested_distribution_mode: the mode asked for (``None``: none asked).
+        distribution_mode: the mode the peer stated (``None``: none stated).
+    """
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        condition: str | None = None,
+        info: Mapping[Any, Any] | None = None,
+        missing_filters: tuple[str, ...] = (),
+        requested_distribution_mode: str | None = None,
+        distribution_mode: str | None = None,
+    ) -> None:
+        super().__init__(description, condition=condition, info=info)
+        self.missing_filters = missing_filters
+        self.requested_distribution_mode = requested_distribution_mode
+        self.distribution_mode = distribution_mode
+
+
+class AnonymousRelayNotOfferedError(AMQPError):
+    """``open_sender(None)`` on a connection whose peer did not offer ``ANONYMOUS-RELAY`` in
+    its OPEN: the peer would not route messages by their ``to`` (some accept them and drop
+    them), so no link was attached. Open a sender per address instead."""
 
 
 class SASLError(AMQPError):

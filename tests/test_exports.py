@@ -168,6 +168,7 @@ DESIGN_NAMES = [
         for n in (
             "AMQPError", "DecodeError", "FramingError", "ConnectionClosedError",
             "SessionEndedError", "LinkDetachedError", "SASLError", "Timeout",
+            "SourceDowngradedError", "AnonymousRelayNotOfferedError",
         )
     ),
     "amqp10.connect",
@@ -272,7 +273,8 @@ def test_outcomes_take_their_design_arguments() -> None:
     "name",
     [
         "DecodeError", "FramingError", "ConnectionClosedError", "SessionEndedError",
-        "LinkDetachedError", "SASLError", "Timeout",
+        "LinkDetachedError", "SASLError", "Timeout", "SourceDowngradedError",
+        "AnonymousRelayNotOfferedError",
     ],
 )
 def test_error_is_an_AMQPError_carrying_condition_and_description(name: str) -> None:

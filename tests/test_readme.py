@@ -80,3 +80,12 @@ def test_README_server_example_prints_the_message_and_the_client_sees_it_accepte
     exec(compile(block, "README server example", "exec"), {})
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert out.splitlines() == ["got hi", "Accepted()"]
+
+
+def test_README_filters_example_selects_and_browses_through_the_embedded_peer(
+    capsys: "object",
+) -> None:
+    block = _block_with("selector_filter(")
+    exec(compile(block, "README filters example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip().splitlines() == ["red colour = 'red' AND size > 2", "on the shelf on the shelf"]

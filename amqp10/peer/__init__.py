@@ -1,4 +1,5 @@
-"""The embedded peer behind ``amqp10 serve``: queues, topics, dynamic nodes, anonymous relay.
+"""The embedded peer behind ``amqp10 serve``: queues, topics, dynamic nodes, anonymous relay,
+source filters (JMS selectors, legacy bindings, no-local) and queue browsing.
 
 For development and tests. Production uses a broker or a router network: RabbitMQ, ActiveMQ
 Artemis, Apache Qpid (qpidd) or Qpid Dispatch / skupper-router.

@@ -8,8 +8,8 @@ driven purely by ``events_received`` calls on the adapter's one thread (blocking
 ``serve``) or by an in-memory pump in tests, and touches the engines of several connections in
 one call (a message from connection A goes out on connection B) without locks.
 
-Must never: do I/O, read a clock, or decode more of a message than its properties section (the
-anonymous relay needs ``to``; nothing else is looked at).
+Must never: do I/O, read a clock, or decode a message body (the anonymous relay reads ``to``;
+a receiver's filters read the header, properties and application-properties, ``filters.py``).
 
 Behaviour, with the spec sections it follows:
 
@@ -36,6 +36,15 @@ Behaviour, with the spec sections it follows:
   without an outcome applies the source's default-outcome (3.5.3), ``accepted`` when the
   client proposed none. Unsettled messages of a receiver that detaches or whose connection
   goes away come back as if ``modified`` with ``delivery-failed``.
+- *Filters* (3.5.3 ``filter``, ``filters.py``). A receiver's selector, legacy direct/topic
+  binding and no-local filters decide which messages it gets: on a topic, which copies go into
+  its subscription; on a queue, which messages it may take (the others wait for other
+  consumers). The ATTACH answer's source lists exactly the filters in force; a filter type this
+  peer does not know is left out, and a malformed one refuses the link with
+  ``amqp:invalid-field``.
+- *Distribution mode* (3.5.3 ``distribution-mode``). The answer states the mode in force: ``copy``
+  on a topic; on a queue, ``copy`` when asked for (a browser: it is shown each waiting message
+  once, its outcomes change nothing, and consumers still take the messages), ``move`` otherwise.
 """
 
 from __future__ import annotations
@@ -73,6 +82,7 @@ from ..engine.events import (
 )
 from ..engine.link import Link, Receiver, Sender
 from ..engine.states import ConnectionState, LinkState
+from .filters import FilterError, SourceFilters
 from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
 from .sections import find_to, rewrite_for_redelivery
@@ -238,13 +248,22 @@ class Broker(Handler):
             node: Node = self._new_dynamic_queue()
         else:
             node = self._lookup(source.address, capabilities(source.capabilities))
-        # 3.5.3: we apply no filter (the answer lists the filters in force: none), and tell the
-        # client how messages are distributed from this node.
+        try:
+            filters = SourceFilters(source.filter, link.session.connection)
+        except FilterError as exc:
+            raise Refused(AmqpErrorCondition.INVALID_FIELD, str(exc)) from None
+        # 3.5.3 distribution-mode: a topic gives every subscriber a copy; on a queue, ``copy``
+        # browses (sees messages without taking them) and anything else takes them (move).
+        if isinstance(node, Topic):
+            mode = StdDistMode.COPY
+        else:
+            mode = StdDistMode.COPY if source.distribution_mode == StdDistMode.COPY else StdDistMode.MOVE
+        # 3.5.3 filter: the answer lists exactly the filters in force; others are left out.
         link.source = dataclasses.replace(
             source,
             address=node.address,
-            filter=None,
-            distribution_mode=StdDistMode.COPY if isinstance(node, Topic) else StdDistMode.MOVE,
+            filter=filters.applied,
+            distribution_mode=mode,
         )
         link.attach()
         outlet = Outlet(
@@ -254,7 +273,11 @@ class Broker(Handler):
             owns_node=owns,
             default_outcome=source.default_outcome,
             touched=self._touched,
+            filters=filters,
+            browsing=mode == StdDistMode.COPY,
         )
+        if outlet.browsing:
+            self._dirty_queues.add(outlet.queue)
         node.links.add(outlet)
         self._outlets[link] = outlet
         log.debug("attached %r", outlet)
@@ -352,7 +375,7 @@ class Broker(Handler):
     # -- messages in -----------------------------------------------------------------------------
     def _on_message(self, inlet: Inlet, delivery: Delivery) -> None:
         self._grant_due.add(inlet)
-        message = StoredMessage(bytes(delivery.payload), delivery.message_format)
+        message = StoredMessage(bytes(delivery.payload), delivery.message_format, origin=inlet.link.session.connection)
         node = inlet.node
         if node is None:
             try:
@@ -398,6 +421,14 @@ class Broker(Handler):
     def _on_outcome(self, outlet: Outlet, delivery: Delivery, state: Any, settled: bool) -> None:
         message = outlet.unsettled.get(delivery)
         if message is None:
+            return
+        if outlet.browsing:
+            # A browser's copy: whatever its outcome, the message stays on the queue (3.5.3).
+            if settled or isinstance(state, (Accepted, Rejected, Released, Modified)):
+                del outlet.unsettled[delivery]
+                if not delivery.settled:
+                    delivery.settle()
+                    self._touch(delivery.link)
             return
         queue = outlet.queue
         if isinstance(state, (Accepted, Rejected)):
@@ -462,7 +493,9 @@ class Broker(Handler):
         node.links.discard(outlet)
         unsettled = list(outlet.unsettled.values())
         outlet.unsettled.clear()
-        if isinstance(node, Topic):
+        if outlet.browsing:
+            outlet.queue.remove_browser(outlet)
+        elif isinstance(node, Topic):
             queue = node.unsubscribe(outlet)
             if queue is not None:
                 for message in unsettled:

@@ -1,8 +1,8 @@
 """The broker's view of one link: what it sends from (``Outlet``) or receives into (``Inlet``).
 
 Owns: the per-link state the broker keeps beside the engine's link: for a client's receiver,
-the queue it consumes from, its unsettled deliveries and settle mode (``Outlet``, a
-``nodes.Consumer``); for a client's sender, its node (or the anonymous relay) and the messages
+the queue it consumes from (or browses), its filters, its unsettled deliveries and settle mode
+(``Outlet``, a ``nodes.Consumer`` or ``nodes.Browser``); for a client's sender, its node (or the anonymous relay) and the messages
 parked while that node is full (``Inlet``); and ``Refused``, the error an attach or a routed
 message is answered with. Must never: decide routing, credit or outcomes (``broker.py`` does).
 """
@@ -17,6 +17,7 @@ from ..codec.spec import Accepted, AmqpErrorCondition, Error
 from ..engine.link import Receiver, Sender
 from ..engine.states import LinkState
 from ..errors import LocalProtocolError
+from .filters import SourceFilters
 from .nodes import Node, Queue, StoredMessage
 
 if TYPE_CHECKING:
@@ -53,7 +54,18 @@ def capabilities(value: str | Sequence[str] | None) -> tuple[str, ...]:
 class Outlet:
     """Our sending end of a client's receiver: a ``Consumer`` of one queue."""
 
-    __slots__ = ("link", "node", "queue", "presettle", "unsettled", "owns_node", "default_outcome", "_touched")
+    __slots__ = (
+        "link",
+        "node",
+        "queue",
+        "presettle",
+        "unsettled",
+        "owns_node",
+        "default_outcome",
+        "filters",
+        "browsing",
+        "_touched",
+    )
 
     def __init__(
         self,
@@ -64,8 +76,14 @@ class Outlet:
         owns_node: bool,
         default_outcome: Any,
         touched: set[Connection],
+        filters: SourceFilters | None = None,
+        browsing: bool = False,
     ) -> None:
         self.link = link
+        #: the filters in force (``None``: every message)
+        self.filters = filters if filters else None
+        #: distribution-mode ``copy`` on a queue: shown each message, takes none (3.5.3)
+        self.browsing = browsing and isinstance(node, Queue)
         self._touched = touched  # the broker's set of engines changed in this batch
         self.node = node
         self.presettle = presettle
@@ -75,7 +93,9 @@ class Outlet:
         self.default_outcome = default_outcome if default_outcome is not None else Accepted()
         # The queue this consumer takes from: the node itself, or its own subscription.
         self.queue: Queue = node if isinstance(node, Queue) else node.subscribe(self)
-        if isinstance(node, Queue):
+        if self.browsing:
+            self.queue.add_browser(self)
+        elif isinstance(node, Queue):
             node.add_consumer(self)
 
     def __repr__(self) -> str:
@@ -87,6 +107,22 @@ class Outlet:
         if link.state is not LinkState.ATTACHED:
             return 0
         return link.credit.link_credit - link.queued
+
+    def accepts(self, message: StoredMessage) -> bool:
+        """Whether the filters in force let ``message`` through."""
+        filters = self.filters
+        return filters is None or filters.accepts(message)
+
+    def browse(self, message: StoredMessage) -> None:
+        """Send a copy of ``message`` to a browser; the queue keeps it, whatever the outcome."""
+        try:
+            delivery = self.link.send(message.payload, settled=self.presettle, message_format=message.message_format)
+        except LocalProtocolError as exc:
+            log.warning("cannot show a message to %r: %s", self.link.name, exc)
+            return
+        self._touched.add(self.link.session.connection)
+        if not self.presettle:
+            self.unsettled[delivery] = message  # only to settle it when the outcome comes
 
     def deliver(self, queue: Queue, message: StoredMessage) -> None:
         """Send ``message`` on the link; it stays held by ``queue`` until its outcome."""

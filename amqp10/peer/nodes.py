@@ -4,9 +4,11 @@ Owns: where a message waits between the link that brought it and the link that t
 gets it next, and how much memory that may take. A ``Queue`` hands each message to exactly one
 consumer, rotating over the consumers that have credit (so consumers with equal credit get equal
 shares); a ``Topic`` gives every subscriber its own bounded ``Queue`` and puts a copy of each
-message in all of them. Must never: touch an engine, a socket or a clock, decode a message, or
-decide what an outcome means (``broker.py`` owns the protocol; this module only counts and
-orders).
+message in all of them. A consumer's filters (``Consumer.accepts``) decide which messages it
+may take from a queue and which copies go into its subscription; a ``Browser`` (distribution
+mode ``copy``) is shown each waiting message once, in arrival order, and takes none.
+Must never: touch an engine, a socket or a clock, decode a message, or decide what an outcome
+means (``broker.py`` owns the protocol; this module only counts and orders).
 
 Memory is bounded by ``NodeLimits``: a node reports ``room()``, the number of messages it may
 still take, and the broker grants senders no more credit than that, so a full queue stops its
@@ -20,13 +22,14 @@ import enum
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 __all__ = [
     "NodeKind",
     "NodeLimits",
     "StoredMessage",
     "Consumer",
+    "Browser",
     "Queue",
     "Topic",
     "Node",
@@ -79,6 +82,12 @@ class StoredMessage:
     payload: bytes
     message_format: int = 0
     excluded: set[object] = field(default_factory=set)
+    #: the connection (engine) it arrived on, for the no-local filter; opaque here
+    origin: object = None
+    #: the decoded fields filters look at (``filters.MessageFields``), made on first use
+    fields: object = None
+    #: its place in the queue's arrival order (a browser's cursor compares these)
+    serial: int = 0
 
     @property
     def size(self) -> int:
@@ -87,7 +96,7 @@ class StoredMessage:
 
     def copy(self) -> StoredMessage:
         """A copy for one topic subscriber, sharing the (immutable) payload bytes."""
-        return StoredMessage(self.payload, self.message_format)
+        return StoredMessage(self.payload, self.message_format, origin=self.origin, fields=self.fields)
 
 
 class Consumer(Protocol):
@@ -100,6 +109,27 @@ class Consumer(Protocol):
     def deliver(self, queue: Queue, message: StoredMessage) -> None:
         """Take ``message``; it stays held by ``queue`` until ``queue.remove`` or
         ``queue.give_back`` says what became of it."""
+        ...
+
+    def accepts(self, message: StoredMessage) -> bool:
+        """Whether its filters (selector, bindings, no-local) let ``message`` through."""
+        ...
+
+
+class Browser(Protocol):
+    """What a queue needs from a browsing consumer (distribution-mode ``copy``, spec 3.5.3):
+    it sees each message once, in order, and never takes it."""
+
+    def capacity(self) -> int:
+        """How many more messages it can take right now (its link credit)."""
+        ...
+
+    def browse(self, message: StoredMessage) -> None:
+        """Send a copy of ``message``; the queue keeps the message."""
+        ...
+
+    def accepts(self, message: StoredMessage) -> bool:
+        """Whether its filters let ``message`` through."""
         ...
 
 
@@ -131,6 +161,10 @@ class Queue:
         self._ready: deque[StoredMessage] = deque()
         self._consumers: list[Consumer] = []
         self._next = 0  # round-robin position in _consumers
+        # browser -> [serial of the last message it saw, whether a message it has not seen
+        # was given back to the front since (then its unseen messages are not only a suffix)]
+        self._browsers: dict[Browser, list[Any]] = {}
+        self._serial = 0  # serial of the last message put
         self._held_count = 0  # ready + handed out, unsettled
         self._held_bytes = 0
         #: the links attached to this node in either direction (opaque to the node; the
@@ -199,10 +233,26 @@ class Queue:
         """How many consumers are attached."""
         return len(self._consumers)
 
+    def add_browser(self, browser: Browser) -> None:
+        """Start showing ``browser`` the messages waiting from now on, each once, oldest
+        first, without taking them (it starts before every message still waiting)."""
+        self._browsers[browser] = [0, True]
+
+    def remove_browser(self, browser: Browser) -> None:
+        """Stop showing ``browser`` messages."""
+        self._browsers.pop(browser, None)
+
+    @property
+    def browsers(self) -> int:
+        """How many browsers are attached."""
+        return len(self._browsers)
+
     # -- messages ----------------------------------------------------------------------------
     def put(self, message: StoredMessage) -> None:
         """Append a message. Always succeeds: the broker checks ``room()`` before granting
         the credit that brought it, so a message that arrives is never refused."""
+        self._serial += 1
+        message.serial = self._serial
         self._ready.append(message)
         self._held_count += 1
         self._held_bytes += message.size
@@ -221,11 +271,17 @@ class Queue:
         back = list(messages)
         for message in reversed(back):
             self._ready.appendleft(message)
+        if self._browsers and back:
+            newest = max(message.serial for message in back)
+            for state in self._browsers.values():
+                if newest > state[0]:
+                    state[1] = True
 
     def resize(self, message: StoredMessage, new_payload: bytes) -> None:
         """Replace a held message's payload (a rewritten header), keeping the byte count."""
         self._held_bytes += len(new_payload) - message.size
         message.payload = new_payload
+        message.fields = None  # the header changed: decode it again when a filter asks
 
     def drop_all(self) -> int:
         """Forget every waiting message (the node is being deleted). Returns how many."""
@@ -237,29 +293,42 @@ class Queue:
         return dropped
 
     def dispatch(self) -> int:
-        """Hand waiting messages to consumers with credit, rotating over them.
+        """Hand waiting messages to browsers and consumers with credit.
 
         Returns:
-            How many messages were handed out.
+            How many messages were handed out (copies shown to browsers included).
 
-        Each message goes to the next consumer in turn that has capacity and has not
-        excluded it (``undeliverable-here``). A message every able consumer excluded waits
-        for another consumer, without holding up the messages behind it.
+        Browsers go first, so each sees a message before a consumer takes it. Then each
+        message goes to the next consumer in turn that has capacity, whose filters accept it
+        and that has not excluded it (``undeliverable-here``). A message no able consumer
+        takes waits (for another consumer, or for one whose selector matches it) without
+        holding up the messages behind it.
         """
-        sent = 0
+        sent = self._show_browsers() if self._browsers else 0
         ready = self._ready
-        consumers = self._consumers
-        while ready and consumers:
-            message = ready[0]
+        # Fast path: the head message goes to someone.
+        while ready and self._consumers:
+            target = self._pick(ready[0])
+            if target is None:
+                break
+            target.deliver(self, ready.popleft())
+            sent += 1
+        if not ready or not self._consumers or not any(c.capacity() > 0 for c in self._consumers):
+            return sent
+        # The head is stuck: one pass over the rest, keeping what nobody takes in order.
+        kept: deque[StoredMessage] = deque()
+        while ready:
+            message = ready.popleft()
             target = self._pick(message)
             if target is None:
-                if not message.excluded or not self._skip_excluded_head():
+                kept.append(message)
+                if not any(c.capacity() > 0 for c in self._consumers):
                     break
-                sent += 1
                 continue
-            ready.popleft()
             target.deliver(self, message)
             sent += 1
+        kept.extend(ready)
+        self._ready = kept
         return sent
 
     def _pick(self, message: StoredMessage) -> Consumer | None:
@@ -269,23 +338,44 @@ class Queue:
         for step in range(n):
             index = (start + step) % n
             consumer = consumers[index]
-            if consumer.capacity() > 0 and consumer not in message.excluded:
+            if consumer.capacity() > 0 and consumer not in message.excluded and consumer.accepts(message):
                 self._next = (index + 1) % n
                 return consumer
         return None
 
-    def _skip_excluded_head(self) -> bool:
-        """The head message is excluded by every consumer with credit: hand out the first
-        later message that someone can take instead. Returns True if one was handed out."""
-        ready = self._ready
-        for index in range(1, len(ready)):
-            message = ready[index]
-            target = self._pick(message)
-            if target is not None:
-                del ready[index]
-                target.deliver(self, message)
-                return True
-        return False
+    def _show_browsers(self) -> int:
+        shown = 0
+        for browser, state in self._browsers.items():
+            cursor, scattered = state
+            if cursor >= self._serial and not scattered:
+                continue  # seen everything put so far
+            room = browser.capacity()
+            if room <= 0:
+                continue
+            if scattered:
+                # Unseen messages given back to the front: all of them, in arrival order (a
+                # message keeps its serial when given back, so none is shown twice).
+                unseen = sorted((m for m in self._ready if m.serial > cursor), key=lambda m: m.serial)
+                state[1] = False
+            else:
+                # Otherwise the unseen messages are the newest: a suffix of the queue.
+                unseen = []
+                for message in reversed(self._ready):
+                    if message.serial <= cursor:
+                        break
+                    unseen.append(message)
+                unseen.reverse()
+            for message in unseen:
+                if room <= 0:
+                    state[1] = state[1] or scattered  # the rest is still out of order
+                    break
+                cursor = message.serial
+                if browser.accepts(message):
+                    browser.browse(message)
+                    room -= 1
+                    shown += 1
+            state[0] = cursor
+        return shown
 
 
 class Topic:
@@ -353,8 +443,9 @@ class Topic:
             self.unheard += 1
             log.debug("topic %r: message published with no subscribers", self.address)
             return
-        for queue in self._subscriptions.values():
-            queue.put(message.copy())
+        for consumer, queue in self._subscriptions.items():
+            if consumer.accepts(message):  # a subscriber's filters apply as it is published
+                queue.put(message.copy())
 
     def dispatch(self) -> int:
         """Hand waiting copies to subscribers with credit. Returns how many."""

@@ -10,7 +10,7 @@ import pytest
 
 import amqp10
 from amqp10 import Accepted, Message, Modified, Properties, Rejected, Released
-from amqp10.blocking import Listener, connect
+from amqp10.blocking import Listener, connect, listen
 from amqp10.codec.spec import TerminusDurability, TerminusExpiryPolicy
 from amqp10.codec.types import Described, Symbol
 from support.broker import QueueBroker
@@ -171,8 +171,8 @@ def test_open_receiver_refuses_an_address_together_with_dynamic(listener: Listen
             conn.open_receiver("q", dynamic=True)
 
 
-def test_anonymous_Sender_routes_each_message_by_its_to(listener: Listener, broker: QueueBroker) -> None:
-    with connect(listener.url, timeout=5) as conn:
+def test_anonymous_Sender_routes_each_message_by_its_to(broker: QueueBroker) -> None:
+    with listen("127.0.0.1", 0, broker, offered_capabilities=["ANONYMOUS-RELAY"]) as relay, connect(relay.url, timeout=5) as conn:
         anonymous = conn.open_sender(None)
         assert anonymous.address is None
         assert anonymous.send(Message(body="a", properties=Properties(to="anon-a"))) == Accepted()

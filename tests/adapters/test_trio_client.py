@@ -96,7 +96,7 @@ async def test_trio_Receiver_async_for_stops_when_the_link_closes_and_auto_accep
 
 @trio_test
 async def test_trio_dynamic_receiver_anonymous_sender_and_request_reply(broker: QueueBroker) -> None:
-    async with serving(broker) as server, amqp10.trio.connect(server.url, timeout=5) as conn:
+    async with serving(broker, offered_capabilities=["ANONYMOUS-RELAY"]) as server, amqp10.trio.connect(server.url, timeout=5) as conn:
         async with conn.open_receiver(dynamic=True) as reply_to:
             assert reply_to.address is not None and reply_to.address.startswith("dynamic-")
             anonymous = await conn.open_sender()

@@ -149,8 +149,8 @@ _ECHOES_FILTER = (
     "(observed), so no filter is actually supported; see docs/interop.md quirks"
 )
 _OUR_SERVER_NO_FILTER = (
-    "amqp10's embedded peer applies no source filters (it answers with no filter in force, "
-    "amqp10/peer/broker.py) and the client scripts send none"
+    "the client scripts send no filters (amqp10's embedded peer applies selectors, bindings "
+    "and no-local: tests/peer)"
 )
 _PROTON_BROKER_NO_TOPIC = (
     "no topics: every address is a plain queue whose receivers compete round-robin (broker "
@@ -316,7 +316,7 @@ QUIRKS: tuple[tuple[str, str, str], ...] = (
      "drain, echoes source filters without applying them, has no TLS, and attaches a "
      "null-target sender to a fresh _dynamic_N queue instead of routing by 'to'.",
      "Check Connection.remote_offered_capabilities for ANONYMOUS-RELAY before opening an "
-     "anonymous sender (amqp10 does not check it for you)."),
+     "anonymous sender (amqp10's open_sender(None) raises AnonymousRelayNotOfferedError without it)."),
     ("python-qpid-proton 0.40 (PyPI)",
      "Built without Cyrus SASL: its servers offer only ANONYMOUS and EXTERNAL; its client picks "
      "ANONYMOUS whenever offered even with a user and password, unless allowed_mechs says "

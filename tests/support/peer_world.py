@@ -74,6 +74,8 @@ class Client:
         capabilities: list[str] | None = None,
         settled: bool = False,
         default_outcome: Any = None,
+        filter: dict[Any, Any] | None = None,
+        distribution_mode: str | None = None,
     ) -> Receiver:
         """Attach a receiving link from ``address`` and grant ``credit``."""
         link = self.session.attach_receiver(
@@ -83,6 +85,8 @@ class Client:
                 dynamic=dynamic or None,
                 capabilities=capabilities,
                 default_outcome=default_outcome,
+                filter=filter,
+                distribution_mode=distribution_mode,
             ),
             target=Target(),
             snd_settle_mode=SenderSettleMode.SETTLED if settled else SenderSettleMode.UNSETTLED,
