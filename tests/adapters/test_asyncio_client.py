@@ -121,7 +121,7 @@ async def test_asyncio_Receiver_async_for_stops_when_the_link_closes_and_auto_ac
 
 @asyncio_test
 async def test_asyncio_dynamic_receiver_anonymous_sender_and_request_reply(broker: QueueBroker) -> None:
-    async with serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5) as conn:
+    async with serving(broker, offered_capabilities=["ANONYMOUS-RELAY"]) as server, amqp10.asyncio.connect(server.url, timeout=5) as conn:
         async with conn.open_receiver(dynamic=True) as reply_to:
             assert reply_to.address is not None and reply_to.address.startswith("dynamic-")
             anonymous = await conn.open_sender()
