@@ -449,12 +449,14 @@ class LinkRecord:
     def attached_or_failed(self) -> "LinkRecord | Pending":
         """Predicate: the peer accepted our ATTACH (``LinkDetachedError`` if it refused).
 
-        "Attached" is looked at first: the ATTACH reply and a later detach (a delivery over
-        max-message-size, the peer closing the link or the connection) can arrive in the
-        same read, and then the attach still succeeded. The link is returned and the detach
-        surfaces on the next call that uses it.
+        The ATTACH reply and a later detach can arrive in the same read; then the attach
+        succeeded, the link is returned and the detach surfaces on the next call that uses
+        it. That holds for a detach of ours (a delivery over max-message-size) and for the
+        session or connection ending. A *peer's* detach carrying an error, right behind its
+        ATTACH, is a refusal, and raised here: spec 2.6.3 asks for a null terminus in the
+        refusing ATTACH, but Proton and rhea answer with an empty one.
         """
-        if self.attached:
+        if self.attached and not (self.detached_by_peer and self.error is not None):
             return self
         self.check()
         return PENDING

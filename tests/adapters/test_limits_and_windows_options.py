@@ -74,11 +74,19 @@ class EnginePeer:
     url = ""
 
     def wait(self) -> "EnginePeer":
-        """Wait (bounded) until the peer recorded a BEGIN and a link's answer, then stop."""
+        """Wait (bounded) until the peer recorded a BEGIN and a link's answer."""
         assert self._done.wait(15), "no BEGIN and ATTACH within 15 s"
-        self._thread.join(10)
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def join(self) -> "EnginePeer":
+        """Wait (bounded) for the connection's end: the client role closes it once it has
+        recorded what it came for; the server role answers the client's close."""
+        self._thread.join(15)
         if self._listener is not None:
             self._listener.close()
+        assert not self._thread.is_alive(), "the connection did not end within 15 s"
         if self.error is not None:
             raise self.error
         return self
@@ -102,7 +110,11 @@ class EnginePeer:
         if self._listener is None:
             engine.begin_session()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not self._done.is_set():
+        closing = False
+        while time.monotonic() < deadline and not engine.finished:
+            if self._done.is_set() and self._listener is None and not closing:
+                engine.close()  # the client role ends the connection once it has its answers
+                closing = True
             sock.sendall(engine.data_to_send())
             data = sock.recv(65536)
             if not data:
@@ -140,6 +152,7 @@ def test_blocking_connect_advertises_the_given_session_windows_and_max_message_s
     with amqp10.connect(peer.url, limits=Limits(max_message_size=4321), timeout=10, **WINDOWS) as conn:  # type: ignore[arg-type]
         conn.open_receiver("q")
         peer.wait()
+    peer.join()
     assert peer.begin_windows == (77, 555)
     assert peer.receiver_max_message_size == 4321
 
@@ -150,6 +163,7 @@ async def test_trio_connect_advertises_the_given_session_windows_and_max_message
     async with amqp10.trio.connect(peer.url, limits=Limits(max_message_size=4321), timeout=10, **WINDOWS) as conn:  # type: ignore[arg-type]
         await conn.open_receiver("q")
         peer.wait()
+    await trio.to_thread.run_sync(peer.join)
     assert peer.begin_windows == (77, 555)
     assert peer.receiver_max_message_size == 4321
 
@@ -206,7 +220,7 @@ SERVER_OPTIONS: dict[str, Any] = {"limits": Limits(max_message_size=4321), "max_
 
 def test_blocking_listen_advertises_the_given_session_windows_and_limits() -> None:
     with amqp10.listen("127.0.0.1", 0, Broker(), **SERVER_OPTIONS) as listener:
-        peer = EnginePeer.connecting(listener.port).wait()
+        peer = EnginePeer.connecting(listener.port).wait().join()
     assert peer.begin_windows == (77, 555)
     assert peer.peer_max_frame_size == 4096
     assert peer.receiver_max_message_size == 4321
@@ -215,7 +229,7 @@ def test_blocking_listen_advertises_the_given_session_windows_and_limits() -> No
 @trio_test
 async def test_trio_serve_advertises_the_given_session_windows_and_limits() -> None:
     async with serving(Broker(), **SERVER_OPTIONS) as server:
-        peer = await trio.to_thread.run_sync(lambda: EnginePeer.connecting(server.port).wait())
+        peer = await trio.to_thread.run_sync(lambda: EnginePeer.connecting(server.port).wait().join())
     assert peer.begin_windows == (77, 555)
     assert peer.peer_max_frame_size == 4096
     assert peer.receiver_max_message_size == 4321
@@ -230,7 +244,7 @@ def test_amqp10_serve_flags_set_max_frame_size_max_message_size_and_incoming_win
         assert server.stdout is not None
         match = re.search(r"listening on amqp://127\.0\.0\.1:(\d+)", server.stdout.readline())
         assert match, server.stderr.read() if server.poll() is not None else "no listening line"  # type: ignore[union-attr]
-        peer = EnginePeer.connecting(int(match.group(1))).wait()
+        peer = EnginePeer.connecting(int(match.group(1))).wait().join()
     finally:
         server.terminate()
         try:

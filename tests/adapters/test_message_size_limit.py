@@ -22,7 +22,8 @@ from amqp10 import Accepted, LinkDetachedError, Message
 from amqp10._options import server_configs
 from amqp10.blocking import connect
 from amqp10.codec.limits import DEFAULT_LIMITS, Limits
-from amqp10.codec.spec import Source, Target, Transfer
+from amqp10.codec.spec import Error, Source, Target, Transfer
+from amqp10.codec.types import Symbol
 from amqp10.engine import Connection
 from amqp10.engine.events import (
     CreditChanged,
@@ -292,3 +293,32 @@ async def test_trio_open_receiver_returns_the_link_when_its_detach_arrives_with_
                 await receiver.receive(timeout=5)
             assert info.value.condition == SIZE_EXCEEDED
     assert server.advertised == [1000]
+
+
+class AttachThenRefuseServer(SizeProbeServer):
+    """Answers every ATTACH with a terminus and, in the same write, detaches the link with
+    ``amqp:not-found``: how Proton and rhea refuse a link (an empty terminus, not the null one
+    spec 2.6.3 asks for)."""
+
+    def _on_event(self, event: Any) -> bytes:
+        if isinstance(event, LinkRemotelyAttached):
+            event.link.attach()
+            event.link.detach(closed=True, error=Error(condition=Symbol("amqp:not-found"), description="refused here"))
+            return b""
+        return super()._on_event(event)
+
+
+def test_blocking_open_receiver_raises_a_peers_refusal_that_arrives_with_its_attach() -> None:
+    with AttachThenRefuseServer() as server, connect(server.url, timeout=5) as conn:
+        with pytest.raises(LinkDetachedError) as info:
+            conn.open_receiver("q")
+        assert info.value.condition == "amqp:not-found"
+
+
+@trio_test
+async def test_trio_open_receiver_raises_a_peers_refusal_that_arrives_with_its_attach() -> None:
+    with AttachThenRefuseServer() as server:
+        async with amqp10.trio.connect(server.url, timeout=5) as conn:
+            with pytest.raises(LinkDetachedError) as info:
+                await conn.open_receiver("q")
+            assert info.value.condition == "amqp:not-found"
