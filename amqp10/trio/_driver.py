@@ -53,7 +53,7 @@ class _Waker:
 
     def __init__(self) -> None:
         self.woken = False
-        self._parked: object | None = None
+        self._parked: Any = None  # a trio.lowlevel.Task (trio < 0.23 is untyped)
         self._abort_fn = self._abort
 
     def set(self) -> None:
@@ -64,7 +64,7 @@ class _Waker:
             self._parked = None
             trio.lowlevel.reschedule(task)
 
-    def _abort(self, raise_cancel: object) -> object:
+    def _abort(self, raise_cancel: Any) -> Any:
         self._parked = None
         return trio.lowlevel.Abort.SUCCEEDED
 
