@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["Session", "session_error"]
 
 _ACTIVE = (SessionState.BEGIN_SENT, SessionState.MAPPED)
+_DISCARDING = (SessionState.DISCARDING, SessionState.END_SENT)
 
 
 def _m(value: Any) -> Any:
@@ -402,7 +403,7 @@ class Session:
             self._events.append(SessionEnded(session=self, error=error, by_peer=by_peer))
 
     def _is_discarding(self) -> bool:
-        return self.state in (SessionState.DISCARDING, SessionState.END_SENT)
+        return self._fsm.state in _DISCARDING
 
     def _link_for(self, handle: Any, what: str) -> Link:
         link = self._remote_links.get(int(handle))
@@ -483,7 +484,9 @@ class Session:
         self._pump()
 
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
-        link = self._link_for(transfer.handle, "TRANSFER")
+        link = self._remote_links.get(transfer.handle)  # a UInt hashes as its int
+        if link is None:
+            link = self._link_for(transfer.handle, "TRANSFER")  # raises the right violation
         try:
             self.window.on_receive_transfer()
         except WindowViolation:
