@@ -484,7 +484,8 @@ class Session:
         self._pump()
 
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
-        link = self._remote_links.get(transfer.handle)  # a UInt hashes as its int
+        handle = transfer.handle  # mandatory: decode_body refused a TRANSFER without one
+        link = self._remote_links.get(handle) if handle is not None else None  # UInt hashes as int
         if link is None:
             link = self._link_for(transfer.handle, "TRANSFER")  # raises the right violation
         try:
