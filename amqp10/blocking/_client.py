@@ -136,7 +136,7 @@ class _Sync:
             if watch is None or watch in watchers:
                 return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
             channel = self.channel
-            if channel is not None and not channel.closed and not reactor.in_reactor_thread:
+            if _LEAD and channel is not None and not channel.closed and not reactor.in_reactor_thread:
                 waker = self._waker()
                 watchers[watch] = waker.notify
                 try:
@@ -239,6 +239,9 @@ class _Sync:
             cond.wait(remaining)
 
 
+#: whether a watching wait reads the socket itself (off: it parks until the I/O thread hands
+#: the news over; kept switchable for benchmarking the two)
+_LEAD = True
 #: longest a leading wait sleeps in ``select`` before looking again (a socket the I/O thread
 #: closed meanwhile is noticed by then)
 _LEAD_SLICE = 0.05
