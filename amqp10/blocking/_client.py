@@ -6,12 +6,14 @@ thread), and waits on a condition of that lock for its predicate, with a timeout
 ``amqp10.Timeout``: the reactor's, notified after every batch of events, or, for a wait that
 watches one thing (a message's outcome, a receiver's next delivery), the thread's own,
 notified only when that thing changes. Every object here is safe to use from several
-threads at once. Must never: touch a socket (the reactor does) or decide protocol meaning
-(``_api`` does).
+threads at once. A wait that watches one thing reads the socket itself while it waits (through
+the reactor's ``Channel``, under the lock), so its reply needs no hand-off from the I/O thread.
+Must never: decide protocol meaning (``_api`` does).
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -133,6 +135,14 @@ class _Sync:
         with reactor.lock:
             if watch is None or watch in watchers:
                 return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
+            channel = self.channel
+            if _LEAD and channel is not None and not channel.closed and not reactor.in_reactor_thread:
+                waker = self._waker()
+                watchers[watch] = waker.notify
+                try:
+                    return self._lead(channel, waker, predicate, deadline, timeout, what)
+                finally:
+                    del watchers[watch]
             cond = self._condition()
             watchers[watch] = cond.notify
             try:
@@ -140,24 +150,80 @@ class _Sync:
             finally:
                 del watchers[watch]
 
+    def _waker(self) -> _Waker:
+        waker: _Waker | None = getattr(self._local, "waker", None)
+        if waker is None:
+            waker = self._local.waker = _Waker()
+        return waker
+
+    def _lead(
+        self, channel: Channel, waker: _Waker, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
+    ) -> _T:
+        """Wait by reading the socket in this thread ("leader/follower"): when the reply or
+        delivery this thread waits for arrives, this thread takes it in, with no hand-off
+        from the I/O thread (a thread switch, most of a request's latency). The I/O thread
+        still watches the same socket; whichever reads first processes the bytes under the
+        lock, the other finds nothing to read. The I/O thread's delivering it instead (or a
+        failure) wakes this thread through its own socketpair, never lost between a check
+        and ``select``. Lock held on entry and exit."""
+        reactor = self.reactor
+        lock = reactor.lock
+        sock = channel.transport.sock
+        while True:
+            result = self._evaluate(predicate)
+            if result is not PENDING:
+                return result
+            if reactor.stopped:
+                self.core.finished = True
+                self.core.check()
+                raise ConnectionClosedError(f"the connection to {self.core.peer} is closed")
+            if channel.closed:
+                # The socket is gone: wait as a follower (the reactor notifies its close).
+                return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
+            slice_ = _LEAD_SLICE
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Timeout(f"{what} did not complete within {timeout:g} s")
+                slice_ = min(slice_, remaining)
+            waker.waiting = True
+            lock.release()
+            try:
+                try:
+                    ready, _, _ = select.select([sock, waker.r], [], [], slice_)
+                except (OSError, ValueError):  # the I/O thread closed the socket meanwhile
+                    ready = []
+            finally:
+                lock.acquire()
+                waker.waiting = False
+            if waker.r in ready:
+                waker.drain()
+            if sock in ready and not channel.closed:
+                channel.on_readable()
+                self.kick()  # what the input made the engine say (flow, a close) goes out
+
+    def _evaluate(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
+        result = predicate()
+        core = self.core
+        if core.output_pending:
+            # A predicate's by-products (accepting what it handed out, topping up
+            # credit): written at once like a command's, unless more deliveries are
+            # buffered, when the I/O thread batches them (one write for many accepts,
+            # not one per receive).
+            core.output_pending = False
+            if core.output_deferrable:
+                core.output_deferrable = False
+                self.reactor.wakeup()
+            else:
+                self.kick()
+        return result
+
     def _wait_on(
         self, cond: threading.Condition, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
     ) -> _T:
         reactor = self.reactor
         while True:
-            result = predicate()
-            core = self.core
-            if core.output_pending:
-                # A predicate's by-products (accepting what it handed out, topping up
-                # credit): written at once like a command's, unless more deliveries are
-                # buffered, when the I/O thread batches them (one write for many accepts,
-                # not one per receive).
-                core.output_pending = False
-                if core.output_deferrable:
-                    core.output_deferrable = False
-                    reactor.wakeup()
-                else:
-                    self.kick()
+            result = self._evaluate(predicate)
             if result is not PENDING:
                 return result
             if reactor.stopped:
@@ -171,6 +237,44 @@ class _Sync:
             if remaining <= 0:
                 raise Timeout(f"{what} did not complete within {timeout:g} s")
             cond.wait(remaining)
+
+
+#: whether a watching wait reads the socket itself (off: it parks until the I/O thread hands
+#: the news over; kept switchable for benchmarking the two)
+_LEAD = True
+#: longest a leading wait sleeps in ``select`` before looking again (a socket the I/O thread
+#: closed meanwhile is noticed by then)
+_LEAD_SLICE = 0.05
+
+
+class _Waker:
+    """A thread's own socketpair: how the I/O thread wakes a wait that sleeps in ``select``."""
+
+    def __init__(self) -> None:
+        self.r, self._w = socket.socketpair()
+        self.r.setblocking(False)
+        self._w.setblocking(False)
+        #: the owning thread is in (or about to enter) ``select``; only then is a byte sent
+        self.waiting = False
+
+    def notify(self) -> None:
+        """Wake the owner if it sleeps (called with the reactor lock held)."""
+        if self.waiting:
+            try:
+                self._w.send(b"\0")
+            except (BlockingIOError, InterruptedError):
+                pass  # a wake-up byte is already pending
+
+    def __del__(self) -> None:  # the thread or connection that made it is gone
+        self.r.close()
+        self._w.close()
+
+    def drain(self) -> None:
+        try:
+            while self.r.recv(64):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "Connection":

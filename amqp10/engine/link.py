@@ -535,16 +535,20 @@ class Receiver(Link):
         self.session._untrack_incoming(delivery)
 
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
+        # The hot path of every received message: each field is read once.
         session = self.session
         delivery = self._incoming
+        delivery_id = transfer.delivery_id
+        delivery_tag = transfer.delivery_tag
+        settled = transfer.settled
         if delivery is None:
-            if transfer.delivery_id is None or transfer.delivery_tag is None:
+            if delivery_id is None or delivery_tag is None:
                 raise PeerViolation(
                     Violation.BAD_DELIVERY_ID,
                     "first TRANSFER of a delivery without delivery-id or delivery-tag",
                     channel=session.channel,
                 )
-            session._check_incoming_delivery_id(int(transfer.delivery_id))
+            session._check_incoming_delivery_id(int(delivery_id))
             try:
                 self.credit.receiver_on_transfer()
             except CreditExceeded:
@@ -554,42 +558,43 @@ class Receiver(Link):
                     channel=session.channel,
                     handle=self.handle,
                 ) from None
-            if len(transfer.delivery_tag) > 32:
+            if len(delivery_tag) > 32:
                 raise PeerViolation(
                     Violation.DELIVERY_TAG_TOO_LONG,
-                    f"delivery-tag of {len(transfer.delivery_tag)} bytes on {self.name!r}",
+                    f"delivery-tag of {len(delivery_tag)} bytes on {self.name!r}",
                     channel=session.channel,
                     handle=self.handle,
                 )
             delivery = Delivery(
                 self,
-                bytes(transfer.delivery_tag),
+                bytes(delivery_tag),
                 message_format=int(transfer.message_format or 0),
-                delivery_id=int(transfer.delivery_id),
+                delivery_id=int(delivery_id),
             )
             self._incoming = delivery
-            if not transfer.settled:
+            if not settled:
                 session._track_incoming(delivery)
-        elif transfer.delivery_id is not None and transfer.delivery_id != delivery.id:
+        elif delivery_id is not None and delivery_id != delivery.id:
             raise PeerViolation(
                 Violation.BAD_DELIVERY_ID,
-                f"continuation TRANSFER with delivery-id {transfer.delivery_id}, "
+                f"continuation TRANSFER with delivery-id {delivery_id}, "
                 f"expected {delivery.id}",
                 channel=session.channel,
             )
-        elif transfer.delivery_tag is not None and bytes(transfer.delivery_tag) != delivery.tag:
+        elif delivery_tag is not None and bytes(delivery_tag) != delivery.tag:
             self._drop_incoming(delivery)
             raise PeerViolation(
                 Violation.DELIVERY_TAG_CHANGED,
-                f"continuation TRANSFER on {self.name!r} with tag {bytes(transfer.delivery_tag)!r}, "
+                f"continuation TRANSFER on {self.name!r} with tag {bytes(delivery_tag)!r}, "
                 f"expected {delivery.tag!r}",
                 channel=session.channel,
                 handle=self.handle,
             )
-        if transfer.settled:
+        if settled:
             delivery.remote_settled = True
-        if transfer.state is not None:
-            delivery.remote_state = transfer.state
+        state = transfer.state
+        if state is not None:
+            delivery.remote_state = state
         if transfer.aborted:
             # Spec 2.6.14: an aborted delivery is discarded; its bytes never surface.
             self._drop_incoming(delivery)

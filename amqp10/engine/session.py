@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["Session", "session_error"]
 
 _ACTIVE = (SessionState.BEGIN_SENT, SessionState.MAPPED)
+_DISCARDING = (SessionState.DISCARDING, SessionState.END_SENT)
 
 
 def _m(value: Any) -> Any:
@@ -403,7 +404,7 @@ class Session:
             self._events.append(SessionEnded(session=self, error=error, by_peer=by_peer))
 
     def _is_discarding(self) -> bool:
-        return self.state in (SessionState.DISCARDING, SessionState.END_SENT)
+        return self._fsm.state in _DISCARDING
 
     def _link_for(self, handle: Any, what: str) -> Link:
         link = self._remote_links.get(int(handle))
@@ -484,7 +485,10 @@ class Session:
         self._pump()
 
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
-        link = self._link_for(transfer.handle, "TRANSFER")
+        handle = transfer.handle  # mandatory: decode_body refused a TRANSFER without one
+        link = self._remote_links.get(handle) if handle is not None else None  # UInt hashes as int
+        if link is None:
+            link = self._link_for(transfer.handle, "TRANSFER")  # raises the right violation
         try:
             self.window.on_receive_transfer()
         except WindowViolation:

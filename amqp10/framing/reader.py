@@ -37,6 +37,8 @@ __all__ = ["FrameReader"]
 
 # Compact the buffer once this much has been consumed (amortised O(1) per byte).
 _COMPACT_AT = 1 << 16
+# scan_frames refused any TYPE byte over 1; indexing is cheaper than an enum call per frame.
+_FRAME_TYPES = (FrameType.AMQP, FrameType.SASL)
 
 
 class FrameReader:
@@ -135,7 +137,7 @@ class FrameReader:
         view = memoryview(chunk)
         frames = [
             Frame(
-                FrameType(ftype),
+                _FRAME_TYPES[ftype],
                 channel,
                 view[start - first + doff * 4 : start - first + size],
             )
