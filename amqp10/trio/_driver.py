@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 import ssl
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
