@@ -89,3 +89,10 @@ def test_README_filters_example_selects_and_browses_through_the_embedded_peer(
     exec(compile(block, "README filters example", "exec"), {})
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert out.strip().splitlines() == ["red colour = 'red' AND size > 2", "on the shelf on the shelf"]
+
+
+def test_README_tracked_sending_example_prints_every_outcome(capsys: "object") -> None:
+    block = _block_with("sender.submit(")
+    exec(compile(block, "README tracked sending example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip() == "Accepted() 1000 {Accepted()}"
