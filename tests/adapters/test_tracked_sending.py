@@ -214,7 +214,7 @@ def test_Tracker_wait_returns_when_credit_arrives_later_at_most_once(listener: L
     with connect(listener.url, timeout=5) as conn:
         sender = conn.open_sender("q", settle_mode="at-most-once")
         trackers = [sender.submit(Message(body=i)) for i in range(120)]  # the broker grants 50 at a time
-        assert not trackers[-1].settled  # queued until the broker grants more credit
+        # (the broker may already have granted the rest of the credit: no assertion on that race)
         # Woken when the credit lets it go out: a wait nobody wakes would only see it at its
         # deadline (the predicate is checked once more then), so the bound is the wait's.
         started = time.monotonic()
