@@ -23,7 +23,7 @@ from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
 from ..tls import certificate_identity
-from ._client import _Closable, _Opening
+from .._async_client import _Closable, _Opening
 from ._driver import Holding, Pump, shielded
 
 if TYPE_CHECKING:
@@ -73,6 +73,9 @@ class Server(_Closable):
             await asyncio.wait(tasks)
         if self._listener is not None:
             await self._listener.wait_closed()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await shielded(self.aclose())
 
     async def serve_forever(self) -> None:
         """Serve until cancelled; then close (see ``aclose``)."""
