@@ -1,7 +1,10 @@
 """The asyncio client API: ``connect()`` and async Connection, Session, Sender, Receiver, Requester.
 
-Owns: the asyncio face of ``amqp10._api``, the same surface as ``amqp10.trio`` (and so as
-``amqp10.blocking``) with ``await``, ``async with`` and ``async for``. Commands change engine
+Owns: the asyncio side of the async client: the classes themselves (the same surface as
+``amqp10.trio``, and so as ``amqp10.blocking``, with ``await``, ``async with`` and
+``async for``) are written once for both in ``amqp10._async_client``; this module adds how a
+task waits (``_Async``), how ``connect`` opens the transport and runs the pump task, and the
+``Connection`` that closes and stops it. Commands change engine
 state synchronously and wake the pump; waits park on futures that every batch of events
 resolves (``_driver.park``, the asyncio twin of trio's ``ParkingLot``). The calls themselves
 are ``amqp10._calls``, shared with the other adapters: this module only waits.

@@ -1,8 +1,10 @@
 """The trio client API: ``connect()`` and async Connection, Session, Sender, Receiver, Requester.
 
-Owns: the async face of ``amqp10._api``, the same surface as ``amqp10.blocking`` with
-``await``, ``async with`` and ``async for``. Commands change engine state synchronously and
-wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks, except those
+Owns: the trio side of the async client: the classes themselves (the same surface as
+``amqp10.blocking`` with ``await``, ``async with`` and ``async for``) are written once for
+trio and asyncio in ``amqp10._async_client``; this module adds how a task waits (``_Async``),
+how ``connect`` opens the stream and runs the pump in a nursery, and the ``Connection`` that
+uses them. Commands change engine state synchronously and wake the pump; waits park on a ``ParkingLot`` that every batch of events unparks, except those
 that watch one thing (a message's outcome, a receiver's next delivery), which park on their
 own ``trio.Event`` set only when that thing changes.
 
