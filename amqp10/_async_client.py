@@ -22,18 +22,22 @@ from ._options import ClientOptions, ReceiverOptions, SenderOptions
 from ._requests import Requests
 from ._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from .codec.message import Message
+from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
+from .engine.events import Event
 from .errors import ConnectionClosedError, LinkDetachedError, SessionEndedError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["AsyncDriver", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
+__all__ = ["AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 _R = TypeVar("_R", bound="_Closable")
 _S = TypeVar("_S", bound="_Closable")
+_C = TypeVar("_C", bound="Connection")
+_Q = TypeVar("_Q", bound="_Writing")
 
 
 class _Pump(Protocol):
@@ -42,6 +46,13 @@ class _Pump(Protocol):
     done: bool
 
     def wakeup(self) -> None: ...
+
+
+class _Writing(Protocol):
+    """What ``start_connection`` needs of the pump it has an adapter make."""
+
+    @property
+    def in_flight(self) -> int: ...
 
 
 class _Lock(Protocol):
@@ -82,6 +93,40 @@ class AsyncDriver:
     async def shielded(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` to the end even if the task is cancelled meanwhile."""
         raise NotImplementedError  # pragma: no cover
+
+
+def start_connection(
+    settings: ClientOptions,
+    new_connection: Callable[[ClientOptions, ClientCore], _C],
+    new_pump: Callable[[EngineConnection, Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]], _Q],
+) -> tuple[_C, _Q]:
+    """The engine, core and ``Connection`` of a connection being opened, and the adapter's
+    pump (``new_pump(engine, on_events, on_lost, on_written)``) over its open transport,
+    wired together: events go to the core and wake the waiters. The adapter then gives the
+    connection its driver (``_attach_pump``), runs the pump and waits for the OPEN.
+    """
+    engine = EngineConnection(settings.config)
+    core = ClientCore(engine, str(settings.url))
+    core.write_buffer_limit = settings.write_buffer_limit
+    engine.open()
+    connection = new_connection(settings, core)
+
+    def on_events(events: list[Event]) -> None:
+        core.handle(events)
+        connection._sync.changed()
+
+    def on_lost(reason: str) -> None:
+        core.transport_failed(reason)
+        core.wake_all()
+        connection._sync.changed()
+
+    def on_written() -> None:
+        if core.wrote():
+            connection._sync.changed()
+
+    pump = new_pump(engine, on_events, on_lost, on_written)
+    core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+    return connection, pump
 
 
 class _Closable:
@@ -128,6 +173,12 @@ class Connection(ConnectionView, _Closable):
         self._core = core
         self._requesters: dict[str, Requester] = {}
         self._requesters_lock = lock
+
+    def _io_ended(self) -> None:
+        """The pump has finished: every waiter learns the connection is over."""
+        self._core.finished = True
+        self._core.wake_all()
+        self._sync.changed()
 
     def open_session(self, *, timeout: float | None = None) -> "_Opening[Session]":
         """Begin a session (``await`` it, or ``async with`` it)."""

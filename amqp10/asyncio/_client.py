@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 from .. import _async_client as _shared
 from .. import _calls
 from .._api import PENDING, ClientCore, Pending
-from .._async_client import AsyncDriver, _Opening
+from .._async_client import AsyncDriver, _Opening, start_connection
 from .._async_client import Receiver as Receiver
 from .._async_client import Requester as Requester
 from .._async_client import Sender as Sender
@@ -38,8 +38,6 @@ from .._async_client import Session as Session
 from .._async_client import Tracker as Tracker
 from .._calls import Steps
 from .._options import ClientOptions, client_options
-from ..engine.connection import Connection as EngineConnection
-from ..engine.events import Event
 from ..errors import AMQPError, ConnectionClosedError, Timeout
 from ._driver import Holding, Pump, describe_failure, park, shielded, uninterrupted, unpark_all
 
@@ -171,41 +169,19 @@ async def _open(settings: ClientOptions) -> "Connection":
     timeout = settings.timeout
     deadline = None if timeout is None else loop.time() + timeout
     transport = await _open_transport(settings, deadline)
-    engine = EngineConnection(settings.config)
-    core = ClientCore(engine, str(settings.url))
-    core.write_buffer_limit = settings.write_buffer_limit
-    engine.open()
-    connection = Connection(settings, core)
-
-    def on_events(events: list[Event]) -> None:
-        core.handle(events)
-        connection._sync.changed()
-
-    def on_lost(reason: str) -> None:
-        core.transport_failed(reason)
-        core.wake_all()
-        connection._sync.changed()
-
-    def on_written() -> None:
-        if core.wrote():
-            connection._sync.changed()
-
-    pump = Pump(transport, engine, on_events, on_lost, on_written)
-    core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+    connection, pump = start_connection(settings, Connection, lambda engine, *hooks: Pump(transport, engine, *hooks))
     connection._attach_pump(pump)
 
     async def run_pump() -> None:
         try:
             await pump.run()
         finally:
-            core.finished = True
-            core.wake_all()
-            connection._sync.changed()
+            connection._io_ended()
 
     connection._pump_task = asyncio.ensure_future(run_pump())
     try:
         remaining = None if deadline is None else max(0.0, deadline - loop.time())
-        await connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {settings.url}")
+        await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
     except BaseException:
         await shielded(connection._shutdown())
         raise

@@ -27,7 +27,7 @@ import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships n
 
 from .. import _async_client as _shared
 from .._api import PENDING, ClientCore, Pending
-from .._async_client import AsyncDriver
+from .._async_client import AsyncDriver, start_connection
 from .._async_client import Receiver as Receiver
 from .._async_client import Requester as Requester
 from .._async_client import Sender as Sender
@@ -35,8 +35,6 @@ from .._async_client import Session as Session
 from .._async_client import Tracker as Tracker
 from .._calls import Steps
 from .._options import ClientOptions, client_options
-from ..engine.connection import Connection as EngineConnection
-from ..engine.events import Event
 from ..errors import AMQPError, ConnectionClosedError, Timeout
 from ..tls import handshake_failure
 from ._driver import Pump, describe_failure
@@ -152,41 +150,19 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
     timeout = settings.timeout
     deadline = math.inf if timeout is None else trio.current_time() + timeout
     stream = await _open_stream(settings, deadline)
-    engine = EngineConnection(settings.config)
-    core = ClientCore(engine, str(settings.url))
-    core.write_buffer_limit = settings.write_buffer_limit
-    engine.open()
-    connection = Connection(settings, core)
-
-    def on_events(events: list[Event]) -> None:
-        core.handle(events)
-        connection._sync.changed()
-
-    def on_lost(reason: str) -> None:
-        core.transport_failed(reason)
-        core.wake_all()
-        connection._sync.changed()
-
-    def on_written() -> None:
-        if core.wrote():
-            connection._sync.changed()
-
-    pump = Pump(stream, engine, on_events, on_lost, on_written)
-    core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+    connection, pump = start_connection(settings, Connection, lambda engine, *hooks: Pump(stream, engine, *hooks))
     connection._attach_pump(pump)
     try:
         async with trio.open_nursery() as nursery:
 
             async def run_pump() -> None:
                 await pump.run()
-                core.finished = True
-                core.wake_all()
-                connection._sync.changed()
+                connection._io_ended()
 
             nursery.start_soon(run_pump)
             try:
                 remaining = None if timeout is None else max(0.0, deadline - trio.current_time())
-                await connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {settings.url}")
+                await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
                 yield connection
             finally:
                 with trio.CancelScope(shield=True):
