@@ -36,7 +36,7 @@ from .codec.spec import Error
 from .engine.connection import Connection as EngineConnection
 from .engine.events import Event
 
-__all__ = ["ServerConnection", "Handler", "ServedConnection", "call_handler", "serve_async"]
+__all__ = ["ServerConnection", "Handler", "ServedConnection", "call_handler", "serve_async", "Listening"]
 
 log = logging.getLogger("amqp10.server")
 
@@ -128,6 +128,18 @@ def call_handler(call: Callable[[], None], conn: ServerConnection | None) -> Non
                 engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
             except Exception:  # already closing: the close handshake in progress ends it
                 log.exception("closing %r after a handler failure failed", conn)
+
+
+class Listening:
+    """Where an async adapter's server listens and what it serves (the base of trio's and
+    asyncio's ``Server``, which document these attributes)."""
+
+    def __init__(self, host: str, port: int, tls: bool) -> None:
+        self.host = host
+        self.port = port
+        bracketed = f"[{host}]" if ":" in host else host
+        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
+        self.connections: list[ServedConnection] = []
 
 
 class AsyncPump(Protocol):

@@ -17,7 +17,7 @@ import ssl
 from typing import TYPE_CHECKING, Callable
 
 from .._async_client import _Closable, _Opening
-from .._handler import Handler, ServedConnection, serve_async
+from .._handler import Handler, Listening, serve_async
 from .._options import server_configs
 from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
@@ -38,7 +38,7 @@ log = logging.getLogger("amqp10.asyncio.server")
 _HANDSHAKE_TIMEOUT = 10.0
 
 
-class Server(_Closable):
+class Server(Listening, _Closable):
     """A listening server: where it listens, what it serves; ``aclose()`` (or leaving
     ``async with``) stops it.
 
@@ -49,11 +49,7 @@ class Server(_Closable):
     """
 
     def __init__(self, host: str, port: int, tls: bool) -> None:
-        self.host = host
-        self.port = port
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
-        self.connections: list[ServedConnection] = []
+        super().__init__(host, port, tls)
         self._listener: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
-from .._handler import Handler, ServedConnection, serve_async
+from .._handler import Handler, Listening, serve_async
 from .._options import server_configs
 from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
@@ -34,7 +34,7 @@ log = logging.getLogger("amqp10.trio.server")
 _HANDSHAKE_TIMEOUT = 10.0
 
 
-class Server:
+class Server(Listening):
     """What ``serve()`` reports through ``task_status.started()``: where it listens.
 
     Attributes:
@@ -42,13 +42,6 @@ class Server:
         url: ``amqp[s]://host:port`` for clients.
         connections: the connections being served.
     """
-
-    def __init__(self, host: str, port: int, tls: bool) -> None:
-        self.host = host
-        self.port = port
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
-        self.connections: list[ServedConnection] = []
 
 
 async def serve(
