@@ -4,10 +4,10 @@ Owns: the asyncio side of the async client: the classes themselves (the same sur
 ``amqp10.trio``, and so as ``amqp10.blocking``, with ``await``, ``async with`` and
 ``async for``) are written once for both in ``amqp10._async_client``; this module adds how a
 task waits (``_Async``), how ``connect`` opens the transport and runs the pump task, and the
-``Connection`` that closes and stops it. Commands change engine
-state synchronously and wake the pump; waits park on futures that every batch of events
-resolves (``_driver.park``, the asyncio twin of trio's ``ParkingLot``). The calls themselves
-are ``amqp10._calls``, shared with the other adapters: this module only waits.
+``Connection`` that closes and stops it. Commands change engine state synchronously and
+wake the pump; waits park on futures that every batch of events resolves (``_driver.park``,
+the asyncio twin of trio's ``ParkingLot``). The calls themselves are ``amqp10._calls``,
+shared with the other adapters.
 
 Cancellation (``task.cancel()``, ``asyncio.timeout``, ``wait_for``): a cancelled ``receive``
 has taken nothing (a delivery is taken from the buffer and returned with no ``await`` in
@@ -28,7 +28,6 @@ import ssl
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from .. import _async_client as _shared
-from .. import _calls
 from .._api import PENDING, ClientCore, Pending
 from .._async_client import AsyncDriver, _Opening, start_connection
 from .._async_client import Receiver as Receiver
@@ -224,7 +223,7 @@ class Connection(_shared.Connection):
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close the connection (CLOSE handshake) and stop its I/O task. Idempotent."""
         try:
-            await self._sync.call(_calls.close_connection, self._core, timeout)
+            await super().aclose(timeout=timeout)
         finally:
             await shielded(self._stop_pump())
 
