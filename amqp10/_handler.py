@@ -23,19 +23,20 @@ Rules the adapters guarantee:
   output), and in the blocking adapter must hold ``Listener.call``'s lock.
 
 Both adapters make every handler call through ``call_handler`` and hand out
-``ServedConnection`` objects, so these rules are written once.
+``ServedConnection`` objects, so these rules are written once; the async adapters (trio,
+asyncio) also serve each accepted connection with the one ``serve_async``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Protocol, Sequence
+from typing import Awaitable, Callable, Protocol, Sequence
 
 from .codec.spec import Error
 from .engine.connection import Connection as EngineConnection
 from .engine.events import Event
 
-__all__ = ["ServerConnection", "Handler", "ServedConnection", "call_handler"]
+__all__ = ["ServerConnection", "Handler", "ServedConnection", "call_handler", "serve_async", "Listening"]
 
 log = logging.getLogger("amqp10.server")
 
@@ -127,3 +128,64 @@ def call_handler(call: Callable[[], None], conn: ServerConnection | None) -> Non
                 engine.close(Error(condition="amqp:internal-error", description=f"server error: {type(exc).__name__}"))
             except Exception:  # already closing: the close handshake in progress ends it
                 log.exception("closing %r after a handler failure failed", conn)
+
+
+class Listening:
+    """Where an async adapter's server listens and what it serves (the base of trio's and
+    asyncio's ``Server``, which document these attributes)."""
+
+    def __init__(self, host: str, port: int, tls: bool) -> None:
+        self.host = host
+        self.port = port
+        bracketed = f"[{host}]" if ":" in host else host
+        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
+        self.connections: list[ServedConnection] = []
+
+
+class AsyncPump(Protocol):
+    """What ``serve_async`` needs of an async adapter's pump (trio's and asyncio's ``Pump``)."""
+
+    goodbye: Error | None
+
+    def wakeup(self) -> None: ...
+
+    def run(self) -> Awaitable[None]: ...
+
+
+async def serve_async(
+    handler: Handler,
+    connections: list[ServedConnection],
+    engine: EngineConnection,
+    address: tuple[str, int],
+    identity: str | None,
+    make_pump: Callable[[Callable[[list[Event]], None], Callable[[str], None]], AsyncPump],
+    adapter_log: logging.Logger,
+) -> None:
+    """Serve one accepted connection of an async adapter (trio, asyncio) until it ends.
+
+    ``engine`` is open (SASL configured); ``make_pump(on_events, on_lost)`` builds the
+    adapter's pump over the accepted stream. The connection is in ``connections`` while
+    served; the handler hears of it through ``call_handler`` (``connection_made``, every
+    batch of events, ``connection_lost``), and a server shutting down closes it with
+    ``amqp:connection:forced`` (the pump's ``goodbye``).
+    """
+
+    def on_events(events: list[Event]) -> None:
+        call_handler(lambda: handler.events_received(conn, events), conn)
+
+    def on_lost(reason: str) -> None:
+        adapter_log.debug("connection from %s:%d lost: %s", address[0], address[1], reason)
+        events = engine.receive_data(b"")
+        if events:
+            on_events(events)
+
+    pump = make_pump(on_events, on_lost)
+    pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
+    conn = ServedConnection(engine, address, identity, pump.wakeup)
+    connections.append(conn)
+    try:
+        call_handler(lambda: handler.connection_made(conn), conn)
+        await pump.run()
+    finally:
+        connections.remove(conn)
+        call_handler(lambda: handler.connection_lost(conn), None)

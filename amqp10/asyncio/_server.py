@@ -4,7 +4,7 @@ with a ``Handler``.
 Owns: the listening socket (``loop.create_server``, TLS handshakes included), a server-role
 engine and a ``Pump`` per accepted transport, and calling the handler, always on the event
 loop's thread, never concurrently (``amqp10._handler``). Mirrors ``amqp10.trio._server``
-(``_serve_one`` is the same steps); ``serve`` runs until cancelled (trio's ``serve_*``
+(both serve an accepted connection with ``amqp10._handler.serve_async``); ``serve`` runs until cancelled (trio's ``serve_*``
 convention); ``start_server`` returns a running ``Server`` (asyncio's ``start_server``
 convention) for code that has no task to spare. Must never: interpret AMQP beyond SASL setup.
 """
@@ -16,14 +16,12 @@ import logging
 import ssl
 from typing import TYPE_CHECKING, Callable
 
-from .._handler import Handler, ServedConnection, call_handler
+from .._async_client import _Closable, _Opening
+from .._handler import Handler, Listening, serve_async
 from .._options import server_configs
-from ..codec.spec import Error
 from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
-from ..engine.events import Event
 from ..tls import certificate_identity
-from ._client import _Closable, _Opening
 from ._driver import Holding, Pump, shielded
 
 if TYPE_CHECKING:
@@ -40,7 +38,7 @@ log = logging.getLogger("amqp10.asyncio.server")
 _HANDSHAKE_TIMEOUT = 10.0
 
 
-class Server(_Closable):
+class Server(Listening, _Closable):
     """A listening server: where it listens, what it serves; ``aclose()`` (or leaving
     ``async with``) stops it.
 
@@ -51,11 +49,7 @@ class Server(_Closable):
     """
 
     def __init__(self, host: str, port: int, tls: bool) -> None:
-        self.host = host
-        self.port = port
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
-        self.connections: list[ServedConnection] = []
+        super().__init__(host, port, tls)
         self._listener: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -73,6 +67,9 @@ class Server(_Closable):
             await asyncio.wait(tasks)
         if self._listener is not None:
             await self._listener.wait_closed()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await shielded(self.aclose())
 
     async def serve_forever(self) -> None:
         """Serve until cancelled; then close (see ``aclose``)."""
@@ -163,26 +160,4 @@ async def _serve_one(
         identity = certificate_identity(transport.get_extra_info("peercert"))
     engine = EngineConnection(make_config(identity))
     engine.open()
-
-    def call(handler_call: Callable[[], None], about: ServedConnection | None) -> None:
-        call_handler(handler_call, about)
-
-    def on_events(events: list[Event]) -> None:
-        call(lambda: handler.events_received(conn, events), conn)
-
-    def on_lost(reason: str) -> None:
-        log.debug("connection from %s:%d lost: %s", address[0], address[1], reason)
-        events = engine.receive_data(b"")
-        if events:
-            on_events(events)
-
-    pump = Pump(transport, engine, on_events, on_lost)
-    pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
-    conn = ServedConnection(engine, address, identity, pump.wakeup)
-    server.connections.append(conn)
-    try:
-        call(lambda: handler.connection_made(conn), conn)
-        await pump.run()
-    finally:
-        server.connections.remove(conn)
-        call(lambda: handler.connection_lost(conn), None)
+    await serve_async(handler, server.connections, engine, address, identity, lambda on_events, on_lost: Pump(transport, engine, on_events, on_lost), log)

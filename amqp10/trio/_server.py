@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
-from .._handler import Handler, ServedConnection, call_handler
+from .._handler import Handler, Listening, serve_async
 from .._options import server_configs
-from ..codec.spec import Error
 from ..engine.config import Config
 from ..engine.connection import Connection as EngineConnection
-from ..engine.events import Event
 from ..tls import certificate_identity
 from ._driver import Pump, Timer, describe_failure
 
@@ -36,7 +34,7 @@ log = logging.getLogger("amqp10.trio.server")
 _HANDSHAKE_TIMEOUT = 10.0
 
 
-class Server:
+class Server(Listening):
     """What ``serve()`` reports through ``task_status.started()``: where it listens.
 
     Attributes:
@@ -44,13 +42,6 @@ class Server:
         url: ``amqp[s]://host:port`` for clients.
         connections: the connections being served.
     """
-
-    def __init__(self, host: str, port: int, tls: bool) -> None:
-        self.host = host
-        self.port = port
-        bracketed = f"[{host}]" if ":" in host else host
-        self.url = f"{'amqps' if tls else 'amqp'}://{bracketed}:{port}"
-        self.connections: list[ServedConnection] = []
 
 
 async def serve(
@@ -115,26 +106,4 @@ async def _serve_one(
         stream = tls
     engine = EngineConnection(make_config(identity))
     engine.open()
-
-    def call(handler_call: Callable[[], None], about: ServedConnection | None) -> None:
-        call_handler(handler_call, about)
-
-    def on_events(events: list[Event]) -> None:
-        call(lambda: handler.events_received(conn, events), conn)
-
-    def on_lost(reason: str) -> None:
-        log.debug("connection from %s:%d lost: %s", address[0], address[1], reason)
-        events = engine.receive_data(b"")
-        if events:
-            on_events(events)
-
-    pump = Pump(stream, engine, on_events, on_lost, timer=timer)
-    pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
-    conn = ServedConnection(engine, address, identity, pump.wakeup)
-    server.connections.append(conn)
-    try:
-        call(lambda: handler.connection_made(conn), conn)
-        await pump.run()
-    finally:
-        server.connections.remove(conn)
-        call(lambda: handler.connection_lost(conn), None)
+    await serve_async(handler, server.connections, engine, address, identity, lambda on_events, on_lost: Pump(stream, engine, on_events, on_lost, timer=timer), log)

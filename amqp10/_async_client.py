@@ -1,0 +1,378 @@
+"""The async client classes both async adapters share: Connection, Session, Sender, Receiver,
+Requester, Tracker, written once for ``amqp10.trio`` and ``amqp10.asyncio``.
+
+Owns: the user-facing async surface (the same as ``amqp10.blocking`` with ``await``,
+``async with`` and ``async for``), each method one of ``amqp10._calls`` performed by the
+connection's ``AsyncDriver``. What differs between the adapters is the driver (how a task
+waits, drives a call, shields cleanup from cancellation) and how a connection opens, closes
+and stops its I/O: those stay in ``amqp10.trio._client`` and ``amqp10.asyncio._client``,
+which subclass ``AsyncDriver`` and ``Connection`` here. Must never: import trio or asyncio,
+or do socket I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, Protocol, TypeVar
+
+from . import _calls
+from ._api import ClientCore, LinkRecord, SessionRecord
+from ._calls import Steps
+from ._delivery import Delivery, Runner
+from ._options import ClientOptions, ReceiverOptions, SenderOptions
+from ._requests import Requests
+from ._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
+from .codec.message import Message
+from .engine.connection import Connection as EngineConnection
+from .engine.delivery import Delivery as EngineDelivery
+from .engine.events import Event
+from .errors import ConnectionClosedError, LinkDetachedError, SessionEndedError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+_R = TypeVar("_R", bound="_Closable")
+_S = TypeVar("_S", bound="_Closable")
+_C = TypeVar("_C", bound="Connection")
+_Q = TypeVar("_Q", bound="_Writing")
+
+
+class _Pump(Protocol):
+    """What the driver needs of an adapter's pump."""
+
+    done: bool
+
+    def wakeup(self) -> None: ...
+
+
+class _Writing(Protocol):
+    """What ``start_connection`` needs of the pump it has an adapter make."""
+
+    @property
+    def in_flight(self) -> int: ...
+
+
+class _Lock(Protocol):
+    """What ``Connection.request`` needs of an adapter's lock (``trio.Lock``, ``asyncio.Lock``)."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: Any) -> Any: ...
+
+
+class AsyncDriver:
+    """Runs commands and drives ``_calls`` on one connection. An adapter subclasses it with
+    its way to wait (``changed``, ``drive``, ``wait``) and to shield a cleanup from
+    cancellation (``shielded``); running a command and performing a call are the same."""
+
+    core: ClientCore
+    pump: _Pump
+    default_timeout: float | None
+
+    def run(self, fn: Callable[[], _T]) -> _T:
+        """Run an engine command (we are on the event loop's thread), then wake the pump."""
+        result = fn()
+        self.pump.wakeup()
+        return result
+
+    def changed(self) -> None:
+        """Events arrived: let every waiter re-evaluate its predicate."""
+        raise NotImplementedError  # pragma: no cover
+
+    async def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
+        return await self.drive(steps(self.run, *args, **kwargs))
+
+    async def drive(self, steps: Steps[_T]) -> _T:
+        """Wait for each ``Wait`` the call yields and send the value back (or throw the error in)."""
+        raise NotImplementedError  # pragma: no cover
+
+    async def shielded(self, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` to the end even if the task is cancelled meanwhile."""
+        raise NotImplementedError  # pragma: no cover
+
+
+def start_connection(
+    settings: ClientOptions,
+    new_connection: Callable[[ClientOptions, ClientCore], _C],
+    new_pump: Callable[[EngineConnection, Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]], _Q],
+) -> tuple[_C, _Q]:
+    """The engine, core and ``Connection`` of a connection being opened, and the adapter's
+    pump (``new_pump(engine, on_events, on_lost, on_written)``) over its open transport,
+    wired together: events go to the core and wake the waiters. The adapter then gives the
+    connection its driver (``_attach_pump``), runs the pump and waits for the OPEN.
+    """
+    engine = EngineConnection(settings.config)
+    core = ClientCore(engine, str(settings.url))
+    core.write_buffer_limit = settings.write_buffer_limit
+    engine.open()
+    connection = new_connection(settings, core)
+
+    def on_events(events: list[Event]) -> None:
+        core.handle(events)
+        connection._sync.changed()
+
+    def on_lost(reason: str) -> None:
+        core.transport_failed(reason)
+        core.wake_all()
+        connection._sync.changed()
+
+    def on_written() -> None:
+        if core.wrote():
+            connection._sync.changed()
+
+    pump = new_pump(engine, on_events, on_lost, on_written)
+    core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+    return connection, pump
+
+
+class _Closable:
+    """``async with`` support for everything with an ``aclose``: leaving the block closes it,
+    shielded from cancellation."""
+
+    _sync: AsyncDriver
+
+    async def aclose(self) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._sync.shielded(self.aclose())
+
+
+class _Opening(Generic[_R]):
+    """What ``open_*`` returns: ``await`` it for the resource, or ``async with`` it to have
+    the resource closed on exit (as leaving its own ``async with`` would)."""
+
+    def __init__(self, opener: Callable[[], Awaitable[_R]]) -> None:
+        self._opener = opener
+        self._resource: _R | None = None
+
+    def __await__(self) -> Generator[Any, None, _R]:
+        return self._opener().__await__()
+
+    async def __aenter__(self) -> _R:
+        self._resource = await self._opener()
+        return self._resource
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._resource is not None:
+            await self._resource.__aexit__(*exc_info)
+
+
+class Connection(ConnectionView, _Closable):
+    """An AMQP connection for an async adapter (each adapter subclasses it)."""
+
+    def __init__(self, options: ClientOptions, core: ClientCore, lock: _Lock) -> None:
+        self._options = options
+        self._core = core
+        self._requesters: dict[str, Requester] = {}
+        self._requesters_lock = lock
+
+    def _io_ended(self) -> None:
+        """The pump has finished: every waiter learns the connection is over."""
+        self._core.finished = True
+        self._core.wake_all()
+        self._sync.changed()
+
+    def open_session(self, *, timeout: float | None = None) -> "_Opening[Session]":
+        """Begin a session (``await`` it, or ``async with`` it)."""
+
+        async def opener() -> Session:
+            return Session(self, await self._sync.call(_calls.open_session, self._core, timeout))
+
+        return _Opening(opener)
+
+    def _default_session(self) -> "Session":
+        return Session(self, self._sync.run(self._core.session_for_links))
+
+    def open_sender(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[SenderOptions]") -> "_Opening[Sender]":
+        """Open a sender on the default session (see ``amqp10.blocking.Session.open_sender``)."""
+        return _Opening(lambda: self._default_session()._open_sender(address, timeout, options))
+
+    def open_receiver(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[ReceiverOptions]") -> "_Opening[Receiver]":
+        """Open a receiver on the default session (see ``amqp10.blocking.Session.open_receiver``)."""
+        return _Opening(lambda: self._default_session()._open_receiver(address, timeout, options))
+
+    def open_requester(self, address: str, *, timeout: float | None = None) -> "_Opening[Requester]":
+        """Open a request/reply helper for ``address`` (see ``Requester``)."""
+        return _Opening(lambda: self._default_session()._open_requester(address, timeout))
+
+    async def request(self, address: str, message: Message | Any, *, timeout: float | None = None) -> Message:
+        """Send ``message`` to ``address`` and return the correlated reply (a ``Requester``
+        per address is opened on first use and reused)."""
+        async with self._requesters_lock:  # one requester per address, even with many tasks
+            requester = self._requesters.get(address)
+            if requester is None or requester.closed:
+                requester = await self.open_requester(address, timeout=timeout)
+                self._requesters[address] = requester
+        return await requester.request(message, timeout=timeout)
+
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """Close the connection (CLOSE handshake). Idempotent."""
+        await self._sync.call(_calls.close_connection, self._core, timeout)
+
+
+class Session(_Closable):
+    """A session; ``async with`` ends it on exit."""
+
+    def __init__(self, connection: Connection, record: SessionRecord) -> None:
+        self._connection = connection
+        self._sync = connection._sync
+        self._record = record
+
+    @property
+    def connection(self) -> Connection:
+        """The connection this session belongs to."""
+        return self._connection
+
+    def open_sender(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[SenderOptions]") -> "_Opening[Sender]":
+        """Attach a sender (see ``amqp10.blocking.Session.open_sender``)."""
+        return _Opening(lambda: self._open_sender(address, timeout, options))
+
+    def open_receiver(self, address: str | None = None, *, timeout: float | None = None, **options: "Unpack[ReceiverOptions]") -> "_Opening[Receiver]":
+        """Attach a receiver (see ``amqp10.blocking.Session.open_receiver``)."""
+        return _Opening(lambda: self._open_receiver(address, timeout, options))
+
+    def open_requester(self, address: str, *, timeout: float | None = None) -> "_Opening[Requester]":
+        """A sender to ``address`` plus a dynamic receiver for its replies."""
+        return _Opening(lambda: self._open_requester(address, timeout))
+
+    async def _open_sender(self, address: str | None, timeout: float | None, options: SenderOptions) -> "Sender":
+        return Sender(self._connection, await self._sync.call(_calls.open_sender, self._record, address, timeout, options))
+
+    async def _open_receiver(self, address: str | None, timeout: float | None, options: ReceiverOptions) -> "Receiver":
+        return Receiver(self._connection, await self._sync.call(_calls.open_receiver, self._record, address, timeout, options))
+
+    async def _open_requester(self, address: str, timeout: float | None) -> "Requester":
+        return Requester(self._connection, await self._sync.call(_calls.open_requester, self._record, address, timeout))
+
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """End the session (and its links). Idempotent."""
+        await self._sync.call(_calls.end_session, self._record, timeout)
+
+
+class _Link(_Closable):
+    def __init__(self, connection: Connection, record: LinkRecord) -> None:
+        self._connection = connection
+        self._sync = connection._sync
+        self._record = record
+
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """Close the link (DETACH with closed=true)."""
+        await self._sync.call(_calls.finish_link, self._record, closed=True, timeout=timeout)
+
+    async def detach(self, *, timeout: float | None = None) -> None:
+        """Detach without closing (a durable subscription survives)."""
+        await self._sync.call(_calls.finish_link, self._record, closed=False, timeout=timeout)
+
+
+class Sender(_Link, SenderView):
+    """The sending end of a link; ``async with`` closes it on exit."""
+
+    async def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
+        """Send one message (see ``amqp10.blocking.Sender.send``).
+
+        Cancellation-safe: if cancelled (or timed out) before any of the message went out it
+        is withdrawn and never sent; after, its outcome is still tracked and settled.
+        """
+        return await self._sync.call(_calls.send, self._record, message, timeout)
+
+    async def submit(self, message: Message | Any, *, timeout: float | None = None) -> "Tracker":
+        """Queue one message and return a ``Tracker`` for its outcome without waiting for it
+        (see ``amqp10.blocking.Sender.submit``): it waits only while the write buffer is
+        over its limit. Cancellation-safe: a cancelled submit has queued nothing.
+        """
+        return Tracker(self._sync, self._record, await self._sync.call(_calls.submit, self._record, message, timeout))
+
+    async def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+        """Send ``messages`` keeping up to the link credit (at most ``window``) in flight and
+        return their outcomes in order (see ``amqp10.blocking.Sender.send_many``).
+
+        If cancelled, messages not yet on the wire are withdrawn; those sent keep being
+        tracked and settled.
+        """
+        return await self._sync.call(_calls.send_many, self._record, messages, timeout, window)
+
+
+class Tracker(TrackerView):
+    """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
+
+    ``settled``, ``outcome`` and ``remote_state`` read what is known now; ``await
+    tracker.wait()`` until the outcome arrives.
+    """
+
+    __slots__ = ("_sync",)
+
+    def __init__(self, sync: AsyncDriver, record: LinkRecord, delivery: EngineDelivery) -> None:
+        super().__init__(record, delivery)
+        self._sync = sync
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Wait for the outcome and return it (see ``amqp10.blocking.Tracker.wait``); the
+        task is woken only when this delivery changes (or the link or connection fails).
+        Cancellation-safe: a cancelled or timed-out wait changes nothing.
+        """
+        return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+
+
+class Receiver(_Link, ReceiverView):
+    """The receiving end of a link; ``async for`` receives until it closes."""
+
+    async def receive(self, *, timeout: float | None = None) -> Delivery:
+        """Wait for the next delivery (see ``amqp10.blocking.Receiver.receive``).
+
+        Cancellation-safe: a cancelled receive has taken nothing; the delivery stays buffered
+        for the next one.
+        """
+        return await self._sync.call(_calls.receive, self._record, timeout)
+
+    def __aiter__(self) -> "Receiver":
+        return self
+
+    async def __anext__(self) -> Delivery:
+        try:
+            return await self.receive()
+        except (LinkDetachedError, SessionEndedError, ConnectionClosedError) as exc:
+            if exc.condition is None:
+                raise StopAsyncIteration from None
+            raise
+
+    def flow(self, count: int) -> None:
+        """Grant ``count`` more credit (manual flow control)."""
+        self._sync.run(lambda: self._record.add_credit(count))
+
+    async def drain(self, *, timeout: float | None = None) -> list[Delivery]:
+        """Drain the credit and return what has arrived (see ``amqp10.blocking.Receiver.drain``)."""
+        return await self._sync.call(_calls.drain, self._record, timeout)
+
+
+class Requester(RequesterView, _Closable):
+    """Request/reply over a sender and a dynamic reply receiver (see
+    ``amqp10.blocking.Requester``). Concurrent requests from several tasks are matched to
+    their replies by correlation-id."""
+
+    def __init__(self, connection: Connection, requests: Requests) -> None:
+        self._sync = connection._sync
+        self._requests = requests
+        #: the sending link (to the address)
+        self.sender = Sender(connection, requests.sender)
+        #: the dynamic receiving link (for the replies)
+        self.receiver = Receiver(connection, requests.receiver)
+
+    async def request(self, message: Message | Any, *, timeout: float | None = None) -> Message:
+        """Send a request and return its reply.
+
+        Raises:
+            Timeout: no reply in time. LinkDetachedError, ConnectionClosedError.
+        """
+        return await self._sync.call(_calls.request, self._requests, message, timeout)
+
+    async def aclose(self, *, timeout: float | None = None) -> None:
+        """Close both links."""
+        await self._sync.call(_calls.close_requester, self._requests, timeout)
