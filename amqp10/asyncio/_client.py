@@ -38,7 +38,8 @@ from .._async_client import Tracker as Tracker
 from .._calls import Steps
 from .._options import ClientOptions, client_options
 from ..errors import AMQPError, ConnectionClosedError, Timeout
-from ._driver import Holding, Pump, describe_failure, park, shielded, uninterrupted, unpark_all
+from ..tls import handshake_failure
+from ._driver import Holding, Pump, park, shielded, uninterrupted, unpark_all
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -198,7 +199,14 @@ async def _open_transport(options: ClientOptions, deadline: float | None) -> asy
                     Holding, url.host, url.port, ssl=context, server_hostname=None if context is None else url.host
                 )
             except ssl.SSLError as exc:
-                raise ConnectionClosedError(f"could not connect to {url}: {describe_failure(exc)}") from exc
+                raise ConnectionClosedError(f"could not connect to {url}: {handshake_failure(exc, None)}") from exc
+            except (ConnectionResetError, ConnectionAbortedError) as exc:
+                if context is None:
+                    raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
+                # asyncio hides the peer's first bytes; a peer that hangs up on a ClientHello
+                # is most often a plain AMQP port (amqps:// pointed at 5672).
+                why = handshake_failure("the peer closed the connection during the handshake", None)
+                raise ConnectionClosedError(f"could not connect to {url}: {why}") from exc
             except OSError as exc:
                 raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
     except TimeoutError:

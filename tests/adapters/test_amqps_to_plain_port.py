@@ -1,6 +1,6 @@
 """``amqps://`` pointed at a plain (non-TLS) port fails with a ``ConnectionClosedError`` that
-says the port is probably not a TLS port and what to use instead, on both adapters, over real
-loopback sockets: against amqp10's own plain listener, and against a peer that answers the
+says the port is probably not a TLS port and what to use instead, on every adapter, over real
+loopback sockets (blocking, trio and asyncio): against amqp10's own plain listener, and against a peer that answers the
 ClientHello with an AMQP protocol header (as RabbitMQ and Proton do), where it is certain.
 
 The ``amqp10 send`` command prints that as one line and exits non-zero.
@@ -18,10 +18,12 @@ from contextlib import contextmanager
 import pytest
 
 import amqp10
+import amqp10.asyncio
 import amqp10.trio
 from amqp10 import ConnectionClosedError
 from amqp10.peer.server import start
 from amqp10.tls import client_context
+from support.asyncio_helpers import asyncio_test
 from support.trio_helpers import trio_test
 
 ADVICE = "use amqp:// for a plain port"
@@ -88,6 +90,26 @@ async def test_trio_amqps_to_a_port_answering_an_amqp_header_says_it_is_not_a_tl
     with header_answering_port() as port:
         with pytest.raises(ConnectionClosedError, match="answered with an AMQP protocol header, not TLS") as info:
             async with amqp10.trio.connect(f"amqps://127.0.0.1:{port}", ssl_context=_insecure(), timeout=10):  # type: ignore[arg-type]
+                pass
+    assert ADVICE in str(info.value)
+
+
+@asyncio_test
+async def test_asyncio_amqps_to_a_plain_amqp10_listener_says_the_port_is_probably_not_tls() -> None:
+    with start("127.0.0.1", 0) as peer:
+        with pytest.raises(ConnectionClosedError, match="plain \\(non-TLS\\) port") as info:
+            async with amqp10.asyncio.connect(f"amqps://127.0.0.1:{peer.port}", ssl_context=_insecure(), timeout=10):  # type: ignore[arg-type]
+                pass
+    assert ADVICE in str(info.value)
+
+
+@asyncio_test
+async def test_asyncio_amqps_to_a_port_answering_an_amqp_header_says_it_is_probably_not_tls() -> None:
+    # asyncio's TLS transport does not show the bytes the peer answered with, so the hint is
+    # the hedged one ("is the port a plain port?") rather than trio's and blocking's certainty.
+    with header_answering_port() as port:
+        with pytest.raises(ConnectionClosedError, match="plain \\(non-TLS\\) port") as info:
+            async with amqp10.asyncio.connect(f"amqps://127.0.0.1:{port}", ssl_context=_insecure(), timeout=10):  # type: ignore[arg-type]
                 pass
     assert ADVICE in str(info.value)
 
