@@ -1,17 +1,16 @@
-"""TLS through the trio adapter: verification by default, SNI, wrong host name, EXTERNAL."""
+"""TLS through both async adapters (trio and asyncio): verification by default, SNI, wrong host name, EXTERNAL."""
 
 from __future__ import annotations
 
 import pytest
 
 import amqp10
-import amqp10.trio
 from amqp10 import Accepted, Message
 from amqp10.engine.authenticators import SimpleAuthenticator
 from amqp10.tls import client_context, server_context
 from support.broker import QueueBroker
 from support.certs import CertificateSet
-from support.trio_helpers import serving, trio_test
+from support.async_adapters import AsyncAdapter, each_async_adapter
 
 
 def _server_context(certs: CertificateSet, names: list[str | None]) -> object:
@@ -20,24 +19,24 @@ def _server_context(certs: CertificateSet, names: list[str | None]) -> object:
     return context
 
 
-@trio_test
-async def test_trio_connect_over_tls_verifies_and_sends_SNI(certs: CertificateSet, broker: QueueBroker) -> None:
+@each_async_adapter
+async def test_connect_over_tls_verifies_and_sends_SNI(adapter: AsyncAdapter, certs: CertificateSet, broker: QueueBroker) -> None:
     names: list[str | None] = []
-    async with serving(broker, ssl_context=_server_context(certs, names)) as server:
+    async with adapter.serving(broker, ssl_context=_server_context(certs, names)) as server:
         assert server.url.startswith("amqps://")
         url = f"amqps://localhost:{server.port}"
-        async with amqp10.trio.connect(url, ssl_context=client_context(cafile=certs.ca), timeout=5) as conn:
+        async with adapter.connect(url, ssl_context=client_context(cafile=certs.ca), timeout=5) as conn:
             assert await (await conn.open_sender("q")).send(Message(body="over tls")) == Accepted()
     assert names == ["localhost"]
 
 
-@trio_test
-async def test_trio_connect_over_tls_fails_clearly_when_the_host_name_does_not_match(
-    certs: CertificateSet, broker: QueueBroker
+@each_async_adapter
+async def test_connect_over_tls_fails_clearly_when_the_host_name_does_not_match(
+    adapter: AsyncAdapter, certs: CertificateSet, broker: QueueBroker
 ) -> None:
-    async with serving(broker, ssl_context=_server_context(certs, [])) as server:
+    async with adapter.serving(broker, ssl_context=_server_context(certs, [])) as server:
         with pytest.raises(amqp10.ConnectionClosedError) as info:
-            async with amqp10.trio.connect(
+            async with adapter.connect(
                 f"amqps://127.0.0.1:{server.port}", ssl_context=client_context(cafile=certs.ca), timeout=5
             ):
                 pass  # pragma: no cover
@@ -45,24 +44,24 @@ async def test_trio_connect_over_tls_fails_clearly_when_the_host_name_does_not_m
         assert "127.0.0.1" in str(info.value)
 
 
-@trio_test
-async def test_trio_connect_over_tls_skips_verification_only_when_asked(certs: CertificateSet, broker: QueueBroker) -> None:
-    async with serving(broker, ssl_context=_server_context(certs, [])) as server:
+@each_async_adapter
+async def test_connect_over_tls_skips_verification_only_when_asked(adapter: AsyncAdapter, certs: CertificateSet, broker: QueueBroker) -> None:
+    async with adapter.serving(broker, ssl_context=_server_context(certs, [])) as server:
         with pytest.raises(amqp10.ConnectionClosedError, match="certificate verif"):
-            async with amqp10.trio.connect(f"amqps://localhost:{server.port}", timeout=5):
+            async with adapter.connect(f"amqps://localhost:{server.port}", timeout=5):
                 pass  # pragma: no cover
-        async with amqp10.trio.connect(
+        async with adapter.connect(
             f"amqps://127.0.0.1:{server.port}", ssl_context=client_context(verify=False), timeout=5
         ) as conn:
             assert await (await conn.open_sender("q")).send(Message(body=1)) == Accepted()
 
 
-@trio_test
-async def test_trio_connect_authenticates_with_EXTERNAL_and_a_client_certificate(certs: CertificateSet, broker: QueueBroker) -> None:
+@each_async_adapter
+async def test_connect_authenticates_with_EXTERNAL_and_a_client_certificate(adapter: AsyncAdapter, certs: CertificateSet, broker: QueueBroker) -> None:
     auth = SimpleAuthenticator({}, external_identities=[certs.client_identity])
-    async with serving(broker, ssl_context=_server_context(certs, []), authenticator=auth, allow_anonymous=False) as server:
+    async with adapter.serving(broker, ssl_context=_server_context(certs, []), authenticator=auth, allow_anonymous=False) as server:
         context = client_context(cafile=certs.ca, certfile=certs.client_cert, keyfile=certs.client_key)
-        async with amqp10.trio.connect(
+        async with adapter.connect(
             f"amqps://localhost:{server.port}", ssl_context=context, sasl_mechanisms=["EXTERNAL"], timeout=5
         ) as conn:
             assert await (await conn.open_sender("q")).send(Message(body=1)) == Accepted()
