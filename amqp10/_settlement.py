@@ -57,7 +57,7 @@ def abort(record: LinkRecord, delivery: EngineDelivery) -> None:
     if delivery.aborted:
         raise NotAbortableError("the delivery was aborted already")
     if delivery.complete:
-        what = "written out pre-settled" if delivery.settled else "sent whole: only the receiver's outcome settles it now"
+        what = "written out pre-settled" if record.at_most_once else "sent whole: only the receiver's outcome settles it now"
         raise NotAbortableError(f"the delivery cannot be aborted: it was {what}")
     record.check()
     assert isinstance(record.link, EngineSender)
