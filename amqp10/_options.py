@@ -440,6 +440,9 @@ class SenderOptions(TypedDict, total=False):
         dynamic: ask the peer to create the target node.
         properties: link properties (``str`` keys are sent as symbols).
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
+        rcv_settle_mode: the receiver settle mode to ask of the peer's receiver, ``"first"``
+            (default) or ``"second"`` (spec 2.6.12: it sends its outcome unsettled and settles
+            after us). Either way the sender settles each delivery as its outcome arrives.
     """
 
     name: str
@@ -452,6 +455,7 @@ class SenderOptions(TypedDict, total=False):
     properties: Mapping[str, Any] | None
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
+    rcv_settle_mode: ReceiverSettleMode | RcvSettleMode | None
 
 
 class ReceiverOptions(TypedDict, total=False):
@@ -525,6 +529,7 @@ def sender_attach(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    rcv_settle_mode: ReceiverSettleMode | str | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a sending link (``Session.attach_sender`` keyword arguments).
 
@@ -545,7 +550,7 @@ def sender_attach(
         "source": Source(),
         "target": target,
         "snd_settle_mode": SenderSettleMode.SETTLED if mode is SettleMode.AT_MOST_ONCE else SenderSettleMode.UNSETTLED,
-        "rcv_settle_mode": ReceiverSettleMode.FIRST,
+        "rcv_settle_mode": receiver_settle_mode(rcv_settle_mode),
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),

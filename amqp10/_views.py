@@ -113,6 +113,12 @@ class SenderView(LinkView):
         still settled when it comes)."""
         return len(self._record.in_flight)
 
+    @property
+    def rcv_settle_mode(self) -> str:
+        """The receiver settle mode the peer's receiver stated in its ATTACH (its actual mode,
+        spec 2.8.3), ``"first"`` or ``"second"``; what was asked for until it answers."""
+        return mode_name(self._record.link.rcv_settle_mode)
+
 
 class ReceiverView(LinkView):
     """What a receiver knows besides the link's facts."""

@@ -242,6 +242,8 @@ class Broker(MessagingHandler):
     def on_settled(self, event: Any) -> None:
         delivery = event.delivery
         if delivery.link.is_receiver:
+            if delivery.link.rcv_settle_mode == Link.RCV_SECOND:
+                self.emit("settled_by_sender", address=delivery.link.target.address)
             delivery.settle()
         else:
             self.in_flight.pop(delivery, None)

@@ -2,7 +2,8 @@
 
 What is true of the peers (measured; each test below holds it):
 
-- python-qpid-proton's engine carries ``second`` both ways, but its ``MessagingHandler`` only
+- python-qpid-proton's engine carries ``second`` both ways (our client's receiver and sender
+  asking for it; Proton's client asking our embedded peer), but its ``MessagingHandler`` only
   auto-settles a sent delivery once the receiver has settled it, so an application must
   settle after the outcome itself: our Proton listener does (sending to our receiver, it
   states ``second`` and settles after our outcome). Proton's client, sending or receiving in
@@ -42,7 +43,7 @@ _T = 15.0
 def proton_listener() -> Iterator[Listener]:
     """The python-qpid-proton listener (a small broker), for this module."""
     require_client("proton")
-    with spawn_listener("proton") as listener:
+    with spawn_listener("proton", "--events") as listener:
         yield listener
 
 
@@ -68,6 +69,25 @@ async def _our_receiver_in_second(adapter: Adapter, url: str) -> None:
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_proton_sending_to_our_receiver_in_mode_second_settles_after_our_outcome(adapter: Adapter, proton_listener: Listener) -> None:
     run_scenario(adapter, _our_receiver_in_second, proton_listener.url())
+
+
+async def _our_sender_asking_second(adapter: Adapter, listener: Listener) -> None:
+    queue = unique("second-out")
+    async with connect(adapter, listener.url()) as conn:
+        sender = await conn.sender(queue, rcv_settle_mode="second")
+        assert sender.raw.rcv_settle_mode == "second"  # Proton's receiver took it on
+        tracker = await _call(adapter, sender.raw.submit, Message(body="x"), timeout=_T)
+        assert await _call(adapter, tracker.wait, timeout=_T) == Accepted()
+        # Proton's receiver kept its accept unsettled until our settlement reached it.
+        await trio.to_thread.run_sync(
+            lambda: listener.wait_for_event(lambda e: e["event"] == "settled_by_sender" and e["address"] == queue)
+        )
+        assert tracker.settled and sender.unsettled == 0
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_our_sender_asking_rcv_settle_mode_second_settles_after_protons_outcome(adapter: Adapter, proton_listener: Listener) -> None:
+    run_scenario(adapter, _our_sender_asking_second, proton_listener)
 
 
 async def _proton_client_in_second(adapter: Adapter) -> None:
