@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from .codec.message import Message
 from ._outcomes import DeliveryState
-from .codec.spec import Received
+from .codec.message import Message
+from .codec.spec import ReceiverSettleMode, Received
 from .codec.types import Symbol, UInt, ULong
 from .engine.delivery import Delivery as EngineDelivery
+from .errors import LocalProtocolError
 
 __all__ = ["Delivery", "Runner"]
 
@@ -134,10 +135,22 @@ class Delivery:
     def settle(self) -> None:
         """Settle with the state given so far, or none (the sender then applies the source's
         default outcome, spec 3.5.3). In rcv-settle-mode ``second`` call it only after the
-        sender has settled (``remote_settled``); ``Receiver.wait_settled`` waits for that."""
+        sender has settled (``remote_settled``); ``Receiver.wait_settled`` waits for that.
+
+        Raises:
+            LocalProtocolError: rcv-settle-mode ``second`` and the sender has not settled.
+        """
+        delivery = self._delivery
+
         def settle() -> None:
-            if not self._delivery.settled:  # the sender's settlement settled it here already
-                self._delivery.settle()
+            if delivery.settled:
+                return  # the sender's settlement settled it here already
+            if delivery.link.rcv_settle_mode is ReceiverSettleMode.SECOND and not delivery.remote_settled:
+                raise LocalProtocolError(
+                    "rcv-settle-mode is second: the sender settles first (spec 2.6.12); "
+                    "give an outcome and wait for that with the receiver's wait_settled"
+                )
+            delivery.settle()
 
         self._run(settle)
 

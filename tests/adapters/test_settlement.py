@@ -83,10 +83,14 @@ async def _second_settles_after_the_sender(adapter: Adapter) -> None:
         receiver = await conn.receiver(queue, credit=5, rcv_settle_mode="second")
         assert receiver.raw.rcv_settle_mode == "second" and receiver.raw.settle_mode_downgrade is None
         delivery = await receiver.receive()
+        with pytest.raises(amqp10.LocalProtocolError, match="second"):
+            delivery.settle()  # 2.6.12: not before the sender
+        assert not delivery.settled
         delivery.accept()
         # 2.6.12: the sender settles once it has our outcome; only that settles it here.
         assert await _call(adapter, receiver.raw.wait_settled, delivery, timeout=_T) == Accepted()
         assert delivery.settled and delivery.remote_settled and delivery.state == Accepted()
+        delivery.settle()  # settled already, by the sender's settlement: nothing to do
         again = await conn.receiver(queue, credit=5)
         assert await again.nothing_within(0.3) is None  # consumed once, not redelivered
 
