@@ -163,6 +163,10 @@ async def _abort_queued(adapter: Adapter) -> None:
         assert await _call(adapter, done.wait, timeout=_T) == Accepted()
         with pytest.raises(amqp10.NotAbortableError, match="sent whole"):
             done.abort()  # its outcome is in: there is nothing left to abort
+        presettled = await _call(adapter, (await conn.sender("q", settle_mode="at-most-once")).raw.submit, Message(body=2), timeout=_T)
+        assert await _call(adapter, presettled.wait, timeout=_T) is None
+        with pytest.raises(amqp10.NotAbortableError, match="pre-settled"):
+            presettled.abort()
         assert isinstance(amqp10.NotAbortableError("x"), amqp10.LocalProtocolError)
 
 
