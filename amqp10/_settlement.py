@@ -24,10 +24,14 @@ def settled_state(record: LinkRecord, delivery: EngineDelivery) -> "DeliveryStat
     """Predicate: ``delivery`` is settled at this end; returns the state it was settled with
     (ours when we gave one, else the peer's)."""
     if delivery.settled:
-        state: DeliveryState | None = delivery.local_state if delivery.local_state is not None else delivery.remote_state
-        return state
+        return _final_state(delivery)
     record.check()
     return PENDING
+
+
+def _final_state(delivery: EngineDelivery) -> DeliveryState | None:
+    state: DeliveryState | None = delivery.local_state if delivery.local_state is not None else delivery.remote_state
+    return state
 
 
 def wait_settled(record: LinkRecord, delivery: EngineDelivery, timeout: float | None) -> Steps[DeliveryState | None]:
@@ -36,7 +40,7 @@ def wait_settled(record: LinkRecord, delivery: EngineDelivery, timeout: float | 
     arrives (spec 2.6.12); in mode ``first`` the outcome settled it already. A failed wait
     changes nothing."""
     if delivery.settled:
-        return settled_state(record, delivery)  # type: ignore[return-value]  # never PENDING here
+        return _final_state(delivery)
     state: DeliveryState | None = yield Wait(
         lambda: settled_state(record, delivery), timeout, f"waiting for the sender to settle on the {record.describe()}", watch=delivery
     )

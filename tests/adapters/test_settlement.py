@@ -86,6 +86,8 @@ async def _second_settles_after_the_sender(adapter: Adapter) -> None:
         with pytest.raises(amqp10.LocalProtocolError, match="second"):
             delivery.settle()  # 2.6.12: not before the sender
         assert not delivery.settled
+        with pytest.raises(amqp10.Timeout):  # no outcome yet: the sender has nothing to settle
+            await _call(adapter, receiver.raw.wait_settled, delivery, timeout=0.2)
         delivery.accept()
         # 2.6.12: the sender settles once it has our outcome; only that settles it here.
         assert await _call(adapter, receiver.raw.wait_settled, delivery, timeout=_T) == Accepted()
