@@ -9,12 +9,12 @@ What is true of the peers (measured; each test below holds it):
   states ``second`` and settles after our outcome). Proton's client, sending or receiving in
   ``second`` against our embedded peer, finds ours honouring it: our receiver's outcomes go
   out unsettled; our sender settles after the client's outcome, before the client settles.
-- Proton's C broker example states ``first`` for a receiver that asked ``second``: our client
-  raises ``SettleModeDowngradedError`` by default, or carries on in mode ``first``.
+- Proton's C and C++ broker examples state ``first`` for a receiver that asked ``second``: our
+  client raises ``SettleModeDowngradedError`` by default, or carries on in mode ``first``.
 - RabbitMQ 3.10 refuses a receiver asking ``second``: it ends the session with
   ``amqp:not-implemented`` ("rcv-settle-mode second not supported"), a ``SessionEndedError``.
 
-(Proton's C++ broker, qpidd and the Qpid Dispatch router also state ``first``.) A peer that is
+(qpidd and the Qpid Dispatch router also state ``first``.) A peer that is
 not running is skipped with instructions, or fails under ``AMQP10_REQUIRE_PEERS=1`` (CI).
 """
 
@@ -111,7 +111,7 @@ def test_our_embedded_peer_honours_rcv_settle_mode_second_as_receiver_and_as_sen
     run_scenario(adapter, _proton_client_in_second)
 
 
-async def _proton_c_broker_downgrades(adapter: Adapter, url: str) -> None:
+async def _proton_broker_downgrades(adapter: Adapter, url: str) -> None:
     queue = unique("second-c")
     async with connect(adapter, url) as conn:
         with pytest.raises(amqp10.SettleModeDowngradedError) as raised:
@@ -126,8 +126,9 @@ async def _proton_c_broker_downgrades(adapter: Adapter, url: str) -> None:
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_proton_c_broker_states_rcv_settle_mode_first_which_is_raised_or_kept(adapter: Adapter) -> None:
-    run_scenario(adapter, _proton_c_broker_downgrades, peer_info("PROTON_C_BROKER").url())
+@pytest.mark.parametrize("broker", ["PROTON_C_BROKER", "PROTON_CPP_BROKER"])
+def test_proton_brokers_state_rcv_settle_mode_first_which_is_raised_or_kept(broker: str, adapter: Adapter) -> None:
+    run_scenario(adapter, _proton_broker_downgrades, peer_info(broker).url())
 
 
 def test_rabbitmq_refuses_rcv_settle_mode_second_with_not_implemented() -> None:
