@@ -31,6 +31,8 @@ from ._delivery import Delivery as Delivery
 from ._handler import Handler as Handler
 from ._handler import ServerConnection as ServerConnection
 from ._options import ConnectOptions as ConnectOptions
+from ._outcomes import DeliveryState as DeliveryState
+from ._outcomes import Outcome as Outcome
 from ._options import ReceiverOptions as ReceiverOptions
 from ._options import SenderOptions as SenderOptions
 from ._options import ServerOptions as ServerOptions
@@ -53,9 +55,11 @@ from .errors import EncodeError as EncodeError
 from .errors import FramingError as FramingError
 from .errors import LinkDetachedError as LinkDetachedError
 from .errors import LocalProtocolError as LocalProtocolError
+from .errors import NotAbortableError as NotAbortableError
 from .errors import RemoteProtocolError as RemoteProtocolError
 from .errors import SASLError as SASLError
 from .errors import SessionEndedError as SessionEndedError
+from .errors import SettleModeDowngradedError as SettleModeDowngradedError
 from .errors import SourceDowngradedError as SourceDowngradedError
 from .errors import Timeout as Timeout
 

@@ -477,17 +477,19 @@ class LinkRecord:
 
     def sent(self, delivery: EngineDelivery) -> "None | Pending":
         """Predicate: every transfer of a pre-settled delivery is written (at-most-once)."""
-        if delivery.complete:
+        if delivery.complete or delivery.aborted:
             return None
         self.check()
         return PENDING
 
     def outcome(self, delivery: EngineDelivery) -> Any:
         """Predicate: the receiver's outcome (``Accepted``, ``Rejected``, ...; ``None`` if it
-        settled without one)."""
+        settled without one; ``None`` too once aborted, spec 2.6.14)."""
         state = delivery.remote_state
         if isinstance(state, OUTCOMES) or delivery.remote_settled:
             return state
+        if delivery.aborted:
+            return None
         self.check()
         return PENDING
 
@@ -498,6 +500,8 @@ class LinkRecord:
 
     def known(self, delivery: EngineDelivery) -> bool:
         """``result(delivery)`` would not be ``PENDING`` (nor raise): its fate is known."""
+        if delivery.aborted:
+            return True
         if self.at_most_once:
             return delivery.complete
         return delivery.remote_settled or isinstance(delivery.remote_state, OUTCOMES)

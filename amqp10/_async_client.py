@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, Protocol, TypeVar
 
-from . import _calls
+from . import _calls, _settlement
 from ._api import ClientCore, LinkRecord, SessionRecord
 from ._calls import Steps
 from ._delivery import Delivery, Runner
+from ._outcomes import DeliveryState, Outcome
 from ._options import ClientOptions, ReceiverOptions, SenderOptions
 from ._requests import Requests
 from ._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
@@ -275,7 +276,7 @@ class _Link(_Closable):
 class Sender(_Link, SenderView):
     """The sending end of a link; ``async with`` closes it on exit."""
 
-    async def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
+    async def send(self, message: Message | Any, *, timeout: float | None = None) -> "Outcome | None":
         """Send one message (see ``amqp10.blocking.Sender.send``).
 
         Cancellation-safe: if cancelled (or timed out) before any of the message went out it
@@ -290,7 +291,9 @@ class Sender(_Link, SenderView):
         """
         return Tracker(self._sync, self._record, await self._sync.call(_calls.submit, self._record, message, timeout))
 
-    async def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+    async def send_many(
+        self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None
+    ) -> "list[Outcome | None]":
         """Send ``messages`` keeping up to the link credit (at most ``window``) in flight and
         return their outcomes in order (see ``amqp10.blocking.Sender.send_many``).
 
@@ -313,12 +316,21 @@ class Tracker(TrackerView):
         super().__init__(record, delivery)
         self._sync = sync
 
-    async def wait(self, timeout: float | None = None) -> Any:
+    async def wait(self, timeout: float | None = None) -> "Outcome | None":
         """Wait for the outcome and return it (see ``amqp10.blocking.Tracker.wait``); the
         task is woken only when this delivery changes (or the link or connection fails).
         Cancellation-safe: a cancelled or timed-out wait changes nothing.
         """
         return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+
+    def abort(self) -> None:
+        """Abort the message if it is not sent whole yet (spec 2.6.14; see
+        ``amqp10.blocking.Tracker.abort``). Does not wait.
+
+        Raises:
+            NotAbortableError: it is sent whole, or it was aborted already.
+        """
+        self._sync.run(lambda: _settlement.abort(self._record, self._delivery))
 
 
 class Receiver(_Link, ReceiverView):
@@ -343,9 +355,16 @@ class Receiver(_Link, ReceiverView):
                 raise StopAsyncIteration from None
             raise
 
-    def flow(self, count: int) -> None:
-        """Grant ``count`` more credit (manual flow control)."""
-        self._sync.run(lambda: self._record.add_credit(count))
+    def flow(self, count: int, *, echo: bool = False) -> None:
+        """Grant ``count`` more credit (manual flow control); ``echo=True`` asks the sender
+        for its flow state at once (see ``amqp10.blocking.Receiver.flow``)."""
+        self._sync.run(lambda: _settlement.grant(self._record, count, echo=echo))
+
+    async def wait_settled(self, delivery: Delivery, *, timeout: float | None = None) -> "DeliveryState | None":
+        """Wait until ``delivery`` is settled here (rcv-settle-mode ``second``: the sender
+        settled after your outcome) and return its state (see
+        ``amqp10.blocking.Receiver.wait_settled``). Cancellation-safe: nothing changes."""
+        return await self._sync.drive(_settlement.wait_settled(self._record, delivery._delivery, timeout))
 
     async def drain(self, *, timeout: float | None = None) -> list[Delivery]:
         """Drain the credit and return what has arrived (see ``amqp10.blocking.Receiver.drain``)."""

@@ -27,8 +27,10 @@ from typing import Any, Callable, Generator, Iterable, TypeVar
 
 from ._api import ClientCore, LinkRecord, SessionRecord, encode_for
 from ._delivery import Delivery, Runner
+from ._outcomes import Outcome
 from ._options import DEFAULT_CREDIT, ReceiverOptions, SenderOptions, receiver_attach, sender_attach
 from ._requests import Requests
+from ._settle_modes import keep_downgraded, settle_mode_downgrade
 from ._terminus_checks import check_anonymous_relay, source_downgrade
 from .codec.message import Message
 from .engine.delivery import Delivery as EngineDelivery
@@ -163,6 +165,16 @@ def open_receiver(
         except AMQPError:
             pass  # the downgrade is the news; the link is closing either way
         raise downgrade
+    # 2.6.12: a sender stating rcv-settle-mode first where second was asked may never settle.
+    settle_downgrade = settle_mode_downgrade(record.link, record.describe())
+    if settle_downgrade is not None:
+        if options.get("on_downgrade", "close") == "close":
+            try:
+                yield from finish_link(run, record, closed=True, timeout=timeout, cleanup=True)
+            except AMQPError:
+                pass  # the downgrade is the news; the link is closing either way
+            raise settle_downgrade
+        run(lambda: keep_downgraded(record.link, settle_downgrade))
     return record
 
 
@@ -221,13 +233,14 @@ def submit(run: Runner, record: LinkRecord, message: Message | Any, timeout: flo
     return delivery
 
 
-def track(record: LinkRecord, delivery: EngineDelivery, timeout: float | Budget | None) -> Steps[Any]:
+def track(record: LinkRecord, delivery: EngineDelivery, timeout: float | Budget | None) -> Steps[Outcome | None]:
     """Wait for what ``send`` returns for ``delivery`` (its outcome; at-most-once: ``None``
     once written), woken only when that delivery changes. A failed wait changes nothing: the
     delivery stays tracked."""
     if record.known(delivery):
-        return record.result(delivery)
-    result = yield Wait(lambda: record.result(delivery), timeout, f"sending on the {record.describe()}", watch=_watch(record, delivery))
+        known: Outcome | None = record.result(delivery)
+        return known
+    result: Outcome | None = yield Wait(lambda: record.result(delivery), timeout, f"sending on the {record.describe()}", watch=_watch(record, delivery))
     return result
 
 
@@ -238,7 +251,7 @@ def _watch(record: LinkRecord, delivery: EngineDelivery) -> EngineDelivery | Non
     return None if record.at_most_once else delivery
 
 
-def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Any]:
+def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float | Budget | None) -> Steps[Outcome | None]:
     """Send one message: ``submit`` it, then ``track`` it until it is written (at-most-once:
     returns ``None``) or its outcome arrives; ``timeout`` covers it all.
 
@@ -254,7 +267,9 @@ def send(run: Runner, record: LinkRecord, message: Message | Any, timeout: float
         raise
 
 
-def send_many(run: Runner, record: LinkRecord, messages: Iterable[Message | Any], timeout: float | None, window: int | None) -> Steps[list[Any]]:
+def send_many(
+    run: Runner, record: LinkRecord, messages: Iterable[Message | Any], timeout: float | None, window: int | None
+) -> Steps[list[Outcome | None]]:
     """Send messages keeping up to the link credit (and at most ``window``) of them in
     flight; return what ``send`` returns for each, in order.
 
@@ -269,7 +284,7 @@ def send_many(run: Runner, record: LinkRecord, messages: Iterable[Message | Any]
     what = f"sending on the {record.describe()}"
     source = iter(messages)
     waiting: deque[EngineDelivery] = deque()  # queued, fate not yet collected, oldest first
-    results: list[Any] = []
+    results: list[Outcome | None] = []
     exhausted = False
     try:
         while True:

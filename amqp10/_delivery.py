@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
+from ._outcomes import DeliveryState
 from .codec.message import Message
-from .codec.types import Symbol
+from .codec.spec import ReceiverSettleMode, Received
+from .codec.types import Symbol, UInt, ULong
 from .engine.delivery import Delivery as EngineDelivery
+from .errors import LocalProtocolError
 
 __all__ = ["Delivery", "Runner"]
 
@@ -32,7 +35,11 @@ class Delivery:
     ``message`` is decoded on first use (so a malformed message surfaces as a ``DecodeError``
     you can answer with ``reject``). ``accept``, ``reject``, ``release`` and ``modify`` report
     the outcome to the sender and settle the delivery (spec 3.4); a delivery the sender sent
-    pre-settled needs no outcome, and they do nothing for it. Safe to call from any thread.
+    pre-settled needs no outcome, and they do nothing for it. On a receiver opened with
+    ``rcv_settle_mode="second"`` the outcome goes out unsettled and the delivery is settled
+    when the sender's settlement arrives (spec 2.6.12: ``remote_settled``; the receiver's
+    ``wait_settled`` waits for it). ``received`` reports progress without an outcome. Safe to
+    call from any thread.
     """
 
     __slots__ = ("_delivery", "_run", "_message")
@@ -78,9 +85,16 @@ class Delivery:
         return self._delivery.settled
 
     @property
-    def state(self) -> Any:
-        """The outcome given here so far (``Accepted()`` ...), or ``None``."""
-        return self._delivery.local_state
+    def state(self) -> "DeliveryState | None":
+        """The state given here so far (``Accepted()``, ``Received(...)`` ...), or ``None``."""
+        state: DeliveryState | None = self._delivery.local_state
+        return state
+
+    @property
+    def remote_settled(self) -> bool:
+        """The sender has settled it: sent pre-settled, or (rcv-settle-mode ``second``)
+        settled after your outcome (spec 2.6.12)."""
+        return self._delivery.remote_settled
 
     def _update(self, action: Callable[[], None]) -> None:
         def run() -> None:
@@ -102,6 +116,43 @@ class Delivery:
     def release(self) -> None:
         """Release: not processed; the sender may deliver it again, to anyone (spec 3.4.4)."""
         self._update(lambda: self._delivery.release())
+
+    def received(self, section_number: int, section_offset: int) -> None:
+        """Report ``Received`` (spec 3.4.1): how much of the message has been processed,
+        ``section_offset`` bytes into section ``section_number`` (both from 0), so a resumed
+        delivery may start there. Not an outcome: the delivery stays unsettled and you still
+        give one (``accept`` ...) later.
+
+        Raises:
+            ValueError: a number that is not a uint / ulong.
+            LocalProtocolError: the delivery is settled already.
+        """
+        if not 0 <= section_number < 1 << 32 or not 0 <= section_offset < 1 << 64:
+            raise ValueError("section_number must be a uint and section_offset a ulong")
+        state = Received(section_number=UInt(section_number), section_offset=ULong(section_offset))
+        self._update(lambda: self._delivery.update(state))
+
+    def settle(self) -> None:
+        """Settle with the state given so far, or none (the sender then applies the source's
+        default outcome, spec 3.5.3). In rcv-settle-mode ``second`` call it only after the
+        sender has settled (``remote_settled``); ``Receiver.wait_settled`` waits for that.
+
+        Raises:
+            LocalProtocolError: rcv-settle-mode ``second`` and the sender has not settled.
+        """
+        delivery = self._delivery
+
+        def settle() -> None:
+            if delivery.settled:
+                return  # the sender's settlement settled it here already
+            if delivery.link.rcv_settle_mode is ReceiverSettleMode.SECOND and not delivery.remote_settled:
+                raise LocalProtocolError(
+                    "rcv-settle-mode is second: the sender settles first (spec 2.6.12); "
+                    "give an outcome and wait for that with the receiver's wait_settled"
+                )
+            delivery.settle()
+
+        self._run(settle)
 
     def modify(self, *, delivery_failed: bool = True, undeliverable_here: bool = False, message_annotations: Mapping[Any, Any] | None = None) -> None:
         """Modify: not processed, with changes for redelivery (spec 3.4.5): count it as a

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict
 
 from . import tls
+from ._settle_modes import RcvSettleMode, receiver_settle_mode
 from .codec.limits import Limits
 from .codec.spec import (
     ReceiverSettleMode,
@@ -439,6 +440,9 @@ class SenderOptions(TypedDict, total=False):
         dynamic: ask the peer to create the target node.
         properties: link properties (``str`` keys are sent as symbols).
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
+        rcv_settle_mode: the receiver settle mode to ask of the peer's receiver, ``"first"``
+            (default) or ``"second"`` (spec 2.6.12: it sends its outcome unsettled and settles
+            after us). Either way the sender settles each delivery as its outcome arrives.
     """
 
     name: str
@@ -451,6 +455,7 @@ class SenderOptions(TypedDict, total=False):
     properties: Mapping[str, Any] | None
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
+    rcv_settle_mode: ReceiverSettleMode | RcvSettleMode | None
 
 
 class ReceiverOptions(TypedDict, total=False):
@@ -480,6 +485,11 @@ class ReceiverOptions(TypedDict, total=False):
             (default) closes the link and raises ``SourceDowngradedError``; ``"keep"`` keeps
             it, and ``Receiver.downgrade`` says what is missing (``Receiver.filters`` and
             ``Receiver.distribution_mode`` say what is in force either way).
+        rcv_settle_mode: ``"first"`` (default: an outcome settles the delivery at once) or
+            ``"second"`` (spec 2.6.12: an outcome goes out unsettled, the sender settles, and
+            only then does the receiver; ``Receiver.wait_settled`` waits for that). A peer
+            stating ``first`` in its ATTACH is a downgrade, handled as ``on_downgrade`` says
+            (``SettleModeDowngradedError``; ``"keep"`` carries on in mode ``first``).
         max_message_size: the largest message this receiver takes, in bytes, advertised in
             ATTACH; a larger delivery closes the link with
             ``amqp:link:message-size-exceeded`` (``LinkDetachedError``) before it is
@@ -503,6 +513,7 @@ class ReceiverOptions(TypedDict, total=False):
     desired_capabilities: Sequence[str] | None
     max_message_size: int | None
     on_downgrade: Literal["close", "keep"]
+    rcv_settle_mode: ReceiverSettleMode | RcvSettleMode | None
 
 
 def sender_attach(
@@ -518,6 +529,7 @@ def sender_attach(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    rcv_settle_mode: ReceiverSettleMode | str | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a sending link (``Session.attach_sender`` keyword arguments).
 
@@ -538,7 +550,7 @@ def sender_attach(
         "source": Source(),
         "target": target,
         "snd_settle_mode": SenderSettleMode.SETTLED if mode is SettleMode.AT_MOST_ONCE else SenderSettleMode.UNSETTLED,
-        "rcv_settle_mode": ReceiverSettleMode.FIRST,
+        "rcv_settle_mode": receiver_settle_mode(rcv_settle_mode),
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),
@@ -565,6 +577,7 @@ def receiver_attach(
     desired_capabilities: Sequence[str] | None = None,
     max_message_size: int | None = None,
     on_downgrade: str = "close",
+    rcv_settle_mode: ReceiverSettleMode | str | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
@@ -604,7 +617,7 @@ def receiver_attach(
         "source": source,
         "target": Target(),
         "snd_settle_mode": snd_mode,
-        "rcv_settle_mode": ReceiverSettleMode.FIRST,
+        "rcv_settle_mode": receiver_settle_mode(rcv_settle_mode),
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),

@@ -12,10 +12,12 @@ from typing import Any
 
 from ._api import OUTCOMES, ClientCore, LinkRecord
 from ._options import ClientOptions
+from ._outcomes import DeliveryState, Outcome
 from ._requests import Requests
+from ._settle_modes import kept_downgrade, mode_name
 from ._terminus_checks import distribution_mode_in_force, filters_in_force, source_downgrade
 from .engine.delivery import Delivery as EngineDelivery
-from .errors import SourceDowngradedError
+from .errors import SettleModeDowngradedError, SourceDowngradedError
 
 __all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView", "TrackerView"]
 
@@ -111,6 +113,12 @@ class SenderView(LinkView):
         still settled when it comes)."""
         return len(self._record.in_flight)
 
+    @property
+    def rcv_settle_mode(self) -> str:
+        """The receiver settle mode the peer's receiver stated in its ATTACH (its actual mode,
+        spec 2.8.3), ``"first"`` or ``"second"``; what was asked for until it answers."""
+        return mode_name(self._record.link.rcv_settle_mode)
+
 
 class ReceiverView(LinkView):
     """What a receiver knows besides the link's facts."""
@@ -138,6 +146,28 @@ class ReceiverView(LinkView):
         different distribution-mode), or ``None``. Only a receiver opened with
         ``on_downgrade="keep"`` can have one; otherwise ``open_receiver`` raised it."""
         return source_downgrade(self._record.link, self._record.describe())
+
+
+    @property
+    def rcv_settle_mode(self) -> str:
+        """The receiver settle mode in force, ``"first"`` or ``"second"`` (spec 2.6.12): what
+        was asked for (``open_receiver(rcv_settle_mode=...)``), or ``"first"`` when the peer
+        stated it instead and the receiver was kept (``on_downgrade="keep"``)."""
+        return mode_name(self._record.link.rcv_settle_mode)
+
+    @property
+    def settle_mode_downgrade(self) -> SettleModeDowngradedError | None:
+        """The peer stated rcv-settle-mode ``first`` where ``second`` was asked for and the
+        receiver was kept (``on_downgrade="keep"``); ``None`` otherwise (with the default,
+        ``open_receiver`` raised it)."""
+        return kept_downgrade(self._record.link)
+
+    @property
+    def available(self) -> int:
+        """Messages the sender last said it has waiting for this link (its ``available``,
+        spec 2.6.7): a hint, refreshed by each FLOW it sends, e.g. the answer to
+        ``flow(0, echo=True)`` or to a drain."""
+        return self._record.link.credit.available
 
 
 class RequesterView:
@@ -180,14 +210,20 @@ class TrackerView:
         return self._record.known(self._delivery)
 
     @property
-    def outcome(self) -> Any:
+    def aborted(self) -> bool:
+        """``abort()`` ended it before it was sent whole (spec 2.6.14): no outcome will come."""
+        return self._delivery.aborted
+
+    @property
+    def outcome(self) -> "Outcome | None":
         """The receiver's outcome, ``Accepted()``, ``Rejected(...)``, ``Released()`` or
         ``Modified(...)``; ``None`` until it is known (and always at-most-once)."""
         state = self._delivery.remote_state
         return state if isinstance(state, OUTCOMES) else None
 
     @property
-    def remote_state(self) -> Any:
+    def remote_state(self) -> "DeliveryState | None":
         """The last delivery state the receiver reported, an outcome or a non-terminal one
         such as ``Received(...)`` (spec 3.4.1); ``None`` before any."""
-        return self._delivery.remote_state
+        state: DeliveryState | None = self._delivery.remote_state
+        return state

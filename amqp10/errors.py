@@ -29,6 +29,8 @@ __all__ = [
     "SessionEndedError",
     "LinkDetachedError",
     "SourceDowngradedError",
+    "SettleModeDowngradedError",
+    "NotAbortableError",
     "AnonymousRelayNotOfferedError",
     "SASLError",
     "Timeout",
@@ -92,6 +94,41 @@ class SourceDowngradedError(LinkDetachedError):
         self.missing_filters = missing_filters
         self.requested_distribution_mode = requested_distribution_mode
         self.distribution_mode = distribution_mode
+
+
+class SettleModeDowngradedError(LinkDetachedError):
+    """The peer attached a receiver that asked for rcv-settle-mode ``second`` but stated
+    ``first``, and the client closed the link (``open_receiver``'s default,
+    ``on_downgrade="close"``).
+
+    In mode ``second`` the receiver sends its outcome unsettled and settles only once the
+    sender has settled (spec 2.6.12); a sender stating ``first`` expects the receiver to settle
+    first and may never settle. It is a ``LinkDetachedError`` because the link is closed when
+    this is raised. With ``on_downgrade="keep"`` the receiver works in mode ``first`` instead.
+
+    Attributes:
+        requested_rcv_settle_mode: the mode asked for (``"second"``).
+        rcv_settle_mode: the mode the peer stated (``"first"``).
+    """
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        condition: str | None = None,
+        info: Mapping[Any, Any] | None = None,
+        requested_rcv_settle_mode: str = "second",
+        rcv_settle_mode: str = "first",
+    ) -> None:
+        super().__init__(description, condition=condition, info=info)
+        self.requested_rcv_settle_mode = requested_rcv_settle_mode
+        self.rcv_settle_mode = rcv_settle_mode
+
+
+class NotAbortableError(LocalProtocolError):
+    """A delivery cannot be aborted (spec 2.6.14): it was sent whole already (its outcome is
+    still tracked and settled when it comes), it was sent pre-settled, or it was aborted before.
+    Raised by ``Tracker.abort``; it is your misuse, so nothing was sent and nothing changed."""
 
 
 class AnonymousRelayNotOfferedError(AMQPError):

@@ -19,10 +19,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
 
-from .. import _calls
+from .. import _calls, _settlement
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from .._calls import Steps
 from .._delivery import Delivery, Runner
+from .._outcomes import DeliveryState, Outcome
 from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_options
 from .._requests import Requests
 from .._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
@@ -514,7 +515,7 @@ class Sender(_Link, SenderView):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(self, message: Message | Any, *, timeout: float | None = None) -> Any:
+    def send(self, message: Message | Any, *, timeout: float | None = None) -> "Outcome | None":
         """Send one message; with at-least-once, wait for the receiver's outcome.
 
         Args:
@@ -554,7 +555,9 @@ class Sender(_Link, SenderView):
         """
         return Tracker(self._sync, self._record, self._sync.call(_calls.submit, self._record, message, timeout))
 
-    def send_many(self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None) -> list[Any]:
+    def send_many(
+        self, messages: Iterable[Message | Any], *, timeout: float | None = None, window: int | None = None
+    ) -> "list[Outcome | None]":
         """Send ``messages`` in order, keeping up to the link credit of them in flight, and
         return what ``send`` would have returned for each (the outcomes; at-most-once
         ``None``s), in the same order.
@@ -587,7 +590,7 @@ class Tracker(TrackerView):
         super().__init__(record, delivery)
         self._sync = sync
 
-    def wait(self, timeout: float | None = None) -> Any:
+    def wait(self, timeout: float | None = None) -> "Outcome | None":
         """Wait until the outcome is known and return it (what ``Sender.send`` returns:
         ``Accepted()``, ``Rejected(...)``, ...; at-most-once ``None`` once written).
 
@@ -602,6 +605,18 @@ class Tracker(TrackerView):
             Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError.
         """
         return self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+
+    def abort(self) -> None:
+        """Abort the message if it is not sent whole yet (spec 2.6.14): still waiting for
+        credit, it is dropped; partly sent (a large message over several frames), a TRANSFER
+        with ``aborted=true`` ends it and the receiver discards it. No outcome will come:
+        ``wait`` returns ``None`` and ``aborted`` is true.
+
+        Raises:
+            NotAbortableError: it is sent whole (its outcome is still on its way), or it
+                was aborted already. LinkDetachedError, ConnectionClosedError.
+        """
+        self._sync.run(lambda: _settlement.abort(self._record, self._delivery))
 
 
 class Receiver(_Link, ReceiverView):
@@ -636,9 +651,28 @@ class Receiver(_Link, ReceiverView):
                     return
                 raise
 
-    def flow(self, count: int) -> None:
-        """Grant ``count`` more credit (for ``credit=0``, manual flow control)."""
-        self._sync.run(lambda: self._record.add_credit(count))
+    def flow(self, count: int, *, echo: bool = False) -> None:
+        """Grant ``count`` more credit (for ``credit=0``, manual flow control).
+
+        ``echo=True`` asks the sender to answer at once with its flow state (spec 2.7.4),
+        which updates ``available`` (its count of messages waiting); ``flow(0, echo=True)``
+        only asks.
+        """
+        self._sync.run(lambda: _settlement.grant(self._record, count, echo=echo))
+
+    def wait_settled(self, delivery: Delivery, *, timeout: float | None = None) -> "DeliveryState | None":
+        """Wait until ``delivery`` is settled here and return the state it was settled with.
+
+        With ``rcv_settle_mode="second"`` an outcome (``delivery.accept()`` ...) goes out
+        unsettled; the sender settles once it has it, and that settles the delivery here
+        (spec 2.6.12): after this returns the sender has forgotten the message, so it will
+        not be redelivered. In mode ``first`` the outcome settled it already.
+
+        Raises:
+            Timeout: not settled in time (nothing changed: wait again).
+            LinkDetachedError / SessionEndedError / ConnectionClosedError: the link ended first.
+        """
+        return self._sync.drive(_settlement.wait_settled(self._record, delivery._delivery, timeout))
 
     def drain(self, *, timeout: float | None = None) -> list[Delivery]:
         """Ask the sender to use all credit now or give it back, wait for its answer, and

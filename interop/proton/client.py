@@ -17,6 +17,11 @@ Scenarios:
 - ``respond``: receive ``--count`` requests and answer each to its reply-to (through an anonymous
   sender when the peer offers ANONYMOUS-RELAY, else a sender per address):
   ``{"responded": N}``;
+- with ``--rcv-settle-second`` a link asks for rcv-settle-mode ``second`` (spec 2.6.12): a
+  receiver sends its outcome unsettled and settles when the sender has; the report adds
+  ``remote_rcv_settle_mode`` (what the peer's attach stated), for ``send``
+  ``outcomes_settled_by_peer`` (outcomes that arrived already settled) and for ``receive``
+  ``settled_by_sender`` (deliveries the sender settled after our outcome);
 - ``drain``: grant ``--credit`` with the drain flag set (spec 2.6.7), take whatever the peer sends,
   and finish when its flow gives back the unused credit: ``{"received": N, "drained": true,
   "bodies": [...]}`` (settled with ``--outcome``).
@@ -40,7 +45,8 @@ from urllib.parse import urlsplit
 
 from proton import Delivery, Message, SSLDomain, symbol
 from proton.handlers import MessagingHandler
-from proton.reactor import AtMostOnce, Container, DynamicNodeProperties
+from proton import Link
+from proton.reactor import AtMostOnce, Container, DynamicNodeProperties, LinkOption
 
 SCENARIOS = ("send", "receive", "request", "respond", "drain")
 OUTCOMES = ("accept", "reject", "release", "modify")
@@ -78,6 +84,7 @@ class Scenario(MessagingHandler):
         self.result: dict[str, Any] = {"scenario": args.scenario}
         self.error: dict[str, Any] | None = None
         self.sent = self.settled = self.received = 0
+        self.settled_by_peer = 0  # send: outcomes that came settled; receive: sender settlements
         self.outcomes: dict[str, int] = {}
         self.conditions: list[dict[str, Any]] = []
         self.bodies: list[Any] = []
@@ -130,7 +137,12 @@ class Scenario(MessagingHandler):
                                                       options=DynamicNodeProperties({}))
 
     def _settle_options(self) -> Any:
-        return AtMostOnce() if self.args.presettled else None
+        options: list[Any] = []
+        if self.args.presettled:
+            options.append(AtMostOnce())
+        if self.args.rcv_settle_second:
+            options.append(_RcvSecond())
+        return options or None
 
     def on_timer_task(self, event: Any) -> None:
         self.fail("timeout", "amqp10:timeout", f"scenario did not finish within {self.args.timeout}s")
@@ -181,6 +193,8 @@ class Scenario(MessagingHandler):
 
     # -- sending -----------------------------------------------------------------------------
     def on_link_opened(self, event: Any) -> None:
+        if event.link in (self.sender, self.receiver) and self.args.rcv_settle_second:
+            self.result["remote_rcv_settle_mode"] = int(event.link.remote_rcv_settle_mode)
         if self.args.scenario == "request" and event.receiver is not None and self.sender is None:
             self.reply_to = event.receiver.remote_source.address
             self.result["reply_to"] = self.reply_to
@@ -226,6 +240,8 @@ class Scenario(MessagingHandler):
         if event.link != self.sender:
             return
         self.outcomes[name] = self.outcomes.get(name, 0) + 1
+        if event.delivery.settled:  # Proton's Delivery.settled: the *peer* settled it
+            self.settled_by_peer += 1
         cond = event.delivery.remote.condition
         if cond is not None:
             self.conditions.append({"outcome": name, "condition": cond.name, "description": cond.description})
@@ -252,7 +268,20 @@ class Scenario(MessagingHandler):
         if self.received < self.args.count:
             if self.receiver.credit == 0:
                 self.receiver.flow(min(self.args.credit, self.args.count - self.received))
-        elif self.args.scenario != "respond":
+        elif self.args.scenario != "respond" and not self._second(delivery):
+            self.finish()
+
+    def _second(self, delivery: Delivery) -> bool:
+        return self.args.scenario == "receive" and delivery.link.rcv_settle_mode == Link.RCV_SECOND
+
+    def on_settled(self, event: Any) -> None:
+        # rcv-settle-mode second: the sender settled after our outcome; now we settle (2.6.12).
+        delivery = event.delivery
+        if event.link != self.receiver or not self._second(delivery):
+            return
+        self.settled_by_peer += 1
+        delivery.settle()
+        if self.received == self.args.count and self.settled_by_peer == self.args.count:
             self.finish()
 
     def settle_with_outcome(self, delivery: Delivery) -> None:
@@ -266,7 +295,8 @@ class Scenario(MessagingHandler):
         else:
             delivery.local.failed = True
             delivery.update(Delivery.MODIFIED)
-        delivery.settle()
+        if not self._second(delivery):
+            delivery.settle()
 
     def respond(self, event: Any, request: Message) -> None:
         reply = Message(body=request.body, correlation_id=request.id, address=request.reply_to)
@@ -288,6 +318,10 @@ class Scenario(MessagingHandler):
         if self.args.scenario == "send":
             result["outcomes"] = self.outcomes
             result["conditions"] = self.conditions
+            if self.args.rcv_settle_second:
+                result["outcomes_settled_by_peer"] = self.settled_by_peer
+        if self.args.scenario == "receive" and self.args.rcv_settle_second:
+            result["settled_by_sender"] = self.settled_by_peer
         if self.args.scenario in ("receive", "respond", "drain"):
             result["received"] = self.received
             if self.args.bodies:
@@ -297,6 +331,13 @@ class Scenario(MessagingHandler):
         if self.error is not None:
             result["error"] = self.error
         return result
+
+
+class _RcvSecond(LinkOption):
+    """Ask for rcv-settle-mode ``second`` in our attach."""
+
+    def apply(self, link: Any) -> None:
+        link.rcv_settle_mode = Link.RCV_SECOND
 
 
 class _Finish:
@@ -322,6 +363,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=0, help="send binary bodies of this many zero bytes")
     parser.add_argument("--presettled", action="store_true",
                         help="at-most-once: snd-settle-mode settled (sender) or asked of the peer (receiver)")
+    parser.add_argument("--rcv-settle-second", action="store_true",
+                        help="ask for rcv-settle-mode second (the receiver settles after the sender)")
     parser.add_argument("--outcome", choices=OUTCOMES, default="accept", help="how a receiver settles")
     parser.add_argument("--credit", type=int, default=100)
     parser.add_argument("--no-bodies", dest="bodies", action="store_false", help="omit bodies from the report")

@@ -18,7 +18,8 @@ It listens on 127.0.0.1 and behaves like a tiny broker:
 
 Settlement: incoming unsettled deliveries get the outcome chosen by ``--outcome`` (only accepted
 messages are stored); with rcv-settle-mode ``second`` we wait for the sender to settle first.
-Outgoing deliveries follow the snd-settle-mode the receiver asked for; a released or modified
+Outgoing deliveries follow the snd-settle-mode the receiver asked for, and its rcv-settle-mode
+(``second``: we settle once its outcome arrives, then it settles); a released or modified
 delivery goes back to the head of its queue (modified with delivery-failed adds one to
 delivery-count); a receiver detaching with unsettled deliveries gives them back the same way.
 
@@ -241,6 +242,8 @@ class Broker(MessagingHandler):
     def on_settled(self, event: Any) -> None:
         delivery = event.delivery
         if delivery.link.is_receiver:
+            if delivery.link.rcv_settle_mode == Link.RCV_SECOND:
+                self.emit("settled_by_sender", address=delivery.link.target.address)
             delivery.settle()
         else:
             self.in_flight.pop(delivery, None)
@@ -325,6 +328,10 @@ class Broker(MessagingHandler):
                   undeliverable=remote.undeliverable if name == "modified" else None)
         if name in ("accepted", "rejected"):
             self.in_flight.pop(delivery, None)
+        if delivery.link.rcv_settle_mode == Link.RCV_SECOND:
+            # 2.6.12: the receiver sent its outcome unsettled and settles only after us.
+            # (MessagingHandler's auto_settle waits for the receiver to settle first.)
+            delivery.settle()
 
     def _requeue(self, address: str, seq: int, message: Message) -> None:
         # Topic copies are not stored, and a dynamic queue may be gone with its link.
