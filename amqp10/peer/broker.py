@@ -545,9 +545,12 @@ class Broker(Handler):
         log.debug("committed %d messages and %d outcomes", len(txn.enqueues), len(txn.retirements))
 
     def _rollback(self, txn: Txn) -> None:
+        back: dict[Queue, list[StoredMessage]] = {}
         for outlet, message, _ in txn.retirements:
-            outlet.queue.give_back([message])
-            self._dirty_queues.add(outlet.queue)
+            back.setdefault(outlet.queue, []).append(message)
+        for queue, messages in back.items():
+            queue.give_back(messages)  # to the front, in the order they were delivered
+            self._dirty_queues.add(queue)
         log.debug("rolled back %d messages and %d outcomes", len(txn.enqueues), len(txn.retirements))
 
     def _redeliver(self, outlet: Outlet, messages: list[StoredMessage], state: Modified) -> None:
