@@ -38,7 +38,7 @@ from .codec.spec import (
 )
 from .codec.types import Symbol
 from .engine.delivery import Delivery as EngineDelivery
-from .errors import LinkDetachedError, LocalProtocolError, TransactionError, TransactionRolledBack
+from .errors import LinkDetachedError, LocalProtocolError, SessionEndedError, TransactionError, TransactionRolledBack
 
 __all__ = [
     "TransactionState",
@@ -206,7 +206,9 @@ def declare(run: Runner, session: SessionRecord, timeout: float | None) -> Steps
     coordinator = run(lambda: coordinator_for(session))
     try:
         yield Wait(coordinator.attached_or_failed, budget, "attaching the transaction coordinator")
-    except LinkDetachedError as exc:
+    except (LinkDetachedError, SessionEndedError) as exc:
+        # Refused (Proton, rhea), or the whole session ended for it (RabbitMQ 3.x): either
+        # way this peer does no transactions here.
         raise TransactionError(f"the peer has no transaction coordinator for us: {exc}", condition=exc.condition, info=exc.info) from exc
     txn = TransactionRecord(session, coordinator)
     delivery = run(txn.send_declare)
