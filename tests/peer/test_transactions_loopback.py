@@ -166,19 +166,36 @@ def test_Transaction_work_on_a_link_of_another_session_is_refused(served: Served
                 txn.send(other, "x")
 
 
-def test_Session_transactions_share_one_coordinator_link_and_run_side_by_side(served: ServedPeer) -> None:
+def test_Session_transactions_share_one_coordinator_link_and_run_side_by_side() -> None:
+    broker = Broker()
+    for served in serve_peer("blocking", broker):
+        q = _queue()
+        with amqp10.connect(served.url, timeout=_WAIT) as conn:
+            session = conn.open_session()
+            sender = session.open_sender(q)
+            receiver = session.open_receiver(q, credit=10)
+            first, second = session.transaction(), session.transaction()
+            assert first.txn_id != second.txn_id
+            assert len(broker.transactions.links) == 1
+            assert broker.transactions.open_transactions == 2
+            first.send(sender, "first")
+            second.send(sender, "second")
+            second.rollback()
+            first.commit()
+            assert _drain(receiver) == ["first"]
+
+
+def test_Transaction_send_on_an_at_most_once_sender_is_published_on_commit_only(served: ServedPeer) -> None:
     q = _queue()
     with amqp10.connect(served.url, timeout=_WAIT) as conn:
-        session = conn.open_session()
-        sender = session.open_sender(q)
-        receiver = session.open_receiver(q, credit=10)
-        first, second = session.transaction(), session.transaction()
-        assert first.txn_id != second.txn_id
-        first.send(sender, "first")
-        second.send(sender, "second")
-        second.rollback()
-        first.commit()
-        assert _drain(receiver) == ["first"]
+        sender = conn.open_sender(q, settle_mode="at-most-once")
+        receiver = conn.open_receiver(q, credit=10)
+        with conn.transaction() as rolled:
+            assert rolled.send(sender, "dropped") is None
+            rolled.rollback()
+        with conn.transaction() as txn:
+            assert txn.send(sender, "kept") is None
+        assert _drain(receiver) == ["kept"]
 
 
 # -- the trio client ---------------------------------------------------------------------------------
