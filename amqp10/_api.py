@@ -77,6 +77,7 @@ def is_final(state: Any) -> bool:
         return state.outcome is not None
     return isinstance(state, OUTCOMES) or isinstance(state, Declared)
 
+
 _NOT_ALLOWED = "amqp:not-allowed"
 
 

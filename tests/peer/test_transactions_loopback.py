@@ -273,3 +273,23 @@ async def test_asyncio_Transaction_commits_on_exit_and_rolls_back_on_error() -> 
     finally:
         serving.cancel()
         await asyncio.wait((serving,))
+
+
+@trio_test
+async def test_trio_Transaction_cancelled_inside_its_block_is_rolled_back() -> None:
+    q = _queue()
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(lambda task_status: serve_trio("127.0.0.1", 0, task_status=task_status))
+        async with amqp10.trio.connect(server.url, timeout=_WAIT) as conn:
+            sender = await conn.open_sender(q)
+            receiver = await conn.open_receiver(q, credit=10)
+            with trio.CancelScope() as scope:
+                async with conn.transaction() as txn:
+                    await txn.send(sender, "cancelled")
+                    scope.cancel()
+                    await trio.sleep(1)  # cancelled here: the rollback still runs, shielded
+            assert scope.cancelled_caught
+            assert txn.state is TransactionState.ROLLED_BACK
+            await sender.send("after")
+            assert (await receiver.receive(timeout=_WAIT)).message.body == "after"
+        nursery.cancel_scope.cancel()
