@@ -38,6 +38,7 @@ from ._options import SenderOptions as SenderOptions
 from ._options import ServerOptions as ServerOptions
 from ._options import SettleMode as SettleMode
 from ._options import selector_filter as selector_filter
+from ._transactions import TransactionState as TransactionState
 from .blocking import Connection as Connection
 from .blocking import Listener as Listener
 from .blocking import Receiver as Receiver
@@ -45,6 +46,7 @@ from .blocking import Requester as Requester
 from .blocking import Sender as Sender
 from .blocking import Session as Session
 from .blocking import Tracker as Tracker
+from .blocking import Transaction as Transaction
 from .blocking import connect as connect
 from .blocking import listen as listen
 from .errors import AMQPError as AMQPError
@@ -62,5 +64,7 @@ from .errors import SessionEndedError as SessionEndedError
 from .errors import SettleModeDowngradedError as SettleModeDowngradedError
 from .errors import SourceDowngradedError as SourceDowngradedError
 from .errors import Timeout as Timeout
+from .errors import TransactionError as TransactionError
+from .errors import TransactionRolledBack as TransactionRolledBack
 
 __version__ = "0.1.0.dev0"

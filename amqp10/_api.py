@@ -26,7 +26,7 @@ from collections import deque
 from typing import Any, Callable, Mapping
 
 from .codec.message import Message
-from .codec.spec import Accepted, Error, Modified, Rejected, Released, SenderSettleMode
+from .codec.spec import Accepted, Declared, Error, Modified, Rejected, Released, SenderSettleMode, TransactionalState
 from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.events import (
@@ -68,6 +68,15 @@ PENDING = Pending.PENDING
 
 #: The outcomes that end an unsettled delivery's life at the sender (spec 3.4).
 OUTCOMES = (Accepted, Rejected, Released, Modified)
+
+
+def is_final(state: Any) -> bool:
+    """``state`` ends a sent delivery's life: an outcome (3.4), a coordinator's ``declared``
+    (4.5.3), or a ``transactional-state`` carrying the outcome it will have on commit (4.4.1)."""
+    if isinstance(state, TransactionalState):
+        return state.outcome is not None
+    return isinstance(state, OUTCOMES) or isinstance(state, Declared)
+
 
 _NOT_ALLOWED = "amqp:not-allowed"
 
@@ -227,7 +236,7 @@ class ClientCore:
         # Spec 2.6.12: with rcv-settle-mode second the receiver waits for us to settle once it
         # has decided; settling as soon as the outcome is known keeps nothing dangling, even
         # when nobody waits for it any more (a cancelled or timed-out send).
-        if delivery.link.is_sender and isinstance(event.state, OUTCOMES) and not delivery.settled:
+        if delivery.link.is_sender and is_final(event.state) and not delivery.settled:
             delivery.settle()
             self.output_pending = True
         if delivery.settled:
@@ -321,6 +330,8 @@ class SessionRecord:
         self.ended = False
         self.closing = False
         self.error: SessionEndedError | None = None
+        #: the link to the transaction coordinator, attached on first use (``_transactions``)
+        self.coordinator: LinkRecord | None = None
 
     def check(self) -> None:
         """Raise why the session cannot be used."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, Protocol, TypeVar
 
-from . import _calls, _settlement
+from . import _calls, _settlement, _transactions
+from ._async_transaction import Transaction
 from ._api import ClientCore, LinkRecord, SessionRecord
 from ._calls import Steps
 from ._delivery import Delivery, Runner
@@ -31,11 +32,11 @@ from .errors import ConnectionClosedError, LinkDetachedError, SessionEndedError
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
+__all__ = ["AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
-_R = TypeVar("_R", bound="_Closable")
+_R = TypeVar("_R", bound="_Closable | Transaction")
 _S = TypeVar("_S", bound="_Closable")
 _C = TypeVar("_C", bound="Connection")
 _Q = TypeVar("_Q", bound="_Writing")
@@ -204,6 +205,10 @@ class Connection(ConnectionView, _Closable):
         """Open a request/reply helper for ``address`` (see ``Requester``)."""
         return _Opening(lambda: self._default_session()._open_requester(address, timeout))
 
+    def transaction(self, *, timeout: float | None = None) -> "_Opening[Transaction]":
+        """Declare a transaction on the default session (see ``Session.transaction``)."""
+        return _Opening(lambda: self._default_session()._transaction(timeout))
+
     async def request(self, address: str, message: Message | Any, *, timeout: float | None = None) -> Message:
         """Send ``message`` to ``address`` and return the correlated reply (a ``Requester``
         per address is opened on first use and reused)."""
@@ -243,6 +248,14 @@ class Session(_Closable):
     def open_requester(self, address: str, *, timeout: float | None = None) -> "_Opening[Requester]":
         """A sender to ``address`` plus a dynamic receiver for its replies."""
         return _Opening(lambda: self._open_requester(address, timeout))
+
+    def transaction(self, *, timeout: float | None = None) -> "_Opening[Transaction]":
+        """Declare a transaction on this session (see ``amqp10.blocking.Session.transaction``):
+        ``async with`` it to commit on success and roll back on error, or ``await`` it."""
+        return _Opening(lambda: self._transaction(timeout))
+
+    async def _transaction(self, timeout: float | None) -> "Transaction":
+        return Transaction(self._sync, await self._sync.call(_transactions.declare, self._record, timeout))
 
     async def _open_sender(self, address: str | None, timeout: float | None, options: SenderOptions) -> "Sender":
         return Sender(self._connection, await self._sync.call(_calls.open_sender, self._record, address, timeout, options))

@@ -34,6 +34,8 @@ __all__ = [
     "AnonymousRelayNotOfferedError",
     "SASLError",
     "Timeout",
+    "TransactionError",
+    "TransactionRolledBack",
 ]
 
 
@@ -135,6 +137,19 @@ class AnonymousRelayNotOfferedError(AMQPError):
     """``open_sender(None)`` on a connection whose peer did not offer ``ANONYMOUS-RELAY`` in
     its OPEN: the peer would not route messages by their ``to`` (some accept them and drop
     them), so no link was attached. Open a sender per address instead."""
+
+
+class TransactionError(AMQPError):
+    """A transaction (spec part 4) could not be declared or discharged, or was used after it
+    ended. ``condition`` is the peer's when it gave one (``amqp:transaction:unknown-id``;
+    ``amqp:not-implemented`` from a peer with no coordinator); ``None`` for your misuse (a
+    commit after the rollback)."""
+
+
+class TransactionRolledBack(TransactionError):
+    """The peer rolled the transaction back instead of committing it (spec 4.5:
+    ``amqp:transaction:rollback``, or ``amqp:transaction:timeout``): none of its work took
+    effect. Nothing is left to discharge."""
 
 
 class SASLError(AMQPError):

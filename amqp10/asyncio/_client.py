@@ -35,6 +35,7 @@ from .._async_client import Requester as Requester
 from .._async_client import Sender as Sender
 from .._async_client import Session as Session
 from .._async_client import Tracker as Tracker
+from .._async_client import Transaction as Transaction
 from .._calls import Steps
 from .._options import ClientOptions, client_options
 from ..errors import AMQPError, ConnectionClosedError, Timeout
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction"]
 
 _T = TypeVar("_T")
 

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
 
-from .. import _calls, _settlement
+from .. import _calls, _settlement, _transactions
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from .._calls import Steps
 from .._delivery import Delivery, Runner
@@ -33,6 +33,7 @@ from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from ._reactor import Channel, Reactor
+from ._transaction import Transaction
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -400,6 +401,10 @@ class Connection(ConnectionView):
         """Open a request/reply helper for ``address`` (see ``Requester``)."""
         return self._default_session().open_requester(address, timeout=timeout)
 
+    def transaction(self, *, timeout: float | None = None) -> "Transaction":
+        """Declare a transaction on the default session (see ``Session.transaction``)."""
+        return self._default_session().transaction(timeout=timeout)
+
     def request(self, address: str, message: Message | Any, *, timeout: float | None = None) -> Message:
         """Send ``message`` to ``address`` and return the reply correlated with it.
 
@@ -485,6 +490,17 @@ class Session:
     def open_requester(self, address: str, *, timeout: float | None = None) -> "Requester":
         """Open a sender to ``address`` and a dynamic receiver for its replies."""
         return Requester(self._connection, self._sync.call(_calls.open_requester, self._record, address, timeout))
+
+    def transaction(self, *, timeout: float | None = None) -> "Transaction":
+        """Declare a transaction (spec 4.3) on this session and wait for its id; use it
+        with ``with`` to commit on success and roll back on error (see ``Transaction``).
+        The session's link to the peer's coordinator is attached on first use.
+
+        Raises:
+            TransactionError: the peer has no coordinator or refused the declare.
+            Timeout, SessionEndedError, ConnectionClosedError.
+        """
+        return Transaction(self._sync, self._sync.call(_transactions.declare, self._record, timeout))
 
     def close(self, *, timeout: float | None = None) -> None:
         """End the session (and with it its links). Idempotent."""

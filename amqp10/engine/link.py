@@ -48,6 +48,7 @@ __all__ = ["Link", "Sender", "Receiver", "link_error"]
 
 _SENDING_STATES = (LinkState.ATTACH_SENT, LinkState.ATTACHED)
 _FORMAT_0 = UInt(0)  # message-format 0, the standard AMQP message (spec 2.7.5)
+_STATE = 7  # index of ``state`` in the TRANSFER field list (spec 2.7.5)
 
 
 def link_error(error: Error | None) -> LinkDetachedError | None:
@@ -335,6 +336,7 @@ class Sender(Link):
         tag: bytes | None = None,
         settled: bool | None = None,
         message_format: int = 0,
+        state: Any = None,
     ) -> Delivery:
         """Queue one encoded message; it is sent when credit and the session window allow.
 
@@ -344,6 +346,8 @@ class Sender(Link):
             settled: send pre-settled. Default: true for snd-settle-mode ``settled``,
                 false otherwise.
             message_format: spec 2.7.5 message-format (0: AMQP message).
+            state: the delivery state the first TRANSFER carries (spec 2.7.5 ``state``):
+                a ``TransactionalState`` makes the delivery part of a transaction (4.4.1).
 
         Returns:
             The ``Delivery``; watch for ``DeliveryUpdated``/``DeliverySettled`` unless settled.
@@ -380,6 +384,8 @@ class Sender(Link):
         if type(tag) is not bytes:
             tag = bytes(tag)
         delivery = Delivery(self, tag, payload=view, message_format=message_format, settled=settled)
+        if state is not None:
+            delivery.local_state = state
         self._queue.append(delivery)
         self.session._pump()
         return delivery
@@ -451,6 +457,10 @@ class Sender(Link):
             first = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
             if delivery.settled:
                 first.append(True)
+            if delivery.local_state is not None:
+                # 4.4.1: a transactional transfer carries its transactional-state; fields
+                # settled, more and rcv-settle-mode come first (2.7.5 field order).
+                first += [None] * (_STATE - len(first)) + [delivery.local_state]
             assert isinstance(delivery.payload, memoryview)
             self._current = (delivery, OutgoingTransfer(first, delivery.payload))
             if not delivery.settled:

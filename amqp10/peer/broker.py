@@ -42,6 +42,10 @@ Behaviour, with the spec sections it follows:
   consumers). The ATTACH answer's source lists exactly the filters in force; a filter type this
   peer does not know is left out, and a malformed one refuses the link with
   ``amqp:invalid-field``.
+- *Transactions* (part 4, ``transactions.py``): a link whose target is a ``coordinator``
+  declares local transactions; a message received in one enters its node on commit, an
+  outcome given in one applies on commit, and on rollback the message stays where it was (a
+  received one is dropped, a delivered one goes back to its queue).
 - *Distribution mode* (3.5.3 ``distribution-mode``). The answer states the mode in force: ``copy``
   on a topic; on a queue, ``copy`` when asked for (a browser: it is shown each waiting message
   once, its outcomes change nothing, and consumers still take the messages), ``move`` otherwise.
@@ -58,6 +62,7 @@ from ..codec import DecodeError
 from ..codec.spec import (
     Accepted,
     AmqpErrorCondition,
+    Coordinator,
     Error,
     Modified,
     Rejected,
@@ -66,7 +71,9 @@ from ..codec.spec import (
     Source,
     StdDistMode,
     Target,
+    TransactionalState,
 )
+from ..codec.types import Symbol
 from ..engine.events import (
     ConnectionClosed,
     ConnectionOpened,
@@ -86,6 +93,7 @@ from .filters import FilterError, SourceFilters
 from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
 from .sections import find_to, rewrite_for_redelivery
+from .transactions import Coordinators, Txn, TxnRefused
 
 if TYPE_CHECKING:
     from ..engine.connection import Connection
@@ -120,16 +128,22 @@ class Broker(Handler):
         limits: the memory bound of every queue and of every topic subscription.
         credit_window: the most credit one sending link is given at a time. It also bounds what
             a link can park when its node is full, hence memory beyond ``limits``.
+        max_transactions: undischarged transactions one connection may hold at once; the
+            messages all open transactions hold together are bounded by ``limits.max_bytes``.
 
     Give it to ``amqp10.listen`` or ``amqp10.trio.serve`` (``amqp10.peer.server`` does), with
     ``offered_capabilities=[ANONYMOUS_RELAY]`` so clients know they may use a null target.
     """
 
-    def __init__(self, *, limits: NodeLimits | None = None, credit_window: int = 200) -> None:
+    def __init__(self, *, limits: NodeLimits | None = None, credit_window: int = 200, max_transactions: int = 64) -> None:
         if credit_window < 1:
             raise ValueError("credit_window must be at least 1")
+        if max_transactions < 1:
+            raise ValueError("max_transactions must be at least 1")
         self.limits = limits if limits is not None else NodeLimits()
         self.credit_window = credit_window
+        #: the transaction coordinator: coordinator links and open transactions
+        self.transactions = Coordinators(max_transactions=max_transactions, max_held_bytes=self.limits.max_bytes)
         self._nodes: dict[str, Node] = {}
         self._outlets: dict[Link, Outlet] = {}
         self._inlets: dict[Link, Inlet] = {}
@@ -196,6 +210,8 @@ class Broker(Handler):
             inlet = self._inlets.get(event.delivery.link)
             if inlet is not None:
                 self._on_message(inlet, event.delivery)
+            elif event.delivery.link in self.transactions.links:
+                self._on_control(event.delivery)
         elif isinstance(event, DeliveryUpdated):
             outlet = self._outlets.get(event.delivery.link)
             if outlet is not None:
@@ -287,11 +303,12 @@ class Broker(Handler):
         target = link.remote_target
         if target is None:
             raise Refused(AmqpErrorCondition.INVALID_FIELD, "a sending link needs a target")
+        if isinstance(target, Coordinator):
+            self.transactions.attach(link)  # 4.2: a link to the transaction coordinator
+            self._touch(link)
+            return
         if not isinstance(target, Target):
-            raise Refused(
-                AmqpErrorCondition.NOT_IMPLEMENTED,
-                f"this peer has no {type(target).__name__} target (transactions are not supported)",
-            )
+            raise Refused(AmqpErrorCondition.NOT_IMPLEMENTED, f"this peer has no {type(target).__name__} target")
         owns = bool(target.dynamic)
         node: Node | None
         if owns:
@@ -386,7 +403,9 @@ class Broker(Handler):
                     delivery.reject(refusal.condition, refusal.description)
                     self._touch(delivery.link)
                 return
-        if not inlet.parked and node.room() > 0:
+        if isinstance(delivery.remote_state, TransactionalState):
+            self._hold(delivery, delivery.remote_state, message, node)
+        elif not inlet.parked and node.room() > 0:
             self._store(delivery, message, node)
         else:
             # Full: keep it unsettled here until the node drains (back-pressure, no loss).
@@ -430,25 +449,109 @@ class Broker(Handler):
                     delivery.settle()
                     self._touch(delivery.link)
             return
+        if isinstance(state, TransactionalState):
+            self._retire_in_txn(outlet, delivery, message, state)
+            return
+        if not isinstance(state, (Accepted, Rejected, Released, Modified)):
+            return  # Received (3.4.1) or another non-terminal state: wait for the outcome
+        del outlet.unsettled[delivery]
+        self._apply_outcome(outlet, message, state)
+        if not delivery.settled:
+            delivery.settle()
+            self._touch(delivery.link)
+
+    def _apply_outcome(self, outlet: Outlet, message: StoredMessage, state: Any) -> None:
+        """What a terminal outcome does to a delivered message (3.4), now or on commit."""
         queue = outlet.queue
         if isinstance(state, (Accepted, Rejected)):
             if isinstance(state, Rejected):
                 log.info("message on %r rejected: %r", outlet.link.name, state.error)
-            del outlet.unsettled[delivery]
             queue.remove(message)
             self._room_changed(queue)
-        elif isinstance(state, Released):
-            del outlet.unsettled[delivery]
+        elif isinstance(state, Modified):
+            self._redeliver(outlet, [message], state)
+        else:  # Released
             queue.give_back([message])
             self._dirty_queues.add(queue)
-        elif isinstance(state, Modified):
-            del outlet.unsettled[delivery]
-            self._redeliver(outlet, [message], state)
+
+    # -- transactions (part 4; the bookkeeping is transactions.py's) ----------------------------------
+    def _on_control(self, delivery: Delivery) -> None:
+        """A declare or discharge on a coordinator link; a discharge's work is applied here."""
+        link = delivery.link
+        assert isinstance(link, Receiver)
+        self._touch(link)
+        discharge = self.transactions.on_control(link, delivery)
+        if discharge is None:
+            return
+        txn, commit = discharge
+        committed = commit and txn.failed is None
+        if committed:
+            self._commit(txn)
         else:
-            return  # Received (3.4.1) or another non-terminal state: wait for the outcome
+            self._rollback(txn)
+        self.transactions.discharged(txn, delivery, committed, commit)
+
+    def _hold(self, delivery: Delivery, state: TransactionalState, message: StoredMessage, node: Node) -> None:
+        """4.4.1: a message sent in a transaction waits for its commit; the sender learns its
+        outcome-to-be at once in a transactional-state."""
+        try:
+            txn = self.transactions.lookup(delivery.link.session.connection, state.txn_id)
+            self.transactions.hold(txn, message, node)
+        except TxnRefused as refusal:
+            log.info("refused a transactional message on %r: %s", delivery.link.name, refusal.description)
+            answer: Any = refusal.rejected()
+        else:
+            answer = TransactionalState(txn_id=txn.txn_id, outcome=Accepted())
+        if not delivery.settled:
+            delivery.update(answer, settle=True)
+            self._touch(delivery.link)
+
+    def _retire_in_txn(self, outlet: Outlet, delivery: Delivery, message: StoredMessage, state: TransactionalState) -> None:
+        """4.4.2: an outcome given in a transaction applies on commit; the message stays held
+        by its queue meanwhile. An unknown txn-id closes the link (its messages come back)."""
+        if state.outcome is None:
+            return  # no outcome yet: wait for it
+        try:
+            txn = self.transactions.lookup(delivery.link.session.connection, state.txn_id)
+        except TxnRefused as refusal:
+            log.info("closing %r: %s", outlet.link.name, refusal.description)
+            self._touch(outlet.link)
+            outlet.link.detach(closed=True, error=Error(condition=Symbol(refusal.condition), description=refusal.description))
+            self._forget_link(outlet.link)
+            return
+        del outlet.unsettled[delivery]
+        self.transactions.retire(txn, outlet, message, state.outcome)
         if not delivery.settled:
             delivery.settle()
             self._touch(delivery.link)
+
+    def _commit(self, txn: Txn) -> None:
+        for outlet, message, outcome in txn.retirements:
+            self._apply_outcome(outlet, message, outcome)
+        for message, node in txn.enqueues:
+            if self._nodes.get(node.address) is not node:
+                if isinstance(node, Queue) and node.dynamic:
+                    log.info("dropped a committed message for deleted %r", node)
+                    continue
+                self._nodes.setdefault(node.address, node)  # forgotten while idle: it is back
+                node = self._nodes[node.address]
+            # Stored over the node's limit if need be, as parked messages are: the bytes were
+            # bounded while the transaction held them.
+            node.put(message)
+            if isinstance(node, Queue):
+                self._dirty_queues.add(node)
+            else:
+                self._dirty_queues.update(node.subscriptions())
+        log.debug("committed %d messages and %d outcomes", len(txn.enqueues), len(txn.retirements))
+
+    def _rollback(self, txn: Txn) -> None:
+        back: dict[Queue, list[StoredMessage]] = {}
+        for outlet, message, _ in txn.retirements:
+            back.setdefault(outlet.queue, []).append(message)
+        for queue, messages in back.items():
+            queue.give_back(messages)  # to the front, in the order they were delivered
+            self._dirty_queues.add(queue)
+        log.debug("rolled back %d messages and %d outcomes", len(txn.enqueues), len(txn.retirements))
 
     def _redeliver(self, outlet: Outlet, messages: list[StoredMessage], state: Modified) -> None:
         queue = outlet.queue
@@ -478,6 +581,10 @@ class Broker(Handler):
 
     # -- links going away ------------------------------------------------------------------------
     def _forget_link(self, link: Link) -> None:
+        if link in self.transactions.links:
+            assert isinstance(link, Receiver)
+            for txn in self.transactions.forget_link(link):
+                self._rollback(txn)  # 4.3: what a coordinator link declared dies with it
         outlet = self._outlets.pop(link, None)
         if outlet is not None:
             self._close_outlet(outlet)

@@ -6,7 +6,6 @@ from amqp10.codec.message import Message
 from amqp10.codec.spec import (
     Accepted,
     AmqpErrorCondition,
-    Coordinator,
     Header,
     Properties,
     ReceiverSettleMode,
@@ -639,13 +638,3 @@ def test_Broker_returns_unsettled_messages_when_the_receivers_session_ends() -> 
     world.pump()
     node = world.broker.node("q")
     assert isinstance(node, Queue) and node.depth == 1 and node.consumers == 0
-
-
-def test_Broker_refuses_a_sender_with_not_implemented_when_its_target_is_a_transaction_coordinator() -> None:
-    world = World()
-    client = world.client()
-    link = client.session.attach_sender("txn", source=Source(), target=Coordinator())
-    world.pump()
-    detach = client.detached[link]
-    assert detach.error is not None
-    assert detach.error.condition == AmqpErrorCondition.NOT_IMPLEMENTED
