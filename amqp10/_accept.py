@@ -1,0 +1,168 @@
+"""An accepted connection seen the way a client sees its own: links as Sender/Receiver records.
+
+Owns: ``AcceptedCore``, the ``ClientCore`` of a connection we *accepted* (server role): the
+sessions the peer begins are begun, the links it attaches wait in ``incoming`` until the
+application accepts them (``accept_link``), and a receiving link with a dynamic source (a
+caller's reply-to) is given a node address at once, so replies can be sent to it by address.
+Everything else (sending, receiving, credit, settlement, waiting) is the client's own
+``_api``/``_calls`` code: an accepted link is a ``LinkRecord`` like any other.
+
+Also ``AcceptingHandler``: the ``Handler`` an adapter's accepting listener uses to feed each
+accepted connection's events to its core and wake its waiters.
+
+Must never: do I/O, block, sleep, read a clock, or import an adapter.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from typing import Callable, Sequence
+
+from ._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from ._handler import Handler, ServerConnection
+from .codec.spec import SenderSettleMode
+from .engine.connection import Connection as EngineConnection
+from .engine.events import Event, LinkRemotelyAttached, SessionRemotelyBegun
+from .engine.link import Link, Receiver
+from .engine.states import LinkState
+
+__all__ = ["AcceptedCore", "AcceptingHandler", "INCOMING"]
+
+#: The ``Wait.watch`` key of a wait for an incoming link (woken when one arrives).
+INCOMING = object()
+
+
+class AcceptedCore(ClientCore):
+    """What an accepted connection's engine has told us, for client-style objects.
+
+    Args:
+        engine: the server-role engine, already opened.
+        peer: how to name the peer in messages (``host:port``).
+
+    Attributes:
+        incoming: links the peer attached that the application has not accepted yet.
+        reply_nodes: node address -> our sending ``LinkRecord`` for each receiving link the
+            peer attached with a dynamic source (spec 3.5.3 ``dynamic``): where a reply
+            addressed ``reply-to`` = that address goes.
+    """
+
+    def __init__(self, engine: EngineConnection, peer: str) -> None:
+        super().__init__(engine, peer)
+        self.incoming: deque[Link] = deque()
+        self.reply_nodes: dict[str, LinkRecord] = {}
+        self._dynamic = 0
+
+    def _on_session_remotely_begun(self, event: SessionRemotelyBegun) -> None:
+        # A server answers every BEGIN: the session is where the peer's links will come.
+        event.session.begin()
+        record = SessionRecord(self, event.session)
+        record.begun = True
+        self.sessions[event.session] = record
+
+    def _on_link_remotely_attached(self, event: LinkRemotelyAttached) -> None:
+        link = event.link
+        source = link.source
+        if link.is_sender and source is not None and source.dynamic:
+            # 3.5.3: the node is ours to create; its address goes back in our ATTACH. A
+            # caller's reply-to: answered now, so the caller's open_receiver completes without
+            # the application having to know about it.
+            self._dynamic += 1
+            address = f"{self.engine.config.container_id}-dynamic-{self._dynamic}"
+            link.source = replace(source, address=address)
+            self.reply_nodes[address] = self.accept_link(link, credit=0, auto_accept=False)
+            return
+        self.incoming.append(link)
+        self.wake(INCOMING)
+
+    # -- predicates ------------------------------------------------------------------------------
+    def incoming_link(self, want_receiver: bool | None, address: str | None) -> "Link | Pending":
+        """Predicate: the oldest link the peer attached that we have not accepted, of the kind
+        asked for (``want_receiver``: our end receives, i.e. the peer sends; ``None``: any)
+        and to ``address`` (``None``: any). Links the peer gave up meanwhile are skipped."""
+        for link in list(self.incoming):
+            if link.state is not LinkState.ATTACH_RCVD:
+                self.incoming.remove(link)  # the peer detached before we answered
+                continue
+            if want_receiver is not None and (not link.is_sender) != want_receiver:
+                continue
+            if address is not None and link_address(link) != address:
+                continue
+            self.incoming.remove(link)
+            return link
+        self.check()
+        return PENDING
+
+    def reply_node(self, address: str) -> "LinkRecord | None":
+        """Our sending record for the dynamic node ``address``, if it is still attached."""
+        record = self.reply_nodes.get(address)
+        if record is not None and record.detached:
+            del self.reply_nodes[address]
+            return None
+        return record
+
+    # -- commands --------------------------------------------------------------------------------
+    def accept_link(self, link: Link, *, credit: int, auto_accept: bool) -> LinkRecord:
+        """Answer the peer's ATTACH and track the link like one we attached; a receiving link
+        is granted ``credit`` (the prefetch window) at once."""
+        self.check()
+        session = self.sessions[link.session]
+        link.attach()
+        record = LinkRecord(session, link, link_address(link), credit_window=credit, auto_accept=auto_accept)
+        record.attached = True
+        record.at_most_once = link.is_sender and link.snd_settle_mode is SenderSettleMode.SETTLED
+        self.links[link] = record
+        if credit and isinstance(link, Receiver):
+            link.flow(credit)
+        return record
+
+
+def link_address(link: Link) -> str | None:
+    """The node a link the peer attached is for: its target when the peer sends, its source
+    when the peer receives."""
+    terminus = link.target if not link.is_sender else link.source
+    address = getattr(terminus, "address", None)
+    return None if address is None else str(address)
+
+
+class AcceptingHandler(Handler):
+    """The handler behind an accepting listener: a core per connection, fed every event.
+
+    Args:
+        made: called with each new connection's ``ServerConnection`` and ``AcceptedCore``;
+            returns the adapter's "events arrived" (wakes the connection's waiters).
+        lost: called with the core when its socket closed (after the last events).
+
+    All calls happen on the listener's thread (``_handler`` rules).
+    """
+
+    def __init__(self, made: Callable[[ServerConnection, AcceptedCore], Callable[[], None]], lost: Callable[[AcceptedCore], None]) -> None:
+        self._made = made
+        self._lost = lost
+        self._cores: dict[ServerConnection, tuple[AcceptedCore, Callable[[], None]]] = {}
+
+    def connection_made(self, conn: ServerConnection) -> None:
+        """Make the connection's core and hand it to the adapter."""
+        address = f"{conn.peer_address[0]}:{conn.peer_address[1]}"
+        core = AcceptedCore(conn.engine, address)
+        self._cores[conn] = (core, self._made(conn, core))
+
+    def events_received(self, conn: ServerConnection, events: Sequence[Event]) -> None:
+        """Fold the events into the core and wake whoever waits."""
+        entry = self._cores.get(conn)
+        if entry is None:
+            return
+        core, changed = entry
+        core.handle(list(events))
+        changed()
+
+    def connection_lost(self, conn: ServerConnection) -> None:
+        """The socket is gone: every wait learns the connection is over."""
+        entry = self._cores.pop(conn, None)
+        if entry is None:
+            return
+        core, changed = entry
+        core.finished = True
+        core.wake_all()
+        changed()
+        self._lost(core)
