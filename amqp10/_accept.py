@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from ._handler import Handler, ServerConnection
 from .codec.spec import SenderSettleMode
 from .engine.connection import Connection as EngineConnection
-from .engine.events import Event, LinkRemotelyAttached, SessionRemotelyBegun
+from .engine.events import DeliveryReceived, Event, LinkRemotelyAttached, SessionRemotelyBegun
 from .engine.link import Link, Receiver
 from .engine.states import LinkState
 
-__all__ = ["AcceptedCore", "AcceptingHandler", "INCOMING"]
+__all__ = ["AcceptedCore", "NodeRecord", "AcceptingHandler", "INCOMING", "link_address"]
 
 #: The ``Wait.watch`` key of a wait for an incoming link (woken when one arrives).
 INCOMING = object()
@@ -51,7 +51,10 @@ class AcceptedCore(ClientCore):
         super().__init__(engine, peer)
         self.incoming: deque[Link] = deque()
         self.reply_nodes: dict[str, LinkRecord] = {}
+        #: node address -> the receiving record later sending links to it join
+        self.nodes: dict[str, NodeRecord] = {}
         self._dynamic = 0
+        self._node_of: dict[Link, NodeRecord] = {}
 
     def _on_session_remotely_begun(self, event: SessionRemotelyBegun) -> None:
         # A server answers every BEGIN: the session is where the peer's links will come.
@@ -72,8 +75,26 @@ class AcceptedCore(ClientCore):
             link.source = replace(source, address=address)
             self.reply_nodes[address] = self.accept_link(link, credit=0, auto_accept=False)
             return
+        node = self.nodes.get(link_address(link) or "") if not link.is_sender else None
+        if node is not None and not (node.detached or node.closing):
+            # Another link of the peer's to a node the application receives from: its
+            # messages arrive on that receiver, as a broker's queue takes every sender's.
+            member = self.accept_link(link, credit=node.credit_window, auto_accept=node.auto_accept)
+            member.deliveries = node.deliveries
+            node.members.append(member)
+            self._node_of[link] = node
+            return
         self.incoming.append(link)
         self.wake(INCOMING)
+
+    def _on_delivery_received(self, event: DeliveryReceived) -> None:
+        node = self._node_of.get(event.delivery.link)
+        if node is None:
+            super()._on_delivery_received(event)
+            return
+        node.deliveries.append(event.delivery)  # the node's buffer: its receiver hands it out
+        if self.watchers:
+            self.wake(node)
 
     # -- predicates ------------------------------------------------------------------------------
     def incoming_link(self, want_receiver: bool | None, address: str | None) -> "Link | Pending":
@@ -102,19 +123,40 @@ class AcceptedCore(ClientCore):
         return record
 
     # -- commands --------------------------------------------------------------------------------
-    def accept_link(self, link: Link, *, credit: int, auto_accept: bool) -> LinkRecord:
+    def accept_link(self, link: Link, *, credit: int, auto_accept: bool, node: bool = False) -> LinkRecord:
         """Answer the peer's ATTACH and track the link like one we attached; a receiving link
-        is granted ``credit`` (the prefetch window) at once."""
+        is granted ``credit`` (the prefetch window) at once. ``node``: later sending links
+        of the peer's to the same address join this one (``NodeRecord``)."""
         self.check()
         session = self.sessions[link.session]
         link.attach()
-        record = LinkRecord(session, link, link_address(link), credit_window=credit, auto_accept=auto_accept)
+        address = link_address(link)
+        kind = NodeRecord if node and address is not None and not link.is_sender else LinkRecord
+        record = kind(session, link, address, credit_window=credit, auto_accept=auto_accept)
+        if isinstance(record, NodeRecord):
+            self.nodes[str(address)] = record
         record.attached = True
         record.at_most_once = link.is_sender and link.snd_settle_mode is SenderSettleMode.SETTLED
         self.links[link] = record
         if credit and isinstance(link, Receiver):
             link.flow(credit)
         return record
+
+
+class NodeRecord(LinkRecord):
+    """A receiving link the application accepted for an address, standing for that node:
+    the peer's later sending links to the address (``members``) share its buffer, and its
+    prefetch policy tops up their credit too. It ends when this first link ends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.members: list[LinkRecord] = []
+
+    def _top_up(self) -> None:
+        super()._top_up()
+        self.members = [m for m in self.members if not m.detached]
+        for member in self.members:
+            member._top_up()
 
 
 def link_address(link: Link) -> str | None:

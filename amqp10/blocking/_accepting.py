@@ -57,7 +57,7 @@ def accept_link(run: Runner, core: AcceptedCore, want_receiver: bool | None, add
     what = "a receiving" if want_receiver else "a sending" if want_receiver is not None else "a"
     where = "" if address is None else f" for {address!r}"
     link: Link = yield Wait(lambda: core.incoming_link(want_receiver, address), timeout, f"waiting for the peer to attach {what} link{where}", default=False, watch=INCOMING)
-    return run(lambda: core.accept_link(link, credit=credit, auto_accept=auto_accept))
+    return run(lambda: core.accept_link(link, credit=credit, auto_accept=auto_accept, node=want_receiver is True and address is not None))
 
 
 def accepted_sender(run: Runner, core: AcceptedCore, address: str, timeout: float | None) -> Steps[LinkRecord]:
@@ -99,7 +99,10 @@ class AcceptedConnection(Connection):
     def accept_receiver(self, address: str | None = None, *, timeout: float | None = None, credit: int = DEFAULT_CREDIT, auto_accept: bool = False) -> Receiver:
         """Wait for the peer to attach a link it sends on (to ``address``, or any), accept
         it and return our receiving end, granted ``credit`` (the prefetch window, as
-        ``open_receiver``'s; 0: manual ``flow``).
+        ``open_receiver``'s; 0: manual ``flow``). With an ``address`` the receiver stands
+        for that node, as a broker's queue would: the peer's later sending links to the same
+        address are accepted at once and their messages arrive on this receiver (it ends
+        when the first link ends).
 
         Args:
             timeout: seconds (``None``: wait as long as it takes).
