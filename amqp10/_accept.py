@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
+from ._calls import Steps, Wait
+from ._delivery import Runner
 from ._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from ._handler import Handler, ServerConnection
 from .codec.spec import SenderSettleMode
@@ -27,7 +29,7 @@ from .engine.events import DeliveryReceived, Event, LinkRemotelyAttached, Sessio
 from .engine.link import Link, Receiver
 from .engine.states import LinkState
 
-__all__ = ["AcceptedCore", "NodeRecord", "AcceptingHandler", "INCOMING", "link_address"]
+__all__ = ["AcceptedCore", "NodeRecord", "AcceptingHandler", "INCOMING", "link_address", "accept_link", "accepted_sender"]
 
 #: The ``Wait.watch`` key of a wait for an incoming link (woken when one arrives).
 INCOMING = object()
@@ -165,6 +167,25 @@ def link_address(link: Link) -> str | None:
     terminus = link.target if not link.is_sender else link.source
     address = getattr(terminus, "address", None)
     return None if address is None else str(address)
+
+
+def accept_link(run: Runner, core: AcceptedCore, want_receiver: bool | None, address: str | None, timeout: float | None, credit: int, auto_accept: bool) -> Steps[LinkRecord]:
+    """Wait for a link the peer attached (of the kind and to the address asked for), accept
+    it, and return its record. Written once for every adapter (a ``_calls``-style step generator)."""
+    what = "a receiving" if want_receiver else "a sending" if want_receiver is not None else "a"
+    where = "" if address is None else f" for {address!r}"
+    link: Link = yield Wait(lambda: core.incoming_link(want_receiver, address), timeout, f"waiting for the peer to attach {what} link{where}", default=False, watch=INCOMING)
+    return run(lambda: core.accept_link(link, credit=credit, auto_accept=auto_accept, node=want_receiver is True and address is not None))
+
+
+def accepted_sender(run: Runner, core: AcceptedCore, address: str, timeout: float | None) -> Steps[LinkRecord]:
+    """Our sending record for ``address``: the dynamic node the peer made with its receiver
+    (a reply-to), or the next receiving link it attaches from ``address``."""
+    record = core.reply_node(address)
+    if record is not None:
+        return record
+    return (yield from accept_link(run, core, False, address, timeout, 0, False))
+
 
 
 class AcceptingHandler(Handler):

@@ -19,14 +19,10 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .. import _calls
-from .._accept import INCOMING, AcceptedCore, AcceptingHandler
-from .._api import LinkRecord
-from .._calls import Steps, Wait
-from .._delivery import Runner
+from .._accept import AcceptedCore, AcceptingHandler, accept_link, accepted_sender
 from .._handler import ServerConnection
 from .._options import DEFAULT_CREDIT, ClientOptions, server_configs
 from ..engine.config import Config
-from ..engine.link import Link
 from ..errors import ConnectionClosedError, Timeout
 from ..url import parse_url
 from ._client import Connection, Receiver, Sender, _Sync
@@ -36,7 +32,7 @@ from ._reactor import Reactor
 if TYPE_CHECKING:
     from .._options import ServerOptions
 
-__all__ = ["AcceptingListener", "AcceptedConnection", "accept_link", "accepted_sender"]
+__all__ = ["AcceptingListener", "AcceptedConnection", "listen_accepting"]
 
 
 class _ServedSync(_Sync):
@@ -49,24 +45,6 @@ class _ServedSync(_Sync):
     def kick(self) -> None:
         """Flush this connection's output soon (the listener's thread writes it)."""
         self._served.wakeup()
-
-
-def accept_link(run: Runner, core: AcceptedCore, want_receiver: bool | None, address: str | None, timeout: float | None, credit: int, auto_accept: bool) -> Steps[LinkRecord]:
-    """Wait for a link the peer attached (of the kind and to the address asked for), accept
-    it, and return its record. Written once: the async accepted connection drives it too."""
-    what = "a receiving" if want_receiver else "a sending" if want_receiver is not None else "a"
-    where = "" if address is None else f" for {address!r}"
-    link: Link = yield Wait(lambda: core.incoming_link(want_receiver, address), timeout, f"waiting for the peer to attach {what} link{where}", default=False, watch=INCOMING)
-    return run(lambda: core.accept_link(link, credit=credit, auto_accept=auto_accept, node=want_receiver is True and address is not None))
-
-
-def accepted_sender(run: Runner, core: AcceptedCore, address: str, timeout: float | None) -> Steps[LinkRecord]:
-    """Our sending record for ``address``: the dynamic node the peer made with its receiver
-    (a reply-to), or the next receiving link it attaches from ``address``."""
-    record = core.reply_node(address)
-    if record is not None:
-        return record
-    return (yield from accept_link(run, core, False, address, timeout, 0, False))
 
 
 class AcceptedConnection(Connection):
