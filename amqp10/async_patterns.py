@@ -28,9 +28,20 @@ from .patterns import RABBITMQ as RABBITMQ
 from .patterns import RABBITMQ_V2 as RABBITMQ_V2
 from .patterns import Addresses as Addresses
 from .patterns import RemoteError as RemoteError
-from .patterns import _checked, _error_reply, error_of as error_of, reply_to as reply_to
+from .patterns import _checked, _error_reply
+from .patterns import error_of as error_of
+from .patterns import reply_to as reply_to
 
 __all__ = [
+    "Addresses",
+    "EMBEDDED",
+    "RABBITMQ",
+    "RABBITMQ_V2",
+    "QPIDD",
+    "DISPATCH",
+    "RemoteError",
+    "reply_to",
+    "error_of",
     "call",
     "open_caller",
     "cast",
