@@ -39,6 +39,8 @@ from ._options import ServerOptions as ServerOptions
 from ._options import SettleMode as SettleMode
 from ._options import selector_filter as selector_filter
 from ._transactions import TransactionState as TransactionState
+from .blocking import AcceptedConnection as AcceptedConnection
+from .blocking import AcceptingListener as AcceptingListener
 from .blocking import Connection as Connection
 from .blocking import Listener as Listener
 from .blocking import Receiver as Receiver

@@ -31,6 +31,7 @@ import amqp10.codec
 
 PUBLIC_MODULES = (
     "amqp10", "amqp10.codec", "amqp10.engine", "amqp10.blocking", "amqp10.trio", "amqp10.asyncio", "amqp10.testing",
+    "amqp10.patterns", "amqp10.async_patterns",
 )
 
 
@@ -43,9 +44,12 @@ def _source_tree(module_name: str) -> ast.Module:
 def _reexports(module_name: str) -> dict[str, str]:
     """``Name as Name`` re-exports of a module: name -> the module it comes from."""
     found: dict[str, str] = {}
+    spec = importlib.util.find_spec(module_name)
+    # Relative imports are relative to the package: the module itself if it is one, else its parent.
+    package = module_name if spec is not None and spec.submodule_search_locations is not None else module_name.rpartition(".")[0]
     for node in ast.walk(_source_tree(module_name)):
         if isinstance(node, ast.ImportFrom):
-            source = importlib.util.resolve_name("." * node.level + (node.module or ""), module_name) if node.level else (node.module or "")
+            source = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level else (node.module or "")
             for alias in node.names:
                 if alias.asname == alias.name:
                     found[alias.name] = source

@@ -96,3 +96,12 @@ def test_README_tracked_sending_example_prints_every_outcome(capsys: "object") -
     exec(compile(block, "README tracked sending example", "exec"), {})
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert out.strip() == "Accepted() 1000 {Accepted()}"
+
+
+def test_README_patterns_example_calls_an_rpc_server_that_is_its_own_broker(
+    capsys: "object",
+) -> None:
+    block = _block_with("patterns.serve_rpc(listener.accept(")
+    exec(compile(block, "README patterns example", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.strip() == "ping"

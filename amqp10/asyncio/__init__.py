@@ -7,6 +7,9 @@ amqp10.asyncio.connect(url) as conn``, ``async with conn.open_sender("q") as sen
 message. Needs nothing beyond the standard library.
 """
 
+from .._async_accept import AcceptedConnection as AcceptedConnection
+from .._async_accept import Listener as Listener
+from ._accepting import listen as listen
 from ._client import Connection as Connection
 from ._client import Receiver as Receiver
 from ._client import Requester as Requester
@@ -19,4 +22,4 @@ from ._server import Server as Server
 from ._server import serve as serve
 from ._server import start_server as start_server
 
-__all__ = ["connect", "serve", "start_server", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Server"]
+__all__ = ["connect", "serve", "listen", "Listener", "AcceptedConnection", "start_server", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Server"]

@@ -5,6 +5,8 @@ it, so heartbeats flow while your code is busy. Every object is thread-safe and 
 call takes a ``timeout`` and raises ``amqp10.Timeout``.
 """
 
+from ._accepting import AcceptedConnection as AcceptedConnection
+from ._accepting import AcceptingListener as AcceptingListener
 from ._client import Connection as Connection
 from ._client import Receiver as Receiver
 from ._client import Requester as Requester
@@ -16,4 +18,4 @@ from ._client import connect as connect
 from ._listener import Listener as Listener
 from ._listener import listen as listen
 
-__all__ = ["connect", "listen", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Listener"]
+__all__ = ["connect", "listen", "AcceptedConnection", "AcceptingListener", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Listener"]

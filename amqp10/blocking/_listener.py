@@ -12,7 +12,7 @@ import logging
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar, overload
 
 from .._handler import Handler, ServedConnection, call_handler
 from .._options import server_configs
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .._options import ServerOptions
+    from ._accepting import AcceptingListener
 
 __all__ = ["listen", "Listener"]
 
@@ -37,16 +38,37 @@ log = logging.getLogger("amqp10.blocking.server")
 _T = TypeVar("_T")
 
 
+@overload
+def listen(
+    host: str, port: int, handler: Handler, *, ssl_context: ssl.SSLContext | None = None, backlog: int = 128, timeout: float | None = 30.0,
+    **options: "Unpack[ServerOptions]",
+) -> "Listener": ...
+
+
+@overload
+def listen(
+    host: str, port: int, handler: None = None, *, ssl_context: ssl.SSLContext | None = None, backlog: int = 128, timeout: float | None = 30.0,
+    **options: "Unpack[ServerOptions]",
+) -> "AcceptingListener": ...
+
+
 def listen(
     host: str,
     port: int,
-    handler: Handler,
+    handler: Handler | None = None,
     *,
     ssl_context: ssl.SSLContext | None = None,
     backlog: int = 128,
+    timeout: float | None = 30.0,
     **options: "Unpack[ServerOptions]",
 ) -> "Listener":
     """Listen on ``host:port`` and serve every connection with ``handler``, on one thread.
+
+    Without a ``handler`` the listener hands each connection to you instead, as a
+    client-style object: ``conn = listener.accept()`` returns an ``AcceptedConnection``
+    whose ``accept_receiver()`` / ``accept_sender()`` give the links the peer attaches as
+    ``Receiver``/``Sender`` objects (``timeout``, default 30 s, is then its calls' default
+    time limit, as ``connect``'s); see ``amqp10.blocking.AcceptingListener``.
 
     Returns once the socket is bound (``port=0`` picks a free port: read ``Listener.port``).
 
@@ -63,6 +85,10 @@ def listen(
         OSError: the address cannot be bound.
         ValueError: the SASL options leave nothing to offer.
     """
+    if handler is None:
+        from ._accepting import listen_accepting
+
+        return listen_accepting(host, port, ssl_context=ssl_context, backlog=backlog, timeout=timeout, options=options)
     make_config = server_configs(tls_active=ssl_context is not None, **options)
     sock = socket.create_server((host, port), backlog=backlog, reuse_port=False)
     return Listener(sock, handler, ssl_context, make_config)

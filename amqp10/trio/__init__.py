@@ -11,6 +11,9 @@ try:
 except ImportError as _exc:  # say which extra brings it, not only that trio is missing
     raise ImportError("amqp10.trio needs trio, which is not installed: pip install 'amqp10[trio]'", name="trio") from _exc
 
+from .._async_accept import AcceptedConnection as AcceptedConnection
+from .._async_accept import Listener as Listener
+from ._accepting import listen as listen
 from ._client import Connection as Connection
 from ._client import Receiver as Receiver
 from ._client import Requester as Requester
@@ -22,4 +25,4 @@ from ._client import connect as connect
 from ._server import Server as Server
 from ._server import serve as serve
 
-__all__ = ["connect", "serve", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Server"]
+__all__ = ["connect", "serve", "listen", "Listener", "AcceptedConnection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Server"]
