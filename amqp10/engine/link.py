@@ -32,10 +32,13 @@ from .events import (
     CreditChanged,
     DeliveryAborted,
     DeliveryReceived,
+    DeliverySettled,
     LinkAttached,
     LinkDetached,
+    UnsettledReconciled,
 )
 from .fsm import StateMachine, TransitionRefused
+from .recovery import ResumeAction, UnsettledDelivery, UnsettledMap, is_terminal, remote_map, sender_action
 from .states import LinkInput, LinkState
 from .tables import LINK_TRANSITIONS
 from .transfer import OutgoingTransfer, fits_message_size
@@ -66,10 +69,16 @@ class Link:
         max_message_size (the largest message we accept, spec 2.7.3; 0: no limit, say so
         explicitly; ``None``: a receiver takes its connection's
         ``Config.limits.max_message_size`` when it sends its ATTACH, a sender advertises none),
-        offered_capabilities, desired_capabilities, properties.
+        offered_capabilities, desired_capabilities, properties,
+        local_unsettled (the ``UnsettledMap`` this link resumes from, spec 2.6.13: its tags
+        and states go out as the ATTACH ``unsettled`` map; ``None``: a plain attach).
     Attributes (the peer's, from its ATTACH): remote_source, remote_target,
         remote_max_message_size, remote_offered_capabilities, remote_desired_capabilities,
-        remote_properties, remote_attach (the whole ATTACH).
+        remote_properties, remote_unsettled, remote_attach (the whole ATTACH).
+
+    ``unsettled`` is the snapshot to resume this link from on a new connection: read it when
+    the link is gone (the connection broke) and give it as ``unsettled=`` to the new link of
+    the same name (``engine.recovery`` has the rules).
     """
 
     role: Role
@@ -89,6 +98,7 @@ class Link:
         offered_capabilities: Sequence[str] | None = None,
         desired_capabilities: Sequence[str] | None = None,
         properties: Mapping[Any, Any] | None = None,
+        unsettled: UnsettledMap | None = None,
     ) -> None:
         self.session = session
         self.name = name
@@ -103,6 +113,10 @@ class Link:
         self.offered_capabilities = offered_capabilities
         self.desired_capabilities = desired_capabilities
         self.properties = properties
+        self.local_unsettled = unsettled
+        self._reconciled = False
+        # The unsettled deliveries this link had when its session forgot it (for ``unsettled``).
+        self._orphans: list[Delivery] | None = None
         self.remote_attach: Attach | None = None
         self.remote_detach: Detach | None = None
         self._detach_error: Error | None = None  # the error our DETACH carried, if any
@@ -151,6 +165,29 @@ class Link:
         return self.remote_attach.properties if self.remote_attach else None
 
     @property
+    def remote_unsettled(self) -> dict[bytes, Any] | None:
+        """The peer's ATTACH ``unsettled`` map (delivery-tag -> state), ``None`` if it sent none."""
+        if self.remote_attach is None or self.remote_attach.unsettled is None:
+            return None
+        return remote_map(self.remote_attach.unsettled)
+
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """What this end has not settled, to resume the link from (spec 2.6.13).
+
+        Still right after the link, its session or its connection ended: that is when to
+        read it, then give it as ``unsettled=`` to the link that resumes this one.
+        """
+        raise NotImplementedError  # pragma: no cover - both subclasses override
+
+    def _unsettled_deliveries(self) -> list[Delivery]:
+        """Our unsettled deliveries the session tracks (or tracked when it forgot the link)."""
+        if self._orphans is not None:
+            return self._orphans
+        table = self.session._outgoing if self.role is Role.SENDER else self.session._incoming
+        return [d for d in table.values() if d.link is self]
+
+    @property
     def is_sender(self) -> bool:
         """True for the sending end."""
         return self.role is Role.SENDER
@@ -167,6 +204,8 @@ class Link:
             raise LocalProtocolError(f"cannot attach a link in state {self.state.name}")
         self.session._check_usable()
         self._send_attach(refuse=False)
+        if self.remote_attach is not None:
+            self._reconcile()  # we answer a peer's ATTACH: both unsettled maps are known now
 
     def detach(self, *, closed: bool = True, error: Error | None = None) -> None:
         """Detach (``closed=False``) or close the link (spec 2.6.5/2.6.6).
@@ -200,6 +239,13 @@ class Link:
             # connection's limit, advertised so that a conforming sender never crosses it.
             self.max_message_size = self.session.connection.config.limits.max_message_size
         self._fsm.process(LinkInput.SEND_ATTACH)
+        resume = None if refuse else self.local_unsettled
+        if resume is not None and isinstance(self, Sender):
+            # Default tags continue past the resumed ones: a tag is unique among a link's
+            # unsettled deliveries (spec 2.8.7).
+            for entry in resume:
+                if len(entry.tag) in (4, 8):
+                    self._tag_counter = max(self._tag_counter, int.from_bytes(entry.tag, "big") + 1)
         self.session._send(
             Attach(
                 name=self.name,
@@ -209,6 +255,8 @@ class Link:
                 rcv_settle_mode=self.rcv_settle_mode,
                 source=source,
                 target=target,
+                unsettled=None if resume is None else resume.states(),
+                incomplete_unsettled=True if resume is not None and resume.incomplete else None,
                 initial_delivery_count=(
                     self.credit.delivery_count if self.role is Role.SENDER else None
                 ),
@@ -235,6 +283,10 @@ class Link:
                 self.credit.delivery_count = int(attach.initial_delivery_count)
         if answer and self.state is LinkState.ATTACHED:
             self.session._events.append(LinkAttached(link=self))
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Compare our unsettled map with the peer's (spec 2.6.13), once per resumed attach."""
 
     def _on_remote_detach(self, detach: Detach) -> None:
         try:
@@ -317,6 +369,10 @@ class Sender(Link):
         self._drain_answer_due = False
         self._tag_counter = 0
         self._wire_handle = UInt(self.handle)
+        # Resuming (spec 2.6.13): deliveries the peer's incomplete map left undecided, and
+        # whether that map forbids new deliveries on this attach.
+        self._undecided: list[UnsettledDelivery] = []
+        self._peer_incomplete = False
 
     @property
     def queued(self) -> int:
@@ -355,6 +411,11 @@ class Sender(Link):
         """
         if self.state not in _SENDING_STATES:
             raise LocalProtocolError(f"cannot send on a link in state {self.state.name}")
+        if self._peer_incomplete:
+            raise LocalProtocolError(
+                "the peer's unsettled map was incomplete: no new delivery until the link is "
+                "resumed again with complete maps (spec 2.6.13)"
+            )
         mode = self.snd_settle_mode
         if settled is None:
             settled = mode is SenderSettleMode.SETTLED
@@ -383,6 +444,79 @@ class Sender(Link):
         self._queue.append(delivery)
         self.session._pump()
         return delivery
+
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """Every delivery not yet settled here, with its message, oldest first: sent and
+        waiting for an outcome, partly sent, or queued (spec 2.6.13; see ``Link``)."""
+        entries: dict[bytes, UnsettledDelivery] = {}
+
+        def add(d: Delivery) -> None:
+            if d.settled or d.aborted or d.tag in entries:
+                return
+            state = d.remote_state if is_terminal(d.remote_state) else d.local_state
+            entries[d.tag] = UnsettledDelivery(d.tag, state, bytes(d.payload), d.message_format)
+
+        for d in self._unsettled_deliveries():
+            add(d)
+        if self._current is not None:
+            add(self._current[0])
+        for d in self._queue:
+            add(d)
+        for entry in self._undecided:
+            entries.setdefault(entry.tag, entry)
+        return UnsettledMap(tuple(entries.values()))
+
+    def _reconcile(self) -> None:
+        """Spec 2.6.13 at the sender: resend, resume, settle or abort each delivery of our
+        unsettled map according to the receiver's (``recovery.sender_action``)."""
+        local, attach = self.local_unsettled, self.remote_attach
+        if local is None or attach is None or self._reconciled or attach.target is None:
+            return
+        self._reconciled = True
+        remote = remote_map(attach.unsettled)
+        incomplete = bool(attach.incomplete_unsettled)
+        self._peer_incomplete = incomplete
+        deliveries: dict[bytes, Delivery] = {}
+        settled: list[bytes] = []
+        lost: list[bytes] = []
+        again: list[Delivery] = []
+        for entry in local:
+            action = sender_action(entry, remote, incomplete)
+            if action is ResumeAction.UNDECIDED:
+                self._undecided.append(entry)
+                continue
+            d = Delivery(self, entry.tag, payload=memoryview(entry.payload or b""), message_format=entry.message_format)
+            deliveries[entry.tag] = d
+            if action is ResumeAction.FORGET:
+                d.settled = d.remote_settled = d.complete = True
+                d.local_state = d.remote_state = entry.state
+                settled.append(entry.tag)
+            elif action is ResumeAction.LOST:
+                d.settled = d.aborted = True
+                lost.append(entry.tag)
+            else:
+                d.resumed = action is not ResumeAction.RESEND
+                if action is ResumeAction.SETTLE:
+                    # A resumed transfer with no payload carrying the outcome (2.7.5 resume):
+                    # the receiver's if it reached one, else ours.
+                    peer_state = remote.get(entry.tag)
+                    outcome = peer_state if is_terminal(peer_state) else entry.state
+                    d.payload = memoryview(b"")
+                    d.local_state = d.remote_state = outcome
+                    d.settled = d.remote_settled = True
+                elif action is ResumeAction.ABORT:
+                    d.payload = memoryview(b"")
+                    d.settled = True  # spec 2.6.14: an aborted delivery is implicitly settled
+                    d._ignored = True  # at a sender: abort it when its transfer goes
+                again.append(d)
+        self._queue.extendleft(reversed(again))
+        self.session._events.append(
+            UnsettledReconciled(
+                link=self, deliveries=deliveries, settled=tuple(settled), lost=tuple(lost), peer_incomplete=incomplete
+            )
+        )
+        self.session._pump()
 
     def drained(self) -> None:
         """Finish a drain the receiver asked for (spec 2.6.7): give back unused credit.
@@ -448,9 +582,11 @@ class Sender(Link):
             # The first TRANSFER as wire values (spec 2.7.5 field order: handle, delivery-id,
             # delivery-tag, message-format, settled), without a Transfer object per delivery.
             fmt = delivery.message_format
-            first = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
+            first: list[Any] = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
             if delivery.settled:
                 first.append(True)
+            if delivery.resumed:
+                first = _resumed_fields(first, delivery)
             assert isinstance(delivery.payload, memoryview)
             self._current = (delivery, OutgoingTransfer(first, delivery.payload))
             if not delivery.settled:
@@ -464,6 +600,8 @@ class Sender(Link):
         if self.session._write_transfer(writer):
             self._current = None
             delivery.complete = True
+            if delivery._ignored:
+                delivery.aborted = True  # the resumed transfer said aborted=true
         return True
 
     def _abort(self, delivery: Delivery) -> None:
@@ -480,6 +618,22 @@ class Sender(Link):
         delivery.aborted = True
 
 
+def _resumed_fields(first: list[Any], delivery: Delivery) -> list[Any]:
+    """The first TRANSFER of a resumed delivery (spec 2.7.5 fields up to ``aborted``): state
+    (the outcome a settling one carries), ``resume=true``, and ``aborted`` for an abort."""
+    fields = first + [None] * (10 - len(first))
+    if delivery.settled:
+        fields[4] = True
+        if not delivery._ignored:
+            fields[7] = delivery.local_state  # state
+    fields[8] = True  # resume
+    if delivery._ignored:
+        fields[9] = True  # aborted
+    while fields[-1] is None:
+        fields.pop()
+    return fields
+
+
 class Receiver(Link):
     """The receiving end: grant credit with ``flow``; deliveries arrive as events."""
 
@@ -488,6 +642,9 @@ class Receiver(Link):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._incoming: Delivery | None = None
+        # Resuming (spec 2.6.13): deliveries both maps hold, awaiting the sender's resumed
+        # transfer, by tag; and whether first transfers need the recovery checks at all.
+        self._awaiting: dict[bytes, Delivery] = {}
 
     def flow(self, credit: int, *, drain: bool = False, echo: bool = False) -> None:
         """Set the link-credit to ``credit`` (absolute, spec 2.6.7) and send a FLOW.
@@ -528,6 +685,94 @@ class Receiver(Link):
         if flow.echo:
             self.session._send(self._flow_frame())
 
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """Every delivery received and not settled here, with the state set here, oldest
+        first, and those still awaiting a resumed transfer (spec 2.6.13; see ``Link``)."""
+        entries: dict[bytes, UnsettledDelivery] = {}
+        for d in self._unsettled_deliveries():
+            if not d.settled and not d._ignored and d.tag not in entries:
+                entries[d.tag] = UnsettledDelivery(d.tag, d.local_state)
+        for tag, d in self._awaiting.items():
+            entries.setdefault(tag, UnsettledDelivery(tag, d.local_state))
+        return UnsettledMap(tuple(entries.values()))
+
+    def _reconcile(self) -> None:
+        """Spec 2.6.13 at the receiver: a delivery the sender no longer holds is settled; one
+        both hold awaits the sender's resumed transfer."""
+        local, attach = self.local_unsettled, self.remote_attach
+        if local is None or attach is None or self._reconciled or attach.source is None:
+            return
+        self._reconciled = True
+        remote = remote_map(attach.unsettled)
+        incomplete = bool(attach.incomplete_unsettled)
+        settled: list[bytes] = []
+        for entry in local:
+            d = Delivery(self, entry.tag)
+            d.local_state = entry.state
+            d.resumed = True
+            if entry.tag in remote or incomplete:
+                self._awaiting[entry.tag] = d
+            else:
+                settled.append(entry.tag)
+        self.session._events.append(
+            UnsettledReconciled(
+                link=self, deliveries=dict(self._awaiting), settled=tuple(settled), peer_incomplete=incomplete
+            )
+        )
+
+    def _first_recovery_transfer(self, transfer: Transfer, tag: bytes, delivery_id: int) -> Delivery:
+        """The delivery a first TRANSFER starts on a link that resumes or was sent resumed
+        transfers (spec 2.7.5 ``resume``, 2.7.3 ``incomplete-unsettled``)."""
+        fmt = int(transfer.message_format or 0)
+        if transfer.resume:
+            held = self._awaiting.pop(tag, None)
+            if held is not None:
+                held.id = delivery_id
+                held.message_format = fmt
+                return held
+            peer = self.remote_unsettled
+            if peer is None or tag not in peer:
+                raise PeerViolation(
+                    Violation.RESUME_UNKNOWN_TAG,
+                    f"resumed transfer on {self.name!r} for tag {tag!r}, not in the sender's unsettled map",
+                    channel=self.session.channel,
+                    handle=self.handle,
+                )
+            # 2.7.5: "The receiver MUST ignore resumed deliveries that are not in its local
+            # unsettled map": its bytes are dropped and nothing is reported.
+            ignored = Delivery(self, tag, message_format=fmt, delivery_id=delivery_id)
+            ignored.resumed = ignored._ignored = True
+            return ignored
+        if self.local_unsettled is not None and self.local_unsettled.incomplete:
+            raise PeerViolation(
+                Violation.NEW_DELIVERY_WHILE_INCOMPLETE,
+                f"new delivery {tag!r} on {self.name!r} after our incomplete unsettled map",
+                channel=self.session.channel,
+                handle=self.handle,
+            )
+        return Delivery(self, tag, message_format=fmt, delivery_id=delivery_id)
+
+    def _finish_resumed(self, delivery: Delivery) -> None:
+        """A resumed delivery arrived whole: deliver it only if it is news (spec 2.6.13)."""
+        session = self.session
+        if delivery._ignored:
+            session._untrack_incoming(delivery)
+            delivery.settled = True
+            return
+        if is_terminal(delivery.local_state) or (delivery.remote_settled and not delivery.size):
+            # Decided here before the link was suspended, or a transfer that only carries the
+            # sender's final state: not a new message, so no duplicate is delivered.
+            if delivery.remote_settled:
+                session._untrack_incoming(delivery)
+                delivery.settled = True
+                session._events.append(DeliverySettled(delivery=delivery))
+            else:
+                # The sender does not know our outcome yet: say it again.
+                delivery.update(delivery.local_state, settle=delivery._default_settle())
+            return
+        session._events.append(DeliveryReceived(delivery=delivery))
+
     def _drop_incoming(self, delivery: Delivery) -> None:
         """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
         self._incoming = None
@@ -565,12 +810,15 @@ class Receiver(Link):
                     channel=session.channel,
                     handle=self.handle,
                 )
-            delivery = Delivery(
-                self,
-                bytes(delivery_tag),
-                message_format=int(transfer.message_format or 0),
-                delivery_id=int(delivery_id),
-            )
+            if transfer.resume or self.local_unsettled is not None:
+                delivery = self._first_recovery_transfer(transfer, bytes(delivery_tag), int(delivery_id))
+            else:
+                delivery = Delivery(
+                    self,
+                    bytes(delivery_tag),
+                    message_format=int(transfer.message_format or 0),
+                    delivery_id=int(delivery_id),
+                )
             self._incoming = delivery
             if not settled:
                 session._track_incoming(delivery)
@@ -626,4 +874,7 @@ class Receiver(Link):
             if delivery.remote_settled:
                 # A pre-settled delivery needs no disposition: this end is done with it too.
                 delivery.settled = True
+            if delivery.resumed:
+                self._finish_resumed(delivery)
+                return
             session._events.append(DeliveryReceived(delivery=delivery))

@@ -67,9 +67,11 @@ class OutgoingTransfer:
         f = self._fields
         if self._continuation is not None:
             return Transfer(handle=f[0], delivery_id=f[1], more=self._more or None)
-        names = ("handle", "delivery_id", "delivery_tag", "message_format", "settled")
+        names = ("handle", "delivery_id", "delivery_tag", "message_format", "settled", "more",
+                 "rcv_settle_mode", "state", "resume", "aborted")
         first = dict(zip(names, f))
-        return Transfer(**first, more=self._more or None)
+        first["more"] = self._more or None
+        return Transfer(**first)
 
     def write_frame(self, out: bytearray, channel: int, max_frame_size: int) -> bool:
         """Append the next frame; return true when it was the delivery's last."""
@@ -86,7 +88,11 @@ class OutgoingTransfer:
                 return True
             # Does not fit: rewrite the header once with more=true (spec 2.6.14).
             del out[start:]
-            fields = self._fields + [None] * (_MORE - len(self._fields)) + [True]
+            fields = list(self._fields)
+            if len(fields) > _MORE:  # a resumed delivery's fields reach past ``more``
+                fields[_MORE] = True
+            else:
+                fields += [None] * (_MORE - len(fields)) + [True]
             start = begin_frame(out, FrameType.AMQP, channel)
             encode_described_list(out, _TRANSFER_CODE, fields)
             room = max_frame_size - (len(out) - start)
