@@ -27,6 +27,7 @@ from .codec.spec import (
 )
 from .codec.types import Described, Symbol
 from .engine.config import Config, ConnectionRole, SaslNegotiator
+from .engine.recovery import UnsettledMap
 from .engine.mechanisms import Authenticator
 from .engine.sasl import SaslClient, SaslServer
 from .url import URL, Scheme, parse_url
@@ -431,7 +432,11 @@ class SenderOptions(TypedDict, total=False):
         settle_mode: ``"at-least-once"`` (default: ``send`` waits for and returns the outcome)
             or ``"at-most-once"`` (pre-settled: ``send`` returns ``None`` once written).
         durable: target terminus durability (``TerminusDurability`` or ``"none"``,
-            ``"configuration"``, ``"unsettled-state"``; spec 3.5.5).
+            ``"configuration"``, ``"unsettled-state"``; spec 3.5.5). ``"unsettled-state"``
+            (with ``expiry_policy="never"`` or an ``expiry_timeout``) asks the peer to keep
+            the link's unsettled state for recovery, and makes the link use rcv-settle-mode
+            ``second`` (the receiver settles after us), so a resumed link neither loses nor
+            duplicates a message (docs/recovery.md).
         expiry_policy: ``TerminusExpiryPolicy`` or ``"link-detach"``, ``"session-end"``,
             ``"connection-close"``, ``"never"`` (spec 3.5.6).
         expiry_timeout: seconds the node outlives its expiry trigger (the terminus timeout).
@@ -439,10 +444,15 @@ class SenderOptions(TypedDict, total=False):
         dynamic: ask the peer to create the target node.
         properties: link properties (``str`` keys are sent as symbols).
         offered_capabilities, desired_capabilities: link capabilities in ATTACH.
+        unsettled: resume a suspended link (spec 2.6.13): the ``Sender.unsettled_map`` read
+            from the old sender once its connection was lost; give the same ``name`` (and the
+            same container-id). Its messages the peer does not hold are sent again, those it
+            accepted are settled, the others resumed. ``None`` (default): a plain attach.
     """
 
     name: str
     settle_mode: SettleMode | str
+    unsettled: UnsettledMap | None
     durable: TerminusDurability | int | str | None
     expiry_policy: TerminusExpiryPolicy | str | None
     expiry_timeout: int | None
@@ -484,9 +494,14 @@ class ReceiverOptions(TypedDict, total=False):
             ATTACH; a larger delivery closes the link with
             ``amqp:link:message-size-exceeded`` (``LinkDetachedError``) before it is
             buffered. Default: ``Limits.max_message_size`` (100 MiB); ``0``: no limit.
+        unsettled: resume a suspended link (spec 2.6.13): the ``Receiver.unsettled_map`` read
+            from the old receiver once its connection was lost; give the same ``name`` (and
+            the same container-id). What was accepted or rejected before is not delivered
+            again; what was received but not settled comes again (``Delivery.resumed``).
     """
 
     name: str
+    unsettled: UnsettledMap | None
     credit: int
     auto_accept: bool
     dynamic: bool
@@ -518,6 +533,7 @@ def sender_attach(
     properties: Mapping[str, Any] | None = None,
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
+    unsettled: UnsettledMap | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a sending link (``Session.attach_sender`` keyword arguments).
 
@@ -526,9 +542,12 @@ def sender_attach(
     ATTACH field here (the session takes it separately) and is ignored.
     """
     mode = _settle(settle_mode)
+    durability = _durability(durable)
+    if unsettled is not None and not isinstance(unsettled, UnsettledMap):
+        raise TypeError("unsettled must be an UnsettledMap (Sender.unsettled_map of the link to resume)")
     target = Target(
         address=address,
-        durable=_durability(durable),
+        durable=durability,
         expiry_policy=_expiry(expiry_policy),
         timeout=expiry_timeout,
         dynamic=True if dynamic else None,
@@ -538,10 +557,16 @@ def sender_attach(
         "source": Source(),
         "target": target,
         "snd_settle_mode": SenderSettleMode.SETTLED if mode is SettleMode.AT_MOST_ONCE else SenderSettleMode.UNSETTLED,
-        "rcv_settle_mode": ReceiverSettleMode.FIRST,
+        # Spec 2.6.13: a receiver that settles first forgets what it accepted, and a resumed
+        # link then sends it again (a duplicate); settling second keeps it in the receiver's
+        # unsettled map until we settle, so recovery is exact.
+        "rcv_settle_mode": (
+            ReceiverSettleMode.SECOND if durability is TerminusDurability.UNSETTLED_STATE else ReceiverSettleMode.FIRST
+        ),
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),
+        "unsettled": unsettled,
     }
 
 
@@ -565,6 +590,7 @@ def receiver_attach(
     desired_capabilities: Sequence[str] | None = None,
     max_message_size: int | None = None,
     on_downgrade: str = "close",
+    unsettled: UnsettledMap | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
@@ -584,9 +610,12 @@ def receiver_attach(
     if max_message_size is not None and not 0 <= max_message_size < 1 << 64:
         raise ValueError("max_message_size must be in [0, 2**64) (0: no limit)")
     mode = _settle(settle_mode)
+    durability = _durability(durable)
+    if unsettled is not None and not isinstance(unsettled, UnsettledMap):
+        raise TypeError("unsettled must be an UnsettledMap (Receiver.unsettled_map of the link to resume)")
     source = Source(
         address=address,
-        durable=_durability(durable),
+        durable=durability,
         expiry_policy=_expiry(expiry_policy),
         timeout=expiry_timeout,
         dynamic=True if dynamic else None,
@@ -604,7 +633,12 @@ def receiver_attach(
         "source": source,
         "target": Target(),
         "snd_settle_mode": snd_mode,
-        "rcv_settle_mode": ReceiverSettleMode.FIRST,
+        # As for senders: settling second keeps what we accepted in our unsettled map until
+        # the sender has taken the outcome in, so a resumed link does not deliver it again.
+        "rcv_settle_mode": (
+            ReceiverSettleMode.SECOND if durability is TerminusDurability.UNSETTLED_STATE else ReceiverSettleMode.FIRST
+        ),
+        "unsettled": unsettled,
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),

@@ -240,12 +240,8 @@ class Link:
             self.max_message_size = self.session.connection.config.limits.max_message_size
         self._fsm.process(LinkInput.SEND_ATTACH)
         resume = None if refuse else self.local_unsettled
-        if resume is not None and isinstance(self, Sender):
-            # Default tags continue past the resumed ones: a tag is unique among a link's
-            # unsettled deliveries (spec 2.8.7).
-            for entry in resume:
-                if len(entry.tag) in (4, 8):
-                    self._tag_counter = max(self._tag_counter, int.from_bytes(entry.tag, "big") + 1)
+        if resume is not None:
+            self._resuming(resume)
         self.session._send(
             Attach(
                 name=self.name,
@@ -287,6 +283,9 @@ class Link:
 
     def _reconcile(self) -> None:
         """Compare our unsettled map with the peer's (spec 2.6.13), once per resumed attach."""
+
+    def _resuming(self, unsettled: UnsettledMap) -> None:
+        """Our ATTACH goes out with ``unsettled``: prepare for its deliveries."""
 
     def _on_remote_detach(self, detach: Detach) -> None:
         try:
@@ -444,6 +443,13 @@ class Sender(Link):
         self._queue.append(delivery)
         self.session._pump()
         return delivery
+
+    def _resuming(self, unsettled: UnsettledMap) -> None:
+        # Default tags continue past the resumed ones: a tag is unique among a link's
+        # unsettled deliveries (spec 2.8.7).
+        for entry in unsettled:
+            if len(entry.tag) in (4, 8):
+                self._tag_counter = max(self._tag_counter, int.from_bytes(entry.tag, "big") + 1)
 
     @property
     def unsettled(self) -> UnsettledMap:
