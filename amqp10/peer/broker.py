@@ -68,6 +68,7 @@ from ..codec.spec import (
     Accepted,
     AmqpErrorCondition,
     Error,
+    LinkErrorCondition,
     Modified,
     Rejected,
     Released,
@@ -93,6 +94,7 @@ from ..engine.events import (
 from ..engine.link import Link, Receiver, Sender
 from ..engine.recovery import UnsettledDelivery, UnsettledMap
 from ..engine.states import ConnectionState, LinkState
+from ..errors import LocalProtocolError
 from .filters import FilterError, SourceFilters
 from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
@@ -155,6 +157,7 @@ class Broker(Handler):
         #: suspended links kept for recovery (spec 2.6.13)
         self.suspended = suspended if suspended is not None else SuspendedLinks()
         self._resuming: dict[Link, SuspendedLink] = {}  # our senders awaiting reconciliation
+        self._attached_by_key: dict[tuple[str, str, str], Link] = {}  # for link stealing (2.6.1)
         # Engines changed while handling one connection's events: a message from connection A
         # goes out on connection B, whose adapter must then be woken to flush it.
         self._touched: set[Connection] = set()
@@ -249,7 +252,9 @@ class Broker(Handler):
 
     # -- attach ----------------------------------------------------------------------------------
     def _on_attach(self, engine: Connection, link: Link) -> None:
-        stored = self.suspended.take(self._suspension_key(link))
+        key = self._suspension_key(link)
+        self._steal(key, link)
+        stored = self.suspended.take(key)
         if link.remote_unsettled is not None:
             # The client resumes the link (2.6.13): answer with what we still hold, or an
             # empty map when we hold nothing (so it resends what we never stored).
@@ -273,6 +278,23 @@ class Broker(Handler):
             self._touch(link)
             return
         self._by_connection.setdefault(engine, set()).add(link)
+        self._attached_by_key[key] = link
+
+    def _steal(self, key: tuple[str, str, str], link: Link) -> None:
+        """Spec 2.6.1: a link is named uniquely between two containers, so attaching it again
+        while the old one is still attached (its connection died unnoticed, say) detaches the
+        old one with ``amqp:link:stolen``; it is suspended, so the new one may resume it."""
+        old = self._attached_by_key.pop(key, None)
+        if old is None or old is link or (old not in self._outlets and old not in self._inlets):
+            return
+        log.info("link %r attached again by %r: the old one is stolen", old.name, key[0])
+        error = Error(condition=LinkErrorCondition.STOLEN, description=f"link {old.name!r} was attached again")
+        self._forget_link(old, suspend=True)
+        try:
+            old.detach(closed=False, error=error)
+        except LocalProtocolError:
+            pass  # its session or connection is already ending
+        self._touch(old)
 
     def _attach_outlet(self, link: Sender) -> None:
         """A client attached a receiver: we send from the node its source names."""
@@ -516,6 +538,9 @@ class Broker(Handler):
 
     # -- links going away ------------------------------------------------------------------------
     def _forget_link(self, link: Link, *, suspend: bool = False) -> None:
+        key = self._suspension_key(link)
+        if self._attached_by_key.get(key) is link:
+            del self._attached_by_key[key]
         resuming = self._resuming.pop(link, None)
         if resuming is not None:
             self._release_suspended(resuming)

@@ -193,3 +193,47 @@ def test_blocking_receiver_resumed_after_a_reset_gets_nothing_it_accepted_again(
     seen = [d.message.body for d in first] + again
     assert sorted(seen) == sorted(f"m{i}" for i in range(N))
     assert _until(lambda: _held(peer) == 0, "every message to be settled") is None
+
+
+def test_link_attached_again_while_its_old_connection_is_silent_is_stolen_and_resumed(peer: EmbeddedPeer) -> None:
+    with CutProxy(peer.port) as proxy:
+        conn = amqp10.connect(proxy.url, container_id="app-4")
+        try:
+            sender = conn.open_sender("q", name="orders", **DURABLE)
+            proxy.hold("down")
+            for i in range(HALF):
+                sender.submit(f"m{i}")
+            _until(lambda: _held(peer) == HALF, "the messages to be stored")
+            proxy.hold("up")  # a dead path with no reset: the peer still thinks the link is attached
+            snapshot = sender.unsettled_map
+            with amqp10.connect(peer.url, container_id="app-4") as again:
+                resumed = again.open_sender("q", name="orders", unsettled=snapshot, **DURABLE)
+                outcomes = [resumed.recovered[d.tag].wait(timeout=LIMIT) for d in snapshot]
+        finally:
+            try:
+                conn.close(timeout=0.2)
+            except amqp10.AMQPError:
+                pass  # the old path is dead: the close handshake cannot finish
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert sorted(_drain_queue(peer)) == sorted(f"m{i}" for i in range(HALF))
+
+
+def test_blocking_sender_resumes_a_message_cut_in_the_middle_of_its_frames(peer: EmbeddedPeer) -> None:
+    big = "x" * 300_000  # several frames at the default max-frame-size
+    with CutProxy(peer.port) as proxy:
+        conn = amqp10.connect(proxy.url, container_id="app-5")
+        sender = conn.open_sender("q", name="big", **DURABLE)
+        proxy.hold_after("up", 100_000)  # the peer gets the first frames only
+        sender.submit(big)
+        _until(lambda: proxy.relayed("up") >= 100_000, "part of the message to go through")
+        proxy.cut()
+        _until(lambda: conn.closed, "the client to see the reset")
+        _until(lambda: _suspended(peer) == 1, "the peer to suspend the link")
+        snapshot = sender.unsettled_map
+        conn.close()
+    assert _held(peer) == 0  # the partial delivery was dropped, not stored
+    (entry,) = snapshot
+    with amqp10.connect(peer.url, container_id="app-5") as conn:
+        resumed = conn.open_sender("q", name="big", unsettled=snapshot, **DURABLE)
+        assert isinstance(resumed.recovered[entry.tag].wait(timeout=LIMIT), Accepted)
+    assert _drain_queue(peer) == [big]

@@ -29,6 +29,8 @@ class CutProxy:
         self._selector.register(self._listener, selectors.EVENT_READ, None)
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._held: set[str] = set()
+        self._budget: dict[str, int] = {}  # direction -> bytes still to relay before holding
+        self._relayed = {"up": 0, "down": 0}
         self._lock = threading.Lock()
         self._stop = False
         self._cut_requested = threading.Event()
@@ -46,6 +48,16 @@ class CutProxy:
         """Stop relaying ``"down"`` (server to client) or ``"up"`` bytes; they are dropped."""
         with self._lock:
             self._held.add(direction)
+
+    def hold_after(self, direction: str, count: int) -> None:
+        """Relay ``count`` more bytes in ``direction``, then hold it."""
+        with self._lock:
+            self._budget[direction] = count
+
+    def relayed(self, direction: str) -> int:
+        """Bytes relayed in ``direction`` so far."""
+        with self._lock:
+            return self._relayed[direction]
 
     def cut(self, timeout: float = 5.0) -> None:
         """Reset every relayed connection (both sides get a TCP RST)."""
@@ -95,7 +107,15 @@ class CutProxy:
                     continue
                 with self._lock:
                     held = direction in self._held
-                if not held:
+                    budget = self._budget.get(direction)
+                    if not held and budget is not None:
+                        data = data[:budget]
+                        self._budget[direction] = budget - len(data)
+                        if budget - len(data) <= 0:
+                            self._held.add(direction)
+                    if not held:
+                        self._relayed[direction] += len(data)
+                if not held and data:
                     try:
                         dest.sendall(data)
                     except OSError:
