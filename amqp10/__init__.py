@@ -44,6 +44,8 @@ from .blocking import Sender as Sender
 from .blocking import Session as Session
 from .blocking import Tracker as Tracker
 from .blocking import connect as connect
+from .engine.recovery import UnsettledDelivery as UnsettledDelivery
+from .engine.recovery import UnsettledMap as UnsettledMap
 from .blocking import listen as listen
 from .errors import AMQPError as AMQPError
 from .errors import AnonymousRelayNotOfferedError as AnonymousRelayNotOfferedError

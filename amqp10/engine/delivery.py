@@ -79,7 +79,9 @@ class Delivery:
         self.aborted = False
         self.complete = False
         self.resumed = False
-        self._ignored = False  # a resumed delivery this receiver does not hold: dropped (2.7.5)
+        # A resumed delivery to drop (spec 2.6.13): at a receiver, one it does not hold
+        # (ignored, 2.7.5 resume); at a sender, one to abort as it is resumed.
+        self._ignored = False
         self._chunks: list[bytes | memoryview] = []
         self._size = len(payload)
         self._sent = 0  # bytes of a sent delivery already written into transfer frames

@@ -38,7 +38,8 @@ from .events import (
     UnsettledReconciled,
 )
 from .fsm import StateMachine, TransitionRefused
-from .recovery import ResumeAction, UnsettledDelivery, UnsettledMap, is_terminal, remote_map, sender_action
+from . import resuming
+from .recovery import UnsettledDelivery, UnsettledMap, remote_map
 from .states import LinkInput, LinkState
 from .tables import LINK_TRANSITIONS
 from .transfer import OutgoingTransfer, fits_message_size
@@ -455,74 +456,10 @@ class Sender(Link):
     def unsettled(self) -> UnsettledMap:
         """Every delivery not yet settled here, with its message, oldest first: sent and
         waiting for an outcome, partly sent, or queued (spec 2.6.13; see ``Link``)."""
-        entries: dict[bytes, UnsettledDelivery] = {}
-
-        def add(d: Delivery) -> None:
-            if d.settled or d.aborted or d.tag in entries:
-                return
-            state = d.remote_state if is_terminal(d.remote_state) else d.local_state
-            entries[d.tag] = UnsettledDelivery(d.tag, state, bytes(d.payload), d.message_format)
-
-        for d in self._unsettled_deliveries():
-            add(d)
-        if self._current is not None:
-            add(self._current[0])
-        for d in self._queue:
-            add(d)
-        for entry in self._undecided:
-            entries.setdefault(entry.tag, entry)
-        return UnsettledMap(tuple(entries.values()))
+        return resuming.sender_snapshot(self)
 
     def _reconcile(self) -> None:
-        """Spec 2.6.13 at the sender: resend, resume, settle or abort each delivery of our
-        unsettled map according to the receiver's (``recovery.sender_action``)."""
-        local, attach = self.local_unsettled, self.remote_attach
-        if local is None or attach is None or self._reconciled or attach.target is None:
-            return
-        self._reconciled = True
-        remote = remote_map(attach.unsettled)
-        incomplete = bool(attach.incomplete_unsettled)
-        self._peer_incomplete = incomplete
-        deliveries: dict[bytes, Delivery] = {}
-        settled: list[bytes] = []
-        lost: list[bytes] = []
-        again: list[Delivery] = []
-        for entry in local:
-            action = sender_action(entry, remote, incomplete)
-            if action is ResumeAction.UNDECIDED:
-                self._undecided.append(entry)
-                continue
-            d = Delivery(self, entry.tag, payload=memoryview(entry.payload or b""), message_format=entry.message_format)
-            deliveries[entry.tag] = d
-            if action is ResumeAction.FORGET:
-                d.settled = d.remote_settled = d.complete = True
-                d.local_state = d.remote_state = entry.state
-                settled.append(entry.tag)
-            elif action is ResumeAction.LOST:
-                d.settled = d.aborted = True
-                lost.append(entry.tag)
-            else:
-                d.resumed = action is not ResumeAction.RESEND
-                if action is ResumeAction.SETTLE:
-                    # A resumed transfer with no payload carrying the outcome (2.7.5 resume):
-                    # the receiver's if it reached one, else ours.
-                    peer_state = remote.get(entry.tag)
-                    outcome = peer_state if is_terminal(peer_state) else entry.state
-                    d.payload = memoryview(b"")
-                    d.local_state = d.remote_state = outcome
-                    d.settled = d.remote_settled = True
-                elif action is ResumeAction.ABORT:
-                    d.payload = memoryview(b"")
-                    d.settled = True  # spec 2.6.14: an aborted delivery is implicitly settled
-                    d._ignored = True  # at a sender: abort it when its transfer goes
-                again.append(d)
-        self._queue.extendleft(reversed(again))
-        self.session._events.append(
-            UnsettledReconciled(
-                link=self, deliveries=deliveries, settled=tuple(settled), lost=tuple(lost), peer_incomplete=incomplete
-            )
-        )
-        self.session._pump()
+        resuming.reconcile_sender(self)
 
     def drained(self) -> None:
         """Finish a drain the receiver asked for (spec 2.6.7): give back unused credit.
@@ -592,7 +529,7 @@ class Sender(Link):
             if delivery.settled:
                 first.append(True)
             if delivery.resumed:
-                first = _resumed_fields(first, delivery)
+                first = resuming.resumed_fields(first, delivery)
             assert isinstance(delivery.payload, memoryview)
             self._current = (delivery, OutgoingTransfer(first, delivery.payload))
             if not delivery.settled:
@@ -622,22 +559,6 @@ class Sender(Link):
         except ValueError:
             raise LocalProtocolError("the delivery is not queued on this sender") from None
         delivery.aborted = True
-
-
-def _resumed_fields(first: list[Any], delivery: Delivery) -> list[Any]:
-    """The first TRANSFER of a resumed delivery (spec 2.7.5 fields up to ``aborted``): state
-    (the outcome a settling one carries), ``resume=true``, and ``aborted`` for an abort."""
-    fields = first + [None] * (10 - len(first))
-    if delivery.settled:
-        fields[4] = True
-        if not delivery._ignored:
-            fields[7] = delivery.local_state  # state
-    fields[8] = True  # resume
-    if delivery._ignored:
-        fields[9] = True  # aborted
-    while fields[-1] is None:
-        fields.pop()
-    return fields
 
 
 class Receiver(Link):
@@ -695,89 +616,10 @@ class Receiver(Link):
     def unsettled(self) -> UnsettledMap:
         """Every delivery received and not settled here, with the state set here, oldest
         first, and those still awaiting a resumed transfer (spec 2.6.13; see ``Link``)."""
-        entries: dict[bytes, UnsettledDelivery] = {}
-        for d in self._unsettled_deliveries():
-            if not d.settled and not d._ignored and d.tag not in entries:
-                entries[d.tag] = UnsettledDelivery(d.tag, d.local_state)
-        for tag, d in self._awaiting.items():
-            entries.setdefault(tag, UnsettledDelivery(tag, d.local_state))
-        return UnsettledMap(tuple(entries.values()))
+        return resuming.receiver_snapshot(self)
 
     def _reconcile(self) -> None:
-        """Spec 2.6.13 at the receiver: a delivery the sender no longer holds is settled; one
-        both hold awaits the sender's resumed transfer."""
-        local, attach = self.local_unsettled, self.remote_attach
-        if local is None or attach is None or self._reconciled or attach.source is None:
-            return
-        self._reconciled = True
-        remote = remote_map(attach.unsettled)
-        incomplete = bool(attach.incomplete_unsettled)
-        settled: list[bytes] = []
-        for entry in local:
-            d = Delivery(self, entry.tag)
-            d.local_state = entry.state
-            d.resumed = True
-            if entry.tag in remote or incomplete:
-                self._awaiting[entry.tag] = d
-            else:
-                settled.append(entry.tag)
-        self.session._events.append(
-            UnsettledReconciled(
-                link=self, deliveries=dict(self._awaiting), settled=tuple(settled), peer_incomplete=incomplete
-            )
-        )
-
-    def _first_recovery_transfer(self, transfer: Transfer, tag: bytes, delivery_id: int) -> Delivery:
-        """The delivery a first TRANSFER starts on a link that resumes or was sent resumed
-        transfers (spec 2.7.5 ``resume``, 2.7.3 ``incomplete-unsettled``)."""
-        fmt = int(transfer.message_format or 0)
-        if transfer.resume:
-            held = self._awaiting.pop(tag, None)
-            if held is not None:
-                held.id = delivery_id
-                held.message_format = fmt
-                return held
-            peer = self.remote_unsettled
-            if peer is None or tag not in peer:
-                raise PeerViolation(
-                    Violation.RESUME_UNKNOWN_TAG,
-                    f"resumed transfer on {self.name!r} for tag {tag!r}, not in the sender's unsettled map",
-                    channel=self.session.channel,
-                    handle=self.handle,
-                )
-            # 2.7.5: "The receiver MUST ignore resumed deliveries that are not in its local
-            # unsettled map": its bytes are dropped and nothing is reported.
-            ignored = Delivery(self, tag, message_format=fmt, delivery_id=delivery_id)
-            ignored.resumed = ignored._ignored = True
-            return ignored
-        if self.local_unsettled is not None and self.local_unsettled.incomplete:
-            raise PeerViolation(
-                Violation.NEW_DELIVERY_WHILE_INCOMPLETE,
-                f"new delivery {tag!r} on {self.name!r} after our incomplete unsettled map",
-                channel=self.session.channel,
-                handle=self.handle,
-            )
-        return Delivery(self, tag, message_format=fmt, delivery_id=delivery_id)
-
-    def _finish_resumed(self, delivery: Delivery) -> None:
-        """A resumed delivery arrived whole: deliver it only if it is news (spec 2.6.13)."""
-        session = self.session
-        if delivery._ignored:
-            session._untrack_incoming(delivery)
-            delivery.settled = True
-            return
-        if is_terminal(delivery.local_state) or (delivery.remote_settled and not delivery.size):
-            # Decided here before the link was suspended, or a transfer that only carries the
-            # sender's final state: not a new message, so no duplicate is delivered.
-            if delivery.remote_settled:
-                session._untrack_incoming(delivery)
-                delivery.settled = True
-                session._events.append(DeliverySettled(delivery=delivery))
-            else:
-                # The sender does not know our outcome yet: say it again.
-                delivery.update(delivery.local_state, settle=delivery._default_settle())
-            return
-        session._events.append(DeliveryReceived(delivery=delivery))
+        resuming.reconcile_receiver(self)
 
     def _drop_incoming(self, delivery: Delivery) -> None:
         """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
@@ -817,7 +659,7 @@ class Receiver(Link):
                     handle=self.handle,
                 )
             if transfer.resume or self.local_unsettled is not None:
-                delivery = self._first_recovery_transfer(transfer, bytes(delivery_tag), int(delivery_id))
+                delivery = resuming.first_transfer(self, transfer, bytes(delivery_tag), int(delivery_id))
             else:
                 delivery = Delivery(
                     self,
@@ -881,6 +723,6 @@ class Receiver(Link):
                 # A pre-settled delivery needs no disposition: this end is done with it too.
                 delivery.settled = True
             if delivery.resumed:
-                self._finish_resumed(delivery)
+                resuming.finish_resumed(self, delivery)
                 return
             session._events.append(DeliveryReceived(delivery=delivery))

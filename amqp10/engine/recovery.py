@@ -4,7 +4,7 @@ Owns: ``UnsettledDelivery`` and ``UnsettledMap`` (what a link endpoint still con
 unsettled when its link was suspended: the ATTACH ``unsettled`` and ``incomplete-unsettled``
 fields, plus, at a sender, the encoded messages it may have to send again), ``ResumeAction``
 and ``sender_action``, the sender's side of the spec's table, as data. Must never: write
-frames or hold link state (``link.py`` applies the actions).
+frames or hold link state (``resuming.py`` applies the actions to links).
 
 The spec divides the delivery-tags of the two maps into three groups (2.6.13):
 
