@@ -545,6 +545,8 @@ def sender_attach(
     durability = _durability(durable)
     if unsettled is not None and not isinstance(unsettled, UnsettledMap):
         raise TypeError("unsettled must be an UnsettledMap (Sender.unsettled_map of the link to resume)")
+    if unsettled is not None and name is None:
+        raise ValueError("resuming a link (unsettled=...) needs its name: name=<the old sender's name>")
     target = Target(
         address=address,
         durable=durability,
@@ -596,7 +598,7 @@ def receiver_attach(
 
     ``name``, ``credit``, ``auto_accept`` and ``on_downgrade`` are the adapter's business, not
     ATTACH fields: they are accepted here so ``ReceiverOptions`` can be passed through whole
-    (``on_downgrade`` is only checked).
+    (``on_downgrade`` is only checked; ``name`` must be given with ``unsettled``).
 
     Raises:
         ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3),
@@ -613,6 +615,8 @@ def receiver_attach(
     durability = _durability(durable)
     if unsettled is not None and not isinstance(unsettled, UnsettledMap):
         raise TypeError("unsettled must be an UnsettledMap (Receiver.unsettled_map of the link to resume)")
+    if unsettled is not None and name is None:
+        raise ValueError("resuming a link (unsettled=...) needs its name: name=<the old receiver's name>")
     source = Source(
         address=address,
         durable=durability,

@@ -116,6 +116,8 @@ class Link:
         self.properties = properties
         self.local_unsettled = unsettled
         self._reconciled = False
+        self._sent_incomplete = False  # our ATTACH said incomplete-unsettled (spec 2.7.3)
+        self._refused_by_peer = False
         # The unsettled deliveries this link had when its session forgot it (for ``unsettled``).
         self._orphans: list[Delivery] | None = None
         self.remote_attach: Attach | None = None
@@ -243,8 +245,7 @@ class Link:
         resume = None if refuse else self.local_unsettled
         if resume is not None:
             self._resuming(resume)
-        self.session._send(
-            Attach(
+        attach = Attach(
                 name=self.name,
                 handle=self.handle,
                 role=self.role,
@@ -262,12 +263,19 @@ class Link:
                 desired_capabilities=self.desired_capabilities,
                 properties=self.properties,
             )
-        )
+        if resume is not None and resume.deliveries:
+            attach = resuming.fit_unsettled(attach, self.session.connection.remote_max_frame_size)
+        self._sent_incomplete = bool(attach.incomplete_unsettled)
+        self.session._send(attach)
 
     # -- the peer's frames (called by the session) -------------------------------------------
     def _on_remote_attach(self, attach: Attach, *, answer: bool) -> None:
         self._fsm.process(LinkInput.RECV_ATTACH)
         self.remote_attach = attach
+        # Spec 2.6.3: an answer with a null terminus for the peer's own end refuses the link
+        # (nothing to resume then).
+        peer_terminus = attach.target if self.role is Role.SENDER else attach.source
+        self._refused_by_peer = answer and peer_terminus is None
         # The sender decides snd-settle-mode and the receiver rcv-settle-mode (spec 2.6.3):
         # adopt the peer's choice for its half.
         if self.role is Role.SENDER:

@@ -9,9 +9,11 @@ delivery it had decided). ``link.py`` calls these from its methods; the rules as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..codec.spec import Transfer
+from ..codec import encode
+from ..codec.spec import Attach, Transfer
 from .delivery import Delivery
 from .events import DeliveryReceived, DeliverySettled, UnsettledReconciled
 from .recovery import ResumeAction, UnsettledDelivery, UnsettledMap, is_terminal, remote_map, sender_action
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from .link import Receiver, Sender
 
 __all__ = [
+    "fit_unsettled",
     "sender_snapshot",
     "reconcile_sender",
     "resumed_fields",
@@ -29,6 +32,29 @@ __all__ = [
     "first_transfer",
     "finish_resumed",
 ]
+
+
+#: Bytes of a frame beyond its body: the 8-byte frame header (spec 2.3.1).
+_FRAME_HEADER = 8
+
+
+def fit_unsettled(attach: Attach, max_frame_size: int) -> Attach:
+    """``attach`` with as much of its ``unsettled`` map as fits in one frame of
+    ``max_frame_size`` (oldest deliveries first), and ``incomplete-unsettled`` set when some
+    were left out (spec 2.7.3: an endpoint SHOULD send an incomplete map rather than fail).
+    Only the map on the wire is cut: the link still reconciles every delivery it holds."""
+    if len(encode(attach)) + _FRAME_HEADER <= max_frame_size:
+        return attach
+    entries = list((attach.unsettled or {}).items())
+    lo, hi = 0, len(entries)  # the most entries that fit: lo fits, hi + 1 does not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = replace(attach, unsettled=dict(entries[:mid]), incomplete_unsettled=True)
+        if len(encode(candidate)) + _FRAME_HEADER <= max_frame_size:
+            lo = mid
+        else:
+            hi = mid - 1
+    return replace(attach, unsettled=dict(entries[:lo]), incomplete_unsettled=True)
 
 
 def sender_snapshot(sender: "Sender") -> UnsettledMap:
@@ -58,7 +84,7 @@ def reconcile_sender(sender: "Sender") -> None:
     unsettled map according to the receiver's (``recovery.sender_action``), once both ATTACH
     frames are known."""
     local, attach = sender.local_unsettled, sender.remote_attach
-    if local is None or attach is None or sender._reconciled or attach.target is None:
+    if local is None or attach is None or sender._reconciled or sender._refused_by_peer:
         return
     sender._reconciled = True
     remote = remote_map(attach.unsettled)
@@ -138,7 +164,7 @@ def reconcile_receiver(receiver: "Receiver") -> None:
     """Spec 2.6.13 at the receiver: a delivery the sender no longer holds is settled; one both
     hold awaits the sender's resumed transfer."""
     local, attach = receiver.local_unsettled, receiver.remote_attach
-    if local is None or attach is None or receiver._reconciled or attach.source is None:
+    if local is None or attach is None or receiver._reconciled or receiver._refused_by_peer:
         return
     receiver._reconciled = True
     remote = remote_map(attach.unsettled)
@@ -182,7 +208,7 @@ def first_transfer(receiver: "Receiver", transfer: Transfer, tag: bytes, deliver
         ignored = Delivery(receiver, tag, message_format=fmt, delivery_id=delivery_id)
         ignored.resumed = ignored._ignored = True
         return ignored
-    if receiver.local_unsettled is not None and receiver.local_unsettled.incomplete:
+    if receiver._sent_incomplete:
         raise PeerViolation(
             Violation.NEW_DELIVERY_WHILE_INCOMPLETE,
             f"new delivery {tag!r} on {receiver.name!r} after our incomplete unsettled map",

@@ -237,3 +237,13 @@ def test_blocking_sender_resumes_a_message_cut_in_the_middle_of_its_frames(peer:
         resumed = conn.open_sender("q", name="big", unsettled=snapshot, **DURABLE)
         assert isinstance(resumed.recovered[entry.tag].wait(timeout=LIMIT), Accepted)
     assert _drain_queue(peer) == [big]
+
+
+def test_resuming_without_the_link_name_or_with_something_else_than_a_map_is_refused_before_anything_is_sent(peer: EmbeddedPeer) -> None:
+    with amqp10.connect(peer.url) as conn:
+        with pytest.raises(ValueError, match="name"):
+            conn.open_sender("q", unsettled=amqp10.UnsettledMap())
+        with pytest.raises(ValueError, match="name"):
+            conn.open_receiver("q", unsettled=amqp10.UnsettledMap())
+        with pytest.raises(TypeError):
+            conn.open_sender("q", name="x", unsettled={b"tag": None})  # type: ignore[typeddict-item]

@@ -37,7 +37,7 @@ from amqp10.framing.performatives import decode_body
 from amqp10.framing.reader import FrameReader
 from amqp10.testing import EnginePair
 
-from support.engine_pairs import of_type, opened_pair
+from support.engine_pairs import of_type, opened_pair, server_config
 
 SECOND = ReceiverSettleMode.SECOND
 
@@ -310,3 +310,47 @@ def test_sender_sends_nothing_new_after_the_peers_incomplete_map() -> None:
         sender.send(b"new")
     # "b" is still unsettled here, to be decided when the link is resumed again.
     assert b"b" in sender.unsettled
+
+
+def test_an_unsettled_map_too_large_for_a_frame_goes_out_incomplete_and_the_sender_resumes_what_it_lists() -> None:
+    pair = opened_pair(server=server_config(max_frame_size=512))
+    tags = [b"%032d" % i for i in range(40)]  # 40 * 32-byte tags: far over 512 bytes
+    mine = UnsettledMap.of(UnsettledDelivery(t) for t in tags)
+    theirs = UnsettledMap.of(UnsettledDelivery(t, None, b"m" + t) for t in tags)
+    session = pair.client.begin_session()
+    receiver = session.attach_receiver("L", source=Source(address="q"), rcv_settle_mode=SECOND, unsettled=mine)
+    data = pair.client.data_to_send()
+    (attach,) = [p for p in _performatives(data) if isinstance(p, Attach)]
+    assert attach.incomplete_unsettled is True and 0 < len(attach.unsettled) < len(tags)
+    assert all(size <= 512 for size in _frame_sizes(data))
+    listed = [t for t in tags if t in attach.unsettled]
+    s = pair.server.receive_data(data)
+    for e in s:
+        if isinstance(e, SessionRemotelyBegun):
+            e.session.begin()
+    for e in pair.server.take_events() + s:
+        if isinstance(e, LinkRemotelyAttached):
+            e.link.local_unsettled = theirs
+            e.link.attach()
+            sender = e.link
+    pair.pump()
+    receiver.flow(100)
+    c, s2 = pair.pump()
+    (reconciled,) = of_type(s2 + pair.server_events, UnsettledReconciled)
+    assert reconciled.peer_incomplete and set(reconciled.deliveries) == set(listed)
+    got = of_type(pair.client_events, DeliveryReceived)
+    assert [e.delivery.tag for e in got] == listed  # resumed; the rest wait for a later attach
+    with pytest.raises(LocalProtocolError):
+        sender.send(b"new")
+    # Here every tag is still unsettled: the listed ones received (not yet accepted), the
+    # others awaiting a later resumption.
+    assert {d.tag for d in receiver.unsettled} == set(tags)
+
+
+def _frame_sizes(data: bytes) -> list[int]:
+    sizes = []
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        sizes.append(size)
+        data = data[size:]
+    return sizes
