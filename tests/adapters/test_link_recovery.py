@@ -247,3 +247,46 @@ def test_resuming_without_the_link_name_or_with_something_else_than_a_map_is_ref
             conn.open_receiver("q", unsettled=amqp10.UnsettledMap())
         with pytest.raises(TypeError):
             conn.open_sender("q", name="x", unsettled={b"tag": None})  # type: ignore[typeddict-item]
+
+
+def test_asyncio_receiver_resumed_after_a_reset_gets_nothing_it_accepted_again(peer: EmbeddedPeer) -> None:
+    _fill_queue(peer, N)
+
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + LIMIT
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> tuple[list[str], list[str], set[bytes], list[bool]]:
+        with CutProxy(peer.port) as proxy:
+            async with amqp10.asyncio.connect(proxy.url, container_id="app-6") as conn:
+                receiver = await conn.open_receiver("q", name="reader", credit=N, **DURABLE)
+                first = [await receiver.receive(timeout=LIMIT) for _ in range(HALF)]
+                proxy.hold("up")
+                for delivery in first:
+                    delivery.accept()
+                proxy.cut()
+                await until(lambda: conn.closed, "the client to see the reset")
+                await until(lambda: _suspended(peer) == 1, "the peer to suspend the link")
+                snapshot = receiver.unsettled_map
+        accepted = {d.tag for d in snapshot if isinstance(d.state, Accepted)}
+        again: list[str] = []
+        resumed_flags: list[bool] = []
+        async with amqp10.asyncio.connect(peer.url, container_id="app-6") as conn:
+            resumed = await conn.open_receiver("q", name="reader", credit=N, unsettled=snapshot, **DURABLE)
+            while True:
+                try:
+                    delivery = await resumed.receive(timeout=0.5)
+                except Timeout:
+                    break
+                resumed_flags.append(delivery.resumed)
+                delivery.accept()
+                again.append(delivery.message.body)
+        return [d.message.body for d in first], again, accepted, resumed_flags
+
+    first, again, accepted, resumed_flags = asyncio.run(scenario())
+    assert len(accepted) == HALF
+    assert sorted(first + again) == sorted(f"m{i}" for i in range(N))
+    assert all(resumed_flags)  # the prefetched, untaken half came again as resumed deliveries
+    _until(lambda: _held(peer) == 0, "every message to be settled")
