@@ -32,10 +32,8 @@ from .events import (
     CreditChanged,
     DeliveryAborted,
     DeliveryReceived,
-    DeliverySettled,
     LinkAttached,
     LinkDetached,
-    UnsettledReconciled,
 )
 from .fsm import StateMachine, TransitionRefused
 from . import resuming

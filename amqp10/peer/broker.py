@@ -43,7 +43,8 @@ Behaviour, with the spec sections it follows:
   container-id, link name and role, bounded in count and time. A client that attaches the same
   link again with an ``unsettled`` map gets ours in the answer and the engine reconciles the
   two: nothing accepted is stored or delivered twice. Attached again without a map, the old
-  state is dropped (its held messages come back as ``delivery-failed``). Queues only: a topic
+  state is dropped (its held messages come back as ``delivery-failed``). Resuming a link still
+  attached on another connection steals it (``amqp:link:stolen``, 2.6.1). Queues only: a topic
   subscription or a browser is not kept.
 - *Filters* (3.5.3 ``filter``, ``filters.py``). A receiver's selector, legacy direct/topic
   binding and no-local filters decide which messages it gets: on a topic, which copies go into
@@ -253,7 +254,8 @@ class Broker(Handler):
     # -- attach ----------------------------------------------------------------------------------
     def _on_attach(self, engine: Connection, link: Link) -> None:
         key = self._suspension_key(link)
-        self._steal(key, link)
+        if link.remote_unsettled is not None:
+            self._steal(key, link)
         stored = self.suspended.take(key)
         if link.remote_unsettled is not None:
             # The client resumes the link (2.6.13): answer with what we still hold, or an
@@ -281,9 +283,12 @@ class Broker(Handler):
         self._attached_by_key[key] = link
 
     def _steal(self, key: tuple[str, str, str], link: Link) -> None:
-        """Spec 2.6.1: a link is named uniquely between two containers, so attaching it again
+        """Spec 2.6.1: a link is named uniquely between two containers, so *resuming* it
         while the old one is still attached (its connection died unnoticed, say) detaches the
-        old one with ``amqp:link:stolen``; it is suspended, so the new one may resume it."""
+        old one with ``amqp:link:stolen``; it is suspended, so the new one resumes it. A plain
+        attach of the same name steals nothing: several clients sharing a container-id and a
+        default link name (Proton's names come from the container-id and the address) each
+        keep their own link, as before."""
         old = self._attached_by_key.pop(key, None)
         if old is None or old is link or (old not in self._outlets and old not in self._inlets):
             return

@@ -15,7 +15,6 @@ from amqp10.codec.spec import (
     Rejected,
     Source,
     Target,
-    Transfer,
 )
 from amqp10.engine import Receiver, Sender
 from amqp10.engine.events import (
@@ -167,7 +166,7 @@ def test_deliveries_the_receiver_never_held_are_sent_again_as_new_deliveries() -
 def test_a_partial_delivery_is_resumed_from_the_start_and_one_without_payload_is_aborted() -> None:
     pair = opened_pair()
     sender, receiver, _, _ = _first_link(pair, client_sends=True)
-    big = bytes(range(256)) * 40  # 10 kB: several frames of 512... at the default frame size one
+    big = bytes(range(256)) * 40  # 10 kB: twenty-odd frames at the resumed link's 512-byte frames
     sender.send(b"small")
     _, s = pair.pump()
     (small,) = of_type(s, DeliveryReceived)
@@ -180,7 +179,7 @@ def test_a_partial_delivery_is_resumed_from_the_start_and_one_without_payload_is
     )
     server = UnsettledMap.of([UnsettledDelivery(small.delivery.tag), UnsettledDelivery(b"big")])
     _cut(pair)
-    pair2 = opened_pair()
+    pair2 = opened_pair(server=server_config(max_frame_size=512))
     _, _, _, s = _first_link(pair2, client_sends=True, unsettled=client, server_unsettled=server)
     _, s2 = pair2.pump()
     events = s + s2
@@ -241,13 +240,6 @@ def _performatives(data: bytes) -> list[Any]:
     reader.feed(data)  # the connection is open: frames only, no header
     frames = reader.read_frames()
     return [decode_body(f)[0] for f in frames if f.type is FrameType.AMQP and f.body]
-
-
-def _sender_pair(server_unsettled: UnsettledMap | None) -> tuple[EnginePair, Receiver]:
-    """The server sends on link "L" (optionally resuming); the client's receiver is plain."""
-    pair = opened_pair()
-    _, receiver, _, _ = _first_link(pair, client_sends=False, server_unsettled=server_unsettled)
-    return pair, receiver
 
 
 def test_resumed_transfer_for_a_tag_the_sender_never_listed_closes_the_link_with_not_allowed() -> None:

@@ -11,8 +11,6 @@ receiver considers its entries settled. Nothing is resumed with ``resume=true``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import proton
 
 from amqp10.codec.spec import Accepted, Attach
