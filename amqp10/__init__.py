@@ -50,6 +50,8 @@ from .blocking import Session as Session
 from .blocking import Tracker as Tracker
 from .blocking import Transaction as Transaction
 from .blocking import connect as connect
+from .engine.recovery import UnsettledDelivery as UnsettledDelivery
+from .engine.recovery import UnsettledMap as UnsettledMap
 from .blocking import listen as listen
 from .errors import AMQPError as AMQPError
 from .errors import AnonymousRelayNotOfferedError as AnonymousRelayNotOfferedError

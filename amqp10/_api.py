@@ -45,6 +45,7 @@ from .engine.events import (
     SessionBegun,
     SessionEnded,
     SessionRemotelyBegun,
+    UnsettledReconciled,
 )
 from .engine.link import Link, Receiver, Sender
 from .engine.session import Session
@@ -134,6 +135,7 @@ class ClientCore:
             DeliveryUpdated: self._on_delivery_updated,
             DeliverySettled: self._on_delivery_settled,
             ProtocolViolationDetected: self._on_violation,
+            UnsettledReconciled: self._on_reconciled,
         }
 
     # -- events --------------------------------------------------------------------------------
@@ -251,6 +253,19 @@ class ClientCore:
             record.in_flight.discard(delivery)
         if self.watchers:
             self.wake(delivery)
+
+    def _on_reconciled(self, event: UnsettledReconciled) -> None:
+        # A resumed link (spec 2.6.13): the deliveries sent again or resumed are in flight
+        # like any other; all of them are kept by tag for ``Sender.recovered``.
+        record = self.links.get(event.link)
+        if record is None:
+            return
+        # Aborted or lost ones (a snapshot without their messages) have no outcome to wait for.
+        record.recovered = {tag: d for tag, d in event.deliveries.items() if not d.aborted and not d._ignored}
+        if event.link.is_sender:
+            record.in_flight.update(d for d in event.deliveries.values() if not d.settled)
+        if event.lost:
+            log.warning("%s: %d unsettled messages could not be sent again (no payload)", record.describe(), len(event.lost))
 
     def _on_violation(self, event: ProtocolViolationDetected) -> None:
         log.warning("%s broke the protocol: %s: %s", self.peer, event.condition, event.description)
@@ -412,6 +427,8 @@ class LinkRecord:
         self.deliveries: deque[EngineDelivery] = deque()
         #: sent, unsettled deliveries whose outcome has not arrived (sender)
         self.in_flight: set[EngineDelivery] = set()
+        #: a resumed link's deliveries by tag (``UnsettledReconciled.deliveries``)
+        self.recovered: dict[bytes, EngineDelivery] = {}
         self._described: str | None = None
 
     def describe(self) -> str:

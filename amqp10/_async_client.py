@@ -289,6 +289,15 @@ class _Link(_Closable):
 class Sender(_Link, SenderView):
     """The sending end of a link; ``async with`` closes it on exit."""
 
+    @property
+    def recovered(self) -> "dict[bytes, Tracker]":
+        """On a sender opened with ``unsettled=`` (a resumed link, spec 2.6.13): a ``Tracker``
+        for each message of that map, by delivery-tag (``Tracker.tag`` of the old sender's
+        trackers), once the peer's answer is in (``open_sender`` returns after it). Those
+        the receiver had accepted (or rejected...) already carry that outcome; the others
+        were sent again and their outcome arrives as usual. Empty for a plain attach."""
+        return {tag: Tracker(self._sync, self._record, d) for tag, d in self._record.recovered.items()}
+
     async def send(self, message: Message | Any, *, timeout: float | None = None) -> "Outcome | None":
         """Send one message (see ``amqp10.blocking.Sender.send``).
 

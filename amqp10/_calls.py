@@ -168,7 +168,9 @@ def open_receiver(
     # 2.6.12: a sender stating rcv-settle-mode first where second was asked may never settle.
     settle_downgrade = settle_mode_downgrade(record.link, record.describe())
     if settle_downgrade is not None:
-        if options.get("on_downgrade", "close") == "close":
+        # Only a mode the caller asked for is worth failing over; the ``second`` a durable
+        # link asks for on its own (for recovery, 2.6.13) is kept quietly as ``first``.
+        if options.get("on_downgrade", "close") == "close" and options.get("rcv_settle_mode") is not None:
             try:
                 yield from finish_link(run, record, closed=True, timeout=timeout, cleanup=True)
             except AMQPError:

@@ -96,6 +96,12 @@ class Delivery:
         settled after your outcome (spec 2.6.12)."""
         return self._delivery.remote_settled
 
+    @property
+    def resumed(self) -> bool:
+        """It came on a resumed link as a resumed delivery (spec 2.6.13): received on the
+        link this one resumes, and not settled there; it may have been seen before."""
+        return self._delivery.resumed
+
     def _update(self, action: Callable[[], None]) -> None:
         def run() -> None:
             if self._delivery.remote_settled and self._delivery.settled and self._delivery.local_state is None:

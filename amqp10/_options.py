@@ -28,6 +28,7 @@ from .codec.spec import (
 )
 from .codec.types import Described, Symbol
 from .engine.config import Config, ConnectionRole, SaslNegotiator
+from .engine.recovery import UnsettledMap
 from .engine.mechanisms import Authenticator
 from .engine.sasl import SaslClient, SaslServer
 from .url import URL, Scheme, parse_url
@@ -432,7 +433,11 @@ class SenderOptions(TypedDict, total=False):
         settle_mode: ``"at-least-once"`` (default: ``send`` waits for and returns the outcome)
             or ``"at-most-once"`` (pre-settled: ``send`` returns ``None`` once written).
         durable: target terminus durability (``TerminusDurability`` or ``"none"``,
-            ``"configuration"``, ``"unsettled-state"``; spec 3.5.5).
+            ``"configuration"``, ``"unsettled-state"``; spec 3.5.5). ``"unsettled-state"``
+            (with ``expiry_policy="never"`` or an ``expiry_timeout``) asks the peer to keep
+            the link's unsettled state for recovery, and makes the link use rcv-settle-mode
+            ``second`` (the receiver settles after us), so a resumed link neither loses nor
+            duplicates a message (docs/recovery.md).
         expiry_policy: ``TerminusExpiryPolicy`` or ``"link-detach"``, ``"session-end"``,
             ``"connection-close"``, ``"never"`` (spec 3.5.6).
         expiry_timeout: seconds the node outlives its expiry trigger (the terminus timeout).
@@ -443,10 +448,15 @@ class SenderOptions(TypedDict, total=False):
         rcv_settle_mode: the receiver settle mode to ask of the peer's receiver, ``"first"``
             (default) or ``"second"`` (spec 2.6.12: it sends its outcome unsettled and settles
             after us). Either way the sender settles each delivery as its outcome arrives.
+        unsettled: resume a suspended link (spec 2.6.13): the ``Sender.unsettled_map`` read
+            from the old sender once its connection was lost; give the same ``name`` (and the
+            same container-id). Its messages the peer does not hold are sent again, those it
+            accepted are settled, the others resumed. ``None`` (default): a plain attach.
     """
 
     name: str
     settle_mode: SettleMode | str
+    unsettled: UnsettledMap | None
     durable: TerminusDurability | int | str | None
     expiry_policy: TerminusExpiryPolicy | str | None
     expiry_timeout: int | None
@@ -494,9 +504,14 @@ class ReceiverOptions(TypedDict, total=False):
             ATTACH; a larger delivery closes the link with
             ``amqp:link:message-size-exceeded`` (``LinkDetachedError``) before it is
             buffered. Default: ``Limits.max_message_size`` (100 MiB); ``0``: no limit.
+        unsettled: resume a suspended link (spec 2.6.13): the ``Receiver.unsettled_map`` read
+            from the old receiver once its connection was lost; give the same ``name`` (and
+            the same container-id). What was accepted or rejected before is not delivered
+            again; what was received but not settled comes again (``Delivery.resumed``).
     """
 
     name: str
+    unsettled: UnsettledMap | None
     credit: int
     auto_accept: bool
     dynamic: bool
@@ -530,6 +545,7 @@ def sender_attach(
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
     rcv_settle_mode: ReceiverSettleMode | str | None = None,
+    unsettled: UnsettledMap | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a sending link (``Session.attach_sender`` keyword arguments).
 
@@ -538,9 +554,14 @@ def sender_attach(
     ATTACH field here (the session takes it separately) and is ignored.
     """
     mode = _settle(settle_mode)
+    durability = _durability(durable)
+    if unsettled is not None and not isinstance(unsettled, UnsettledMap):
+        raise TypeError("unsettled must be an UnsettledMap (Sender.unsettled_map of the link to resume)")
+    if unsettled is not None and name is None:
+        raise ValueError("resuming a link (unsettled=...) needs its name: name=<the old sender's name>")
     target = Target(
         address=address,
-        durable=_durability(durable),
+        durable=durability,
         expiry_policy=_expiry(expiry_policy),
         timeout=expiry_timeout,
         dynamic=True if dynamic else None,
@@ -550,10 +571,19 @@ def sender_attach(
         "source": Source(),
         "target": target,
         "snd_settle_mode": SenderSettleMode.SETTLED if mode is SettleMode.AT_MOST_ONCE else SenderSettleMode.UNSETTLED,
-        "rcv_settle_mode": receiver_settle_mode(rcv_settle_mode),
+        # Spec 2.6.13: a receiver that settles first forgets what it accepted, and a resumed
+        # link then sends it again (a duplicate); settling second keeps it in the receiver's
+        # unsettled map until the sender settles, so recovery is exact. An explicit
+        # rcv_settle_mode wins; a durable link asks for second on its own.
+        "rcv_settle_mode": (
+            receiver_settle_mode(rcv_settle_mode)
+            if rcv_settle_mode is not None or durability is not TerminusDurability.UNSETTLED_STATE
+            else ReceiverSettleMode.SECOND
+        ),
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),
+        "unsettled": unsettled,
     }
 
 
@@ -578,12 +608,13 @@ def receiver_attach(
     max_message_size: int | None = None,
     on_downgrade: str = "close",
     rcv_settle_mode: ReceiverSettleMode | str | None = None,
+    unsettled: UnsettledMap | None = None,
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
     ``name``, ``credit``, ``auto_accept`` and ``on_downgrade`` are the adapter's business, not
     ATTACH fields: they are accepted here so ``ReceiverOptions`` can be passed through whole
-    (``on_downgrade`` is only checked).
+    (``on_downgrade`` is only checked; ``name`` must be given with ``unsettled``).
 
     Raises:
         ValueError: ``dynamic`` together with an address (the peer chooses it, spec 3.5.3),
@@ -597,9 +628,14 @@ def receiver_attach(
     if max_message_size is not None and not 0 <= max_message_size < 1 << 64:
         raise ValueError("max_message_size must be in [0, 2**64) (0: no limit)")
     mode = _settle(settle_mode)
+    durability = _durability(durable)
+    if unsettled is not None and not isinstance(unsettled, UnsettledMap):
+        raise TypeError("unsettled must be an UnsettledMap (Receiver.unsettled_map of the link to resume)")
+    if unsettled is not None and name is None:
+        raise ValueError("resuming a link (unsettled=...) needs its name: name=<the old receiver's name>")
     source = Source(
         address=address,
-        durable=_durability(durable),
+        durable=durability,
         expiry_policy=_expiry(expiry_policy),
         timeout=expiry_timeout,
         dynamic=True if dynamic else None,
@@ -617,7 +653,16 @@ def receiver_attach(
         "source": source,
         "target": Target(),
         "snd_settle_mode": snd_mode,
-        "rcv_settle_mode": receiver_settle_mode(rcv_settle_mode),
+        # Spec 2.6.13: a receiver that settles first forgets what it accepted, and a resumed
+        # link then sends it again (a duplicate); settling second keeps it in the receiver's
+        # unsettled map until the sender settles, so recovery is exact. An explicit
+        # rcv_settle_mode wins; a durable link asks for second on its own.
+        "rcv_settle_mode": (
+            receiver_settle_mode(rcv_settle_mode)
+            if rcv_settle_mode is not None or durability is not TerminusDurability.UNSETTLED_STATE
+            else ReceiverSettleMode.SECOND
+        ),
+        "unsettled": unsettled,
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),

@@ -8,7 +8,7 @@ apart. Must never: change state, wait, or import an adapter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ._api import OUTCOMES, ClientCore, LinkRecord
 from ._options import ClientOptions
@@ -17,7 +17,10 @@ from ._requests import Requests
 from ._settle_modes import kept_downgrade, mode_name
 from ._terminus_checks import distribution_mode_in_force, filters_in_force, source_downgrade
 from .engine.delivery import Delivery as EngineDelivery
+from .engine.recovery import UnsettledMap
 from .errors import SettleModeDowngradedError, SourceDowngradedError
+
+_T = TypeVar("_T")
 
 __all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView", "TrackerView"]
 
@@ -101,6 +104,20 @@ class LinkView:
     def credit(self) -> int:
         """Credit the receiver granted and the sender has not used yet."""
         return self._record.link.credit.link_credit
+
+    @property
+    def unsettled_map(self) -> UnsettledMap:
+        """What this end has not settled, to resume the link from on a new connection (spec
+        2.6.13; docs/recovery.md): read it once the connection is lost and pass it as
+        ``open_sender(..., name=self.name, unsettled=...)`` / ``open_receiver(...)`` on the
+        new connection. At a sender it carries each unsettled message (sent and awaiting its
+        outcome, or not sent yet) with its delivery-tag; at a receiver, the tags of the
+        deliveries received and not settled, with the outcome given to each, if any."""
+        return self._read_engine(lambda: self._record.link.unsettled)
+
+    def _read_engine(self, read: Callable[[], _T]) -> _T:
+        """Read engine state consistently (the blocking adapter takes the connection's lock)."""
+        return read()
 
 
 class SenderView(LinkView):

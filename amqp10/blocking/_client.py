@@ -521,6 +521,9 @@ class _Link:
         """Detach without closing: a durable subscription survives to be re-attached by name."""
         self._sync.call(_calls.finish_link, self._record, closed=False, timeout=timeout)
 
+    def _read_engine(self, read: Callable[[], _T]) -> _T:
+        return self._sync.run(read)  # under the connection's lock: the I/O thread may be at work
+
 
 class Sender(_Link, SenderView):
     """The sending end of a link."""
@@ -530,6 +533,15 @@ class Sender(_Link, SenderView):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def recovered(self) -> "dict[bytes, Tracker]":
+        """On a sender opened with ``unsettled=`` (a resumed link, spec 2.6.13): a ``Tracker``
+        for each message of that map, by delivery-tag (``Tracker.tag`` of the old sender's
+        trackers), once the peer's answer is in (``open_sender`` returns after it). Those
+        the receiver had accepted (or rejected...) already carry that outcome; the others
+        were sent again and their outcome arrives as usual. Empty for a plain attach."""
+        return {tag: Tracker(self._sync, self._record, d) for tag, d in self._record.recovered.items()}
 
     def send(self, message: Message | Any, *, timeout: float | None = None) -> "Outcome | None":
         """Send one message; with at-least-once, wait for the receiver's outcome.

@@ -11,6 +11,8 @@ from .delivery import Delivery as Delivery
 from .link import Link as Link
 from .link import Receiver as Receiver
 from .link import Sender as Sender
+from .recovery import UnsettledDelivery as UnsettledDelivery
+from .recovery import UnsettledMap as UnsettledMap
 from .session import Session as Session
 from .states import ConnectionState as ConnectionState
 from .states import LinkState as LinkState
@@ -24,6 +26,8 @@ __all__ = [
     "Link",
     "Receiver",
     "Sender",
+    "UnsettledDelivery",
+    "UnsettledMap",
     "Session",
     "ConnectionState",
     "LinkState",

@@ -34,6 +34,8 @@ class Delivery:
             (``Accepted``, ``Rejected``, ``Received``, ... passed through as decoded).
         settled / remote_settled: this end / the peer has settled it.
         aborted: the transfer was aborted (spec 2.6.14).
+        resumed: it travels on a resumed link as a resumed delivery (spec 2.6.13): sent
+            with ``resume=true``, or received so (a receiver may have seen it before).
     """
 
     __slots__ = (
@@ -48,6 +50,8 @@ class Delivery:
         "remote_settled",
         "aborted",
         "complete",
+        "resumed",
+        "_ignored",
         "_chunks",
         "_size",
         "_sent",
@@ -74,6 +78,10 @@ class Delivery:
         self.remote_settled = False
         self.aborted = False
         self.complete = False
+        self.resumed = False
+        # A resumed delivery to drop (spec 2.6.13): at a receiver, one it does not hold
+        # (ignored, 2.7.5 resume); at a sender, one to abort as it is resumed.
+        self._ignored = False
         self._chunks: list[bytes | memoryview] = []
         self._size = len(payload)
         self._sent = 0  # bytes of a sent delivery already written into transfer frames

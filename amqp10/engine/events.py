@@ -34,7 +34,7 @@ peer's error as a typed exception (``LinkDetachedError``, ``SessionEndedError``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import (
     AMQPError,
@@ -66,6 +66,7 @@ __all__ = [
     "DeliveryAborted",
     "DeliveryUpdated",
     "DeliverySettled",
+    "UnsettledReconciled",
     "ProtocolViolationDetected",
 ]
 
@@ -237,6 +238,34 @@ class DeliverySettled(Event):
     """The peer settled a delivery (spec 2.6.12); its final state is ``delivery.remote_state``."""
 
     delivery: "Delivery"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsettledReconciled(Event):
+    """A resumed link's two unsettled maps were compared (spec 2.6.13; ``engine.recovery``).
+
+    Reported once per resumed attach, when both ATTACH frames are known (the link was given
+    ``unsettled=UnsettledMap(...)``).
+
+    Attributes:
+        deliveries: delivery-tag -> the ``Delivery`` that now stands for it on this link. At a
+            sender: each delivery sent again, resumed, or settled by a resumed transfer
+            (watch them as any sent delivery), and those already over (``settled``). At a
+            receiver: those awaiting the sender's resumed transfer.
+        settled: tags over without any transfer: at a receiver, those the sender no longer
+            holds (the spec has the receiver consider them settled); at a sender, those whose
+            outcome it knew and the receiver no longer holds.
+        lost: at a sender, tags the receiver does not hold and that came with no payload to
+            send again.
+        peer_incomplete: the peer's map was incomplete: tags it left out stay undecided (a
+            sender then starts no new delivery until the link is resumed again).
+    """
+
+    link: "Link"
+    deliveries: "Mapping[bytes, Delivery]"
+    settled: tuple[bytes, ...] = ()
+    lost: tuple[bytes, ...] = ()
+    peer_incomplete: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

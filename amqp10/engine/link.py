@@ -36,6 +36,8 @@ from .events import (
     LinkDetached,
 )
 from .fsm import StateMachine, TransitionRefused
+from . import resuming
+from .recovery import UnsettledDelivery, UnsettledMap, remote_map
 from .states import LinkInput, LinkState
 from .tables import LINK_TRANSITIONS
 from .transfer import OutgoingTransfer, fits_message_size
@@ -67,10 +69,16 @@ class Link:
         max_message_size (the largest message we accept, spec 2.7.3; 0: no limit, say so
         explicitly; ``None``: a receiver takes its connection's
         ``Config.limits.max_message_size`` when it sends its ATTACH, a sender advertises none),
-        offered_capabilities, desired_capabilities, properties.
+        offered_capabilities, desired_capabilities, properties,
+        local_unsettled (the ``UnsettledMap`` this link resumes from, spec 2.6.13: its tags
+        and states go out as the ATTACH ``unsettled`` map; ``None``: a plain attach).
     Attributes (the peer's, from its ATTACH): remote_source, remote_target,
         remote_max_message_size, remote_offered_capabilities, remote_desired_capabilities,
-        remote_properties, remote_attach (the whole ATTACH).
+        remote_properties, remote_unsettled, remote_attach (the whole ATTACH).
+
+    ``unsettled`` is the snapshot to resume this link from on a new connection: read it when
+    the link is gone (the connection broke) and give it as ``unsettled=`` to the new link of
+    the same name (``engine.recovery`` has the rules).
     """
 
     role: Role
@@ -90,6 +98,7 @@ class Link:
         offered_capabilities: Sequence[str] | None = None,
         desired_capabilities: Sequence[str] | None = None,
         properties: Mapping[Any, Any] | None = None,
+        unsettled: UnsettledMap | None = None,
     ) -> None:
         self.session = session
         self.name = name
@@ -104,6 +113,12 @@ class Link:
         self.offered_capabilities = offered_capabilities
         self.desired_capabilities = desired_capabilities
         self.properties = properties
+        self.local_unsettled = unsettled
+        self._reconciled = False
+        self._sent_incomplete = False  # our ATTACH said incomplete-unsettled (spec 2.7.3)
+        self._refused_by_peer = False
+        # The unsettled deliveries this link had when its session forgot it (for ``unsettled``).
+        self._orphans: list[Delivery] | None = None
         self.remote_attach: Attach | None = None
         self.remote_detach: Detach | None = None
         self._detach_error: Error | None = None  # the error our DETACH carried, if any
@@ -152,6 +167,29 @@ class Link:
         return self.remote_attach.properties if self.remote_attach else None
 
     @property
+    def remote_unsettled(self) -> dict[bytes, Any] | None:
+        """The peer's ATTACH ``unsettled`` map (delivery-tag -> state), ``None`` if it sent none."""
+        if self.remote_attach is None or self.remote_attach.unsettled is None:
+            return None
+        return remote_map(self.remote_attach.unsettled)
+
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """What this end has not settled, to resume the link from (spec 2.6.13).
+
+        Still right after the link, its session or its connection ended: that is when to
+        read it, then give it as ``unsettled=`` to the link that resumes this one.
+        """
+        raise NotImplementedError  # pragma: no cover - both subclasses override
+
+    def _unsettled_deliveries(self) -> list[Delivery]:
+        """Our unsettled deliveries the session tracks (or tracked when it forgot the link)."""
+        if self._orphans is not None:
+            return self._orphans
+        table = self.session._outgoing if self.role is Role.SENDER else self.session._incoming
+        return [d for d in table.values() if d.link is self]
+
+    @property
     def is_sender(self) -> bool:
         """True for the sending end."""
         return self.role is Role.SENDER
@@ -168,6 +206,8 @@ class Link:
             raise LocalProtocolError(f"cannot attach a link in state {self.state.name}")
         self.session._check_usable()
         self._send_attach(refuse=False)
+        if self.remote_attach is not None:
+            self._reconcile()  # we answer a peer's ATTACH: both unsettled maps are known now
 
     def detach(self, *, closed: bool = True, error: Error | None = None) -> None:
         """Detach (``closed=False``) or close the link (spec 2.6.5/2.6.6).
@@ -201,8 +241,10 @@ class Link:
             # connection's limit, advertised so that a conforming sender never crosses it.
             self.max_message_size = self.session.connection.config.limits.max_message_size
         self._fsm.process(LinkInput.SEND_ATTACH)
-        self.session._send(
-            Attach(
+        resume = None if refuse else self.local_unsettled
+        if resume is not None:
+            self._resuming(resume)
+        attach = Attach(
                 name=self.name,
                 handle=self.handle,
                 role=self.role,
@@ -210,6 +252,8 @@ class Link:
                 rcv_settle_mode=self.rcv_settle_mode,
                 source=source,
                 target=target,
+                unsettled=None if resume is None else resume.states(),
+                incomplete_unsettled=True if resume is not None and resume.incomplete else None,
                 initial_delivery_count=(
                     self.credit.delivery_count if self.role is Role.SENDER else None
                 ),
@@ -218,12 +262,19 @@ class Link:
                 desired_capabilities=self.desired_capabilities,
                 properties=self.properties,
             )
-        )
+        if resume is not None and resume.deliveries:
+            attach = resuming.fit_unsettled(attach, self.session.connection.remote_max_frame_size)
+        self._sent_incomplete = bool(attach.incomplete_unsettled)
+        self.session._send(attach)
 
     # -- the peer's frames (called by the session) -------------------------------------------
     def _on_remote_attach(self, attach: Attach, *, answer: bool) -> None:
         self._fsm.process(LinkInput.RECV_ATTACH)
         self.remote_attach = attach
+        # Spec 2.6.3: an answer with a null terminus for the peer's own end refuses the link
+        # (nothing to resume then).
+        peer_terminus = attach.target if self.role is Role.SENDER else attach.source
+        self._refused_by_peer = answer and peer_terminus is None
         # The sender decides snd-settle-mode and the receiver rcv-settle-mode (spec 2.6.3):
         # adopt the peer's choice for its half.
         if self.role is Role.SENDER:
@@ -236,6 +287,13 @@ class Link:
                 self.credit.delivery_count = int(attach.initial_delivery_count)
         if answer and self.state is LinkState.ATTACHED:
             self.session._events.append(LinkAttached(link=self))
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Compare our unsettled map with the peer's (spec 2.6.13), once per resumed attach."""
+
+    def _resuming(self, unsettled: UnsettledMap) -> None:
+        """Our ATTACH goes out with ``unsettled``: prepare for its deliveries."""
 
     def _on_remote_detach(self, detach: Detach) -> None:
         try:
@@ -318,6 +376,10 @@ class Sender(Link):
         self._drain_answer_due = False
         self._tag_counter = 0
         self._wire_handle = UInt(self.handle)
+        # Resuming (spec 2.6.13): deliveries the peer's incomplete map left undecided, and
+        # whether that map forbids new deliveries on this attach.
+        self._undecided: list[UnsettledDelivery] = []
+        self._peer_incomplete = False
 
     @property
     def queued(self) -> int:
@@ -359,6 +421,11 @@ class Sender(Link):
         """
         if self.state not in _SENDING_STATES:
             raise LocalProtocolError(f"cannot send on a link in state {self.state.name}")
+        if self._peer_incomplete:
+            raise LocalProtocolError(
+                "the peer's unsettled map was incomplete: no new delivery until the link is "
+                "resumed again with complete maps (spec 2.6.13)"
+            )
         mode = self.snd_settle_mode
         if settled is None:
             settled = mode is SenderSettleMode.SETTLED
@@ -389,6 +456,22 @@ class Sender(Link):
         self._queue.append(delivery)
         self.session._pump()
         return delivery
+
+    def _resuming(self, unsettled: UnsettledMap) -> None:
+        # Default tags continue past the resumed ones: a tag is unique among a link's
+        # unsettled deliveries (spec 2.8.7).
+        for entry in unsettled:
+            if len(entry.tag) in (4, 8):
+                self._tag_counter = max(self._tag_counter, int.from_bytes(entry.tag, "big") + 1)
+
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """Every delivery not yet settled here, with its message, oldest first: sent and
+        waiting for an outcome, partly sent, or queued (spec 2.6.13; see ``Link``)."""
+        return resuming.sender_snapshot(self)
+
+    def _reconcile(self) -> None:
+        resuming.reconcile_sender(self)
 
     def drained(self) -> None:
         """Finish a drain the receiver asked for (spec 2.6.7): give back unused credit.
@@ -454,13 +537,15 @@ class Sender(Link):
             # The first TRANSFER as wire values (spec 2.7.5 field order: handle, delivery-id,
             # delivery-tag, message-format, settled), without a Transfer object per delivery.
             fmt = delivery.message_format
-            first = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
+            first: list[Any] = [self._wire_handle, UInt(did), delivery.tag, _FORMAT_0 if fmt == 0 else UInt(fmt)]
             if delivery.settled:
                 first.append(True)
             if delivery.local_state is not None:
                 # 4.4.1: a transactional transfer carries its transactional-state; fields
                 # settled, more and rcv-settle-mode come first (2.7.5 field order).
                 first += [None] * (_STATE - len(first)) + [delivery.local_state]
+            if delivery.resumed:
+                first = resuming.resumed_fields(first, delivery)
             assert isinstance(delivery.payload, memoryview)
             self._current = (delivery, OutgoingTransfer(first, delivery.payload))
             if not delivery.settled:
@@ -474,6 +559,8 @@ class Sender(Link):
         if self.session._write_transfer(writer):
             self._current = None
             delivery.complete = True
+            if delivery._ignored:
+                delivery.aborted = True  # the resumed transfer said aborted=true
         return True
 
     def _abort(self, delivery: Delivery) -> None:
@@ -498,6 +585,9 @@ class Receiver(Link):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._incoming: Delivery | None = None
+        # Resuming (spec 2.6.13): deliveries both maps hold, awaiting the sender's resumed
+        # transfer, by tag; and whether first transfers need the recovery checks at all.
+        self._awaiting: dict[bytes, Delivery] = {}
 
     def flow(self, credit: int, *, drain: bool = False, echo: bool = False) -> None:
         """Set the link-credit to ``credit`` (absolute, spec 2.6.7) and send a FLOW.
@@ -538,6 +628,15 @@ class Receiver(Link):
         if flow.echo:
             self.session._send(self._flow_frame())
 
+    @property
+    def unsettled(self) -> UnsettledMap:
+        """Every delivery received and not settled here, with the state set here, oldest
+        first, and those still awaiting a resumed transfer (spec 2.6.13; see ``Link``)."""
+        return resuming.receiver_snapshot(self)
+
+    def _reconcile(self) -> None:
+        resuming.reconcile_receiver(self)
+
     def _drop_incoming(self, delivery: Delivery) -> None:
         """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
         self._incoming = None
@@ -575,12 +674,15 @@ class Receiver(Link):
                     channel=session.channel,
                     handle=self.handle,
                 )
-            delivery = Delivery(
-                self,
-                bytes(delivery_tag),
-                message_format=int(transfer.message_format or 0),
-                delivery_id=int(delivery_id),
-            )
+            if transfer.resume or self.local_unsettled is not None:
+                delivery = resuming.first_transfer(self, transfer, bytes(delivery_tag), int(delivery_id))
+            else:
+                delivery = Delivery(
+                    self,
+                    bytes(delivery_tag),
+                    message_format=int(transfer.message_format or 0),
+                    delivery_id=int(delivery_id),
+                )
             self._incoming = delivery
             if not settled:
                 session._track_incoming(delivery)
@@ -636,4 +738,7 @@ class Receiver(Link):
             if delivery.remote_settled:
                 # A pre-settled delivery needs no disposition: this end is done with it too.
                 delivery.settled = True
+            if delivery.resumed:
+                resuming.finish_resumed(self, delivery)
+                return
             session._events.append(DeliveryReceived(delivery=delivery))

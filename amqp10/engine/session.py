@@ -239,9 +239,12 @@ class Session:
             self._senders.remove(link)
         elif isinstance(link, Receiver) and link._incoming is not None:
             link._drop_incoming(link._incoming)  # its bytes no longer count as held
+        # What the link had not settled stays readable as ``link.unsettled`` (spec 2.6.13).
+        orphans: list[Delivery] = []
         for table in (self._outgoing, self._incoming):
             for did in [d for d, dl in table.items() if dl.link is link]:
-                del table[did]
+                orphans.append(table.pop(did))
+        link._orphans = orphans
 
     def _allocate_delivery_id(self) -> int:
         did = self._next_delivery_id

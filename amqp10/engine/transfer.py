@@ -67,7 +67,8 @@ class OutgoingTransfer:
         f = self._fields
         if self._continuation is not None:
             return Transfer(handle=f[0], delivery_id=f[1], more=self._more or None)
-        names = ("handle", "delivery_id", "delivery_tag", "message_format", "settled", "more", "rcv_settle_mode", "state")
+        names = ("handle", "delivery_id", "delivery_tag", "message_format", "settled", "more",
+                 "rcv_settle_mode", "state", "resume", "aborted")
         first = dict(zip(names, f))
         first["more"] = self._more or None
         return Transfer(**first)
@@ -88,8 +89,8 @@ class OutgoingTransfer:
             # Does not fit: rewrite the header once with more=true (spec 2.6.14).
             del out[start:]
             fields = list(self._fields)
-            if len(fields) > _MORE:
-                fields[_MORE] = True  # a transactional transfer's fields go on to ``state``
+            if len(fields) > _MORE:  # a resumed delivery's fields (a resumed or transactional one) reach past ``more``
+                fields[_MORE] = True
             else:
                 fields += [None] * (_MORE - len(fields)) + [True]
             start = begin_frame(out, FrameType.AMQP, channel)

@@ -61,6 +61,8 @@ class Violation(enum.Enum):
     PARTIAL_DELIVERIES_EXCEEDED = "unfinished incoming deliveries hold too many bytes"
     DELIVERY_TAG_TOO_LONG = "delivery-tag longer than 32 bytes"
     DELIVERY_TAG_CHANGED = "continuation transfer with another delivery-tag"
+    RESUME_UNKNOWN_TAG = "resumed transfer for a delivery the sender did not list as unsettled"
+    NEW_DELIVERY_WHILE_INCOMPLETE = "new delivery after our incomplete unsettled map"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,20 @@ VIOLATIONS: dict[Violation, ViolationRule] = {
     # from the first transfer's is invalid.
     Violation.DELIVERY_TAG_CHANGED: ViolationRule(
         AmqpError.INVALID_FIELD.value, Level.LINK, "2.7.5 continuation transfer changed the delivery-tag"
+    ),
+    # 2.7.5 resume: "The sender MUST NOT send resumed transfers for deliveries not in its local
+    # unsettled map" (the map its ATTACH carried); 2.8.15 not-allowed: a frame used against
+    # the semantics of the specification.
+    Violation.RESUME_UNKNOWN_TAG: ViolationRule(
+        AmqpError.NOT_ALLOWED.value, Level.LINK, "2.7.5 resumed transfer for a tag not in the sender's unsettled map"
+    ),
+    # 2.7.3 incomplete-unsettled: "a receiving endpoint which sent an incomplete unsettled map
+    # MUST detach with an error on receiving a transfer which does not have the resume flag
+    # set to true"; 2.8.15 illegal-state: not permitted in the link's current state.
+    Violation.NEW_DELIVERY_WHILE_INCOMPLETE: ViolationRule(
+        AmqpError.ILLEGAL_STATE.value,
+        Level.LINK,
+        "2.7.3 new delivery while our unsettled map is incomplete",
     ),
 }
 

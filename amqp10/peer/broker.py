@@ -36,6 +36,16 @@ Behaviour, with the spec sections it follows:
   without an outcome applies the source's default-outcome (3.5.3), ``accepted`` when the
   client proposed none. Unsettled messages of a receiver that detaches or whose connection
   goes away come back as if ``modified`` with ``delivery-failed``.
+- *Link recovery* (2.6.13, ``recovery.py``). A link whose terminus is ``durable``
+  ``unsettled-state`` and outlives it (expiry-policy ``never`` or a ``timeout``) is suspended,
+  not forgotten, when it is detached without being closed or its connection goes away: our
+  unsettled map (and, for a client's receiver, the messages held for it) is kept by client
+  container-id, link name and role, bounded in count and time. A client that attaches the same
+  link again with an ``unsettled`` map gets ours in the answer and the engine reconciles the
+  two: nothing accepted is stored or delivered twice. Attached again without a map, the old
+  state is dropped (its held messages come back as ``delivery-failed``). Resuming a link still
+  attached on another connection steals it (``amqp:link:stolen``, 2.6.1). Queues only: a topic
+  subscription or a browser is not kept.
 - *Filters* (3.5.3 ``filter``, ``filters.py``). A receiver's selector, legacy direct/topic
   binding and no-local filters decide which messages it gets: on a topic, which copies go into
   its subscription; on a queue, which messages it may take (the others wait for other
@@ -64,6 +74,7 @@ from ..codec.spec import (
     AmqpErrorCondition,
     Coordinator,
     Error,
+    LinkErrorCondition,
     Modified,
     Rejected,
     Released,
@@ -75,6 +86,7 @@ from ..codec.spec import (
 )
 from ..codec.types import Symbol
 from ..engine.events import (
+    UnsettledReconciled,
     ConnectionClosed,
     ConnectionOpened,
     CreditChanged,
@@ -88,10 +100,13 @@ from ..engine.events import (
     SessionRemotelyBegun,
 )
 from ..engine.link import Link, Receiver, Sender
+from ..engine.recovery import UnsettledDelivery, UnsettledMap
 from ..engine.states import ConnectionState, LinkState
+from ..errors import LocalProtocolError
 from .filters import FilterError, SourceFilters
 from .links import Inlet, Outlet, Refused, capabilities
 from .nodes import Node, NodeLimits, Queue, StoredMessage, Topic
+from .recovery import SuspendedLink, SuspendedLinks, keeps_unsettled_state
 from .sections import find_to, rewrite_for_redelivery
 from .transactions import Coordinators, Txn, TxnRefused
 
@@ -130,12 +145,21 @@ class Broker(Handler):
             a link can park when its node is full, hence memory beyond ``limits``.
         max_transactions: undischarged transactions one connection may hold at once; the
             messages all open transactions hold together are bounded by ``limits.max_bytes``.
+        suspended: where suspended links are kept for recovery (bounds and clock; default:
+            1000 links, an hour at most, no clock, so only the count bounds them).
 
     Give it to ``amqp10.listen`` or ``amqp10.trio.serve`` (``amqp10.peer.server`` does), with
     ``offered_capabilities=[ANONYMOUS_RELAY]`` so clients know they may use a null target.
     """
 
-    def __init__(self, *, limits: NodeLimits | None = None, credit_window: int = 200, max_transactions: int = 64) -> None:
+    def __init__(
+        self,
+        *,
+        limits: NodeLimits | None = None,
+        credit_window: int = 200,
+        max_transactions: int = 64,
+        suspended: SuspendedLinks | None = None,
+    ) -> None:
         if credit_window < 1:
             raise ValueError("credit_window must be at least 1")
         if max_transactions < 1:
@@ -150,6 +174,10 @@ class Broker(Handler):
         self._by_connection: dict[Connection, set[Link]] = {}
         self._servers: dict[Connection, ServerConnection] = {}
         self._dynamic_serial = 0
+        #: suspended links kept for recovery (spec 2.6.13)
+        self.suspended = suspended if suspended is not None else SuspendedLinks()
+        self._resuming: dict[Link, SuspendedLink] = {}  # our senders awaiting reconciliation
+        self._attached_by_key: dict[tuple[str, str, str], Link] = {}  # for link stealing (2.6.1)
         # Engines changed while handling one connection's events: a message from connection A
         # goes out on connection B, whose adapter must then be woken to flush it.
         self._touched: set[Connection] = set()
@@ -179,6 +207,7 @@ class Broker(Handler):
         """React to a batch of one connection's engine events, then move messages and credit."""
         engine = conn.engine
         self._servers.setdefault(engine, conn)
+        self._expire_suspended()
         for event in events:
             self._on_event(engine, event)
         self._settle()
@@ -188,6 +217,7 @@ class Broker(Handler):
         """The socket is gone: every link of the connection ends as if detached."""
         self._forget_connection(conn.engine)
         self._servers.pop(conn.engine, None)
+        self._expire_suspended()
         self._settle()
         self._wake_touched(conn.engine)
 
@@ -230,7 +260,9 @@ class Broker(Handler):
         elif isinstance(event, SessionRemotelyBegun):
             event.session.begin()
         elif isinstance(event, LinkDetached):
-            self._forget_link(event.link)
+            self._forget_link(event.link, suspend=not event.closed)
+        elif isinstance(event, UnsettledReconciled):
+            self._on_reconciled(event)
         elif isinstance(event, ConnectionClosed):
             self._forget_connection(engine)
         elif isinstance(event, ConnectionOpened):
@@ -242,6 +274,19 @@ class Broker(Handler):
 
     # -- attach ----------------------------------------------------------------------------------
     def _on_attach(self, engine: Connection, link: Link) -> None:
+        key = self._suspension_key(link)
+        if link.remote_unsettled is not None:
+            self._steal(key, link)
+        stored = self.suspended.take(key)
+        if link.remote_unsettled is not None:
+            # The client resumes the link (2.6.13): answer with what we still hold, or an
+            # empty map when we hold nothing (so it resends what we never stored).
+            link.local_unsettled = stored.unsettled if stored is not None else UnsettledMap()
+            if stored is not None and stored.messages:
+                self._resuming[link] = stored
+                stored = None
+        if stored is not None:
+            self._release_suspended(stored)  # attached again without a map: the old state is void
         try:
             if isinstance(link, Sender):
                 self._attach_outlet(link)
@@ -249,10 +294,33 @@ class Broker(Handler):
                 self._attach_inlet(link)
         except Refused as refusal:
             log.info("refused link %r: %s", link.name, refusal.description)
+            resuming = self._resuming.pop(link, None)
+            if resuming is not None:
+                self._release_suspended(resuming)
             link.detach(closed=True, error=refusal.error())
             self._touch(link)
             return
         self._by_connection.setdefault(engine, set()).add(link)
+        self._attached_by_key[key] = link
+
+    def _steal(self, key: tuple[str, str, str], link: Link) -> None:
+        """Spec 2.6.1: a link is named uniquely between two containers, so *resuming* it
+        while the old one is still attached (its connection died unnoticed, say) detaches the
+        old one with ``amqp:link:stolen``; it is suspended, so the new one resumes it. A plain
+        attach of the same name steals nothing: several clients sharing a container-id and a
+        default link name (Proton's names come from the container-id and the address) each
+        keep their own link, as before."""
+        old = self._attached_by_key.pop(key, None)
+        if old is None or old is link or (old not in self._outlets and old not in self._inlets):
+            return
+        log.info("link %r attached again by %r: the old one is stolen", old.name, key[0])
+        error = Error(condition=LinkErrorCondition.STOLEN, description=f"link {old.name!r} was attached again")
+        self._forget_link(old, suspend=True)
+        try:
+            old.detach(closed=False, error=error)
+        except LocalProtocolError:
+            pass  # its session or connection is already ending
+        self._touch(old)
 
     def _attach_outlet(self, link: Sender) -> None:
         """A client attached a receiver: we send from the node its source names."""
@@ -553,11 +621,13 @@ class Broker(Handler):
             self._dirty_queues.add(queue)
         log.debug("rolled back %d messages and %d outcomes", len(txn.enqueues), len(txn.retirements))
 
-    def _redeliver(self, outlet: Outlet, messages: list[StoredMessage], state: Modified) -> None:
-        queue = outlet.queue
+    def _redeliver(self, outlet: Outlet | None, messages: list[StoredMessage], state: Modified, queue: Queue | None = None) -> None:
+        if queue is None:
+            assert outlet is not None
+            queue = outlet.queue
         back: list[StoredMessage] = []
         for message in messages:
-            if state.undeliverable_here:
+            if state.undeliverable_here and outlet is not None:
                 if queue.topic is not None:
                     queue.remove(message)  # a subscription has no other consumer to try
                     self._room_changed(queue)
@@ -580,16 +650,25 @@ class Broker(Handler):
             self._dirty_queues.add(queue)
 
     # -- links going away ------------------------------------------------------------------------
-    def _forget_link(self, link: Link) -> None:
+    def _forget_link(self, link: Link, *, suspend: bool = False) -> None:
+        key = self._suspension_key(link)
+        if self._attached_by_key.get(key) is link:
+            del self._attached_by_key[key]
+        resuming = self._resuming.pop(link, None)
+        if resuming is not None:
+            self._release_suspended(resuming)
         if link in self.transactions.links:
             assert isinstance(link, Receiver)
             for txn in self.transactions.forget_link(link):
                 self._rollback(txn)  # 4.3: what a coordinator link declared dies with it
         outlet = self._outlets.pop(link, None)
         if outlet is not None:
-            self._close_outlet(outlet)
+            if not (suspend and self._suspend_outlet(outlet)):
+                self._close_outlet(outlet)
         inlet = self._inlets.pop(link, None)
         if inlet is not None:
+            if suspend:
+                self._suspend_inlet(inlet)
             self._close_inlet(inlet)
         conns = self._by_connection.get(link.session.connection)
         if conns is not None:
@@ -645,8 +724,99 @@ class Broker(Handler):
         log.debug("detached %r", inlet)
 
     def _forget_connection(self, engine: Connection) -> None:
+        # Links still attached when their connection ends are detached, not closed (2.6.5).
         for link in list(self._by_connection.pop(engine, ())):
-            self._forget_link(link)
+            self._forget_link(link, suspend=True)
+
+    # -- link recovery (2.6.13) ------------------------------------------------------------------
+    def _suspension_key(self, link: Link) -> tuple[str, str, str]:
+        remote = link.session.connection.remote_open
+        container = "" if remote is None else str(remote.container_id)
+        return (container, str(link.name), "sender" if isinstance(link, Sender) else "receiver")
+
+    def _suspend_outlet(self, outlet: Outlet) -> bool:
+        """Keep a detached receiver's unsettled messages for its resumption; False when its
+        source asks for no such thing (or it browses, or reads a topic)."""
+        link = outlet.link
+        seconds = keeps_unsettled_state(link.remote_source)
+        node = outlet.node
+        if seconds is None or outlet.browsing or not isinstance(node, Queue) or outlet.owns_node:
+            return False
+        messages = {d.tag: m for d, m in outlet.unsettled.items() if not d.settled}
+        snapshot = UnsettledMap.of(d for d in link.unsettled if d.tag in messages)
+        record = SuspendedLink(self._suspension_key(link), snapshot, node, messages)
+        node.links.discard(outlet)
+        node.remove_consumer(outlet)
+        outlet.unsettled.clear()
+        for dropped in self.suspended.keep(record, seconds):
+            self._release_suspended(dropped)
+        log.debug("suspended %r with %d unsettled", outlet, len(messages))
+        return True
+
+    def _suspend_inlet(self, inlet: Inlet) -> None:
+        """Remember what a detached sender's link holds unsettled here: what we stored (its
+        parked messages are stored as it closes) is ``accepted``, the rest has no state."""
+        link = inlet.link
+        seconds = keeps_unsettled_state(link.remote_target)
+        if seconds is None or inlet.owns_node:
+            return
+        parked = {delivery.tag for delivery, _, _ in inlet.parked}
+        snapshot = UnsettledMap.of(
+            UnsettledDelivery(d.tag, Accepted()) if d.tag in parked else d for d in link.unsettled
+        )
+        record = SuspendedLink(self._suspension_key(link), snapshot)
+        for dropped in self.suspended.keep(record, seconds):
+            self._release_suspended(dropped)
+        log.debug("suspended %r with %d unsettled", inlet, len(snapshot))
+
+    def _release_suspended(self, record: SuspendedLink) -> None:
+        """Give up a suspended link: the messages held for it go back to their queue as a
+        failed delivery attempt (3.4.5), as when a receiver detaches for good."""
+        queue = record.queue
+        messages = list(record.messages.values())
+        record.messages.clear()
+        if queue is None or not messages:
+            return
+        if self._nodes.get(queue.address) is not queue:
+            for message in messages:
+                queue.remove(message)
+            return
+        self._redeliver(None, messages, Modified(delivery_failed=True), queue=queue)
+
+    def _expire_suspended(self) -> None:
+        for record in self.suspended.expire():
+            self._release_suspended(record)
+            if record.queue is not None:
+                self._forget_if_idle(record.queue)
+
+    def _on_reconciled(self, event: UnsettledReconciled) -> None:
+        """Our sender resumed a link: match each resumed delivery to its held message."""
+        record = self._resuming.pop(event.link, None)
+        outlet = self._outlets.get(event.link)
+        if record is None:
+            return
+        queue = record.queue
+        assert queue is not None
+        back: list[StoredMessage] = []
+        for tag, delivery in event.deliveries.items():
+            message = record.messages.pop(tag, None)
+            if message is None:
+                continue
+            if delivery.settled:
+                state = delivery.remote_state
+                if isinstance(state, (Accepted, Rejected)) and not delivery.aborted:
+                    queue.remove(message)  # decided before the link was suspended
+                    self._room_changed(queue)
+                else:
+                    back.append(message)  # released, modified, aborted or lost: again
+            elif outlet is not None:
+                outlet.unsettled[delivery] = message  # sent again: its outcome decides
+            else:
+                back.append(message)
+        back.extend(record.messages.values())  # undecided on this attach
+        record.messages.clear()
+        if back:
+            self._redeliver(outlet, back, Modified(delivery_failed=True), queue=queue)
 
     # -- after every batch: deliver, unpark, grant credit -------------------------------------------
     def _room_changed(self, queue_or_node: Queue | Topic) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any, Callable, Literal, TypeVar
 
 from .._handler import Handler
 from .broker import ANONYMOUS_RELAY, Broker
 from .nodes import NodeLimits
+from .recovery import SuspendedLinks
 
 __all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "start", "serve_trio", "serve_asyncio", "run"]
 
@@ -53,7 +55,9 @@ def _options(overrides: dict[str, Any]) -> dict[str, Any]:
 def _broker(broker: Broker | None, limits: NodeLimits | None, credit_window: int) -> Broker:
     if broker is not None:
         return broker
-    return Broker(limits=limits, credit_window=credit_window)
+    # Suspended links (link recovery, spec 2.6.13) expire by the terminus timeout: the
+    # broker is sans-IO, so the clock is given to it here.
+    return Broker(limits=limits, credit_window=credit_window, suspended=SuspendedLinks(clock=time.monotonic))
 
 
 class EmbeddedPeer:

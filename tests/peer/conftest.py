@@ -83,3 +83,12 @@ def served(request: pytest.FixtureRequest) -> Iterator[ServedPeer]:
 def served_small(request: pytest.FixtureRequest) -> Iterator[ServedPeer]:
     """A broker whose queues hold 10 messages, served by each adapter in turn."""
     yield from serve_peer(request.param, Broker(limits=NodeLimits(max_messages=10), credit_window=50))
+
+
+@pytest.fixture(params=["blocking", "trio", "asyncio"])
+def served_with_broker(request: pytest.FixtureRequest) -> Iterator[tuple[ServedPeer, Broker]]:
+    """A default broker served by each adapter in turn, with the broker itself (read its
+    state from the test thread only for polling)."""
+    broker = Broker()
+    for peer in serve_peer(request.param, broker):
+        yield peer, broker
