@@ -37,6 +37,7 @@ from ._options import ReceiverOptions as ReceiverOptions
 from ._options import SenderOptions as SenderOptions
 from ._options import ServerOptions as ServerOptions
 from ._options import SettleMode as SettleMode
+from ._reconnect import Reconnect as Reconnect
 from ._options import selector_filter as selector_filter
 from ._transactions import TransactionState as TransactionState
 from .blocking import AcceptedConnection as AcceptedConnection
@@ -56,6 +57,9 @@ from .blocking import listen as listen
 from .errors import AMQPError as AMQPError
 from .errors import AnonymousRelayNotOfferedError as AnonymousRelayNotOfferedError
 from .errors import ConnectionClosedError as ConnectionClosedError
+from .errors import ConnectionRedirectError as ConnectionRedirectError
+from .errors import DeliveryInDoubtError as DeliveryInDoubtError
+from .errors import ReconnectFailedError as ReconnectFailedError
 from .errors import DecodeError as DecodeError
 from .errors import EncodeError as EncodeError
 from .errors import FramingError as FramingError

@@ -120,6 +120,9 @@ class ClientCore:
         #: wait is woken after each batch of events.
         self.watchers: dict[object, Callable[[], None]] = {}
         self._names = 0
+        #: sessions and links ended in this batch of events: if the connection ends in the
+        #: same batch they ended with it, not on their own (``_resume`` puts those back)
+        self._ended_in_batch: list[SessionRecord | LinkRecord] = []
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SaslOutcomeReceived: self._on_sasl,
             ConnectionOpened: self._on_opened,
@@ -141,6 +144,8 @@ class ClientCore:
     # -- events --------------------------------------------------------------------------------
     def handle(self, events: list[Event]) -> None:
         """Fold engine events into the records (call with exclusive engine access)."""
+        if self._ended_in_batch:
+            self._ended_in_batch.clear()
         for event in events:
             handler = self._handlers.get(type(event))
             if handler is not None:
@@ -176,6 +181,8 @@ class ClientCore:
         log.debug("connection to %s open (peer container %s)", self.peer, event.container_id)
 
     def _on_closed(self, event: ConnectionClosed) -> None:
+        for ended in self._ended_in_batch:
+            ended.with_connection = True
         self.finished = True
         self.wake_all()
         if event.error is not None and self.error is None:
@@ -196,6 +203,7 @@ class ClientCore:
         if record is not None:
             record.ended = True
             record.error = event.error
+            self._ended_in_batch.append(record)
         self.wake_all()
 
     def _on_link_remotely_attached(self, event: LinkRemotelyAttached) -> None:
@@ -217,6 +225,7 @@ class ClientCore:
         record.detached = True
         record.error = event.error
         record.detached_by_peer = event.by_peer
+        self._ended_in_batch.append(record)
         self.wake_all()
         if event.error is not None:
             log.info("%s detached by %s: %s", record.describe(), self.peer, event.error)
@@ -347,6 +356,8 @@ class SessionRecord:
         self.error: SessionEndedError | None = None
         #: the link to the transaction coordinator, attached on first use (``_transactions``)
         self.coordinator: LinkRecord | None = None
+        #: it ended because the connection did (``_resume`` may begin it again)
+        self.with_connection = False
 
     def check(self) -> None:
         """Raise why the session cannot be used."""
@@ -377,6 +388,7 @@ class SessionRecord:
         link = self.session.attach_sender(name or self.core.next_name("sender"), **attach)
         record = self._track(link, address, credit=0, auto_accept=False)
         record.at_most_once = attach.get("snd_settle_mode") is SenderSettleMode.SETTLED
+        record.attach_fields = attach
         return record
 
     def attach_receiver(
@@ -388,6 +400,7 @@ class SessionRecord:
         self.check()
         link = self.session.attach_receiver(name or self.core.next_name("receiver"), **attach)
         record = self._track(link, address, credit=credit, auto_accept=auto_accept)
+        record.attach_fields = attach
         if credit:
             assert isinstance(link, Receiver)
             link.flow(credit)
@@ -430,6 +443,33 @@ class LinkRecord:
         #: a resumed link's deliveries by tag (``UnsettledReconciled.deliveries``)
         self.recovered: dict[bytes, EngineDelivery] = {}
         self._described: str | None = None
+        #: the ATTACH options it was opened with (``_resume`` attaches it again with them)
+        self.attach_fields: Mapping[str, Any] | None = None
+        #: after a reconnect: a delivery of an earlier link -> the one sent again in its
+        #: place (``_resume``), so a ``Tracker`` follows its message
+        self.successors: dict[EngineDelivery, EngineDelivery] = {}
+        #: it detached because the connection ended (``_resume`` may attach it again)
+        self.with_connection = False
+
+    def current(self, delivery: EngineDelivery) -> EngineDelivery:
+        """``delivery``, or, if it belonged to a link lost with its connection, what took its
+        place: the message sent again, or the resumed delivery with the same tag."""
+        if delivery.link is self.link:
+            return delivery
+        fresh = self.successors.get(delivery)
+        if fresh is None:
+            fresh = self.recovered.get(bytes(delivery.tag))
+        return delivery if fresh is None else fresh
+
+    def follow(self, old: EngineDelivery, fresh: EngineDelivery) -> None:
+        """``fresh`` carries ``old``'s message now (and whatever ``old`` replaced before)."""
+        for key, value in self.successors.items():
+            if value is old:
+                self.successors[key] = fresh
+        self.successors[old] = fresh
+        watcher = self.core.watchers.get(old)
+        if watcher is not None:  # a wait parked on the old delivery wakes for the new one
+            self.core.watchers.setdefault(fresh, watcher)
 
     def describe(self) -> str:
         """``receiver link from 'q'`` / ``sender link to 'q'`` for messages."""
@@ -524,10 +564,14 @@ class LinkRecord:
     def result(self, delivery: EngineDelivery) -> Any:
         """Predicate: what ``send`` returns for ``delivery``: ``sent`` at-most-once,
         ``outcome`` otherwise."""
+        if delivery.link is not self.link:
+            delivery = self.current(delivery)
         return self.sent(delivery) if self.at_most_once else self.outcome(delivery)
 
     def known(self, delivery: EngineDelivery) -> bool:
         """``result(delivery)`` would not be ``PENDING`` (nor raise): its fate is known."""
+        if delivery.link is not self.link:
+            delivery = self.current(delivery)
         if delivery.aborted:
             return True
         if self.at_most_once:
@@ -617,7 +661,14 @@ class LinkRecord:
 
         Returns True when it was withdrawn (never sent, no credit spent), False when it is
         already on the wire, in which case its outcome is still tracked and settled on arrival.
+        While the connection is lost (a reconnect is coming) it is forgotten instead: the
+        call that gives it up sends it again on the new connection.
         """
+        if delivery.link is not self.link:
+            delivery = self.current(delivery)
+        if self.core.finished:
+            self.in_flight.discard(delivery)
+            return False
         if delivery.id is None and not delivery.aborted and not delivery.complete:
             try:
                 delivery.abort()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict
 
 from . import tls
+from ._reconnect import Reconnect
 from ._settle_modes import RcvSettleMode, receiver_settle_mode
 from .codec.limits import Limits
 from .codec.spec import (
@@ -182,6 +183,16 @@ class ConnectOptions(TypedDict, total=False):
         outgoing_window: the outgoing-window we advertise for our sessions (spec 2.5.6;
             default 2**31-1: we hold no transfers back beyond the peer's windows and credit).
         (docs/limits.md gives each default's reason.)
+        reconnect: ``True`` (the default ``amqp10.Reconnect()`` policy), a ``Reconnect`` or
+            ``False`` (the default): after the connection is lost, dial again with backoff,
+            put the sessions and links back and carry on; calls made meanwhile wait for it
+            (docs/reconnect.md: what is sent again and may arrive twice).
+        failover: more URLs to try when reconnecting, in order (the peer's
+            ``failover-server-list`` is tried after them).
+        follow_redirects: on ``amqp:connection:redirect`` connect where the peer says
+            (default ``True``); ``False`` raises ``ConnectionRedirectError``.
+        on_disconnect: called (on an amqp10 thread or task) with the error when the connection
+            is lost and a reconnect begins. on_reconnect: called with the new URL once back.
     """
 
     container_id: str | None
@@ -203,6 +214,11 @@ class ConnectOptions(TypedDict, total=False):
     limits: Limits | None
     incoming_window: int | None
     outgoing_window: int | None
+    reconnect: bool | Reconnect
+    failover: Sequence[str] | None
+    follow_redirects: bool
+    on_disconnect: Callable[[Exception], None] | None
+    on_reconnect: Callable[[str], None] | None
 
 
 @dataclass(frozen=True, slots=True)

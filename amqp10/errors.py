@@ -26,6 +26,9 @@ __all__ = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "ConnectionClosedError",
+    "ReconnectFailedError",
+    "ConnectionRedirectError",
+    "DeliveryInDoubtError",
     "SessionEndedError",
     "LinkDetachedError",
     "SourceDowngradedError",
@@ -57,6 +60,27 @@ class RemoteProtocolError(AMQPError):
 
 class ConnectionClosedError(AMQPError):
     """The connection is closed: by the peer (``condition`` says why), by you, or lost."""
+
+
+class ReconnectFailedError(ConnectionClosedError):
+    """The connection was lost and reconnecting gave up: the ``Reconnect`` policy's attempts
+    or deadline are used up (docs/reconnect.md). The connection is over; ``__cause__`` is
+    the last dial's failure."""
+
+
+class ConnectionRedirectError(ConnectionClosedError):
+    """The peer closed the connection with ``amqp:connection:redirect`` (spec 2.8.17) and
+    following redirects is off. ``url`` is where the peer sent us (``None`` if it named no
+    host); ``info`` holds its hostname, network-host and port."""
+
+    def __init__(self, description: str | None = None, *, condition: str | None = None, info: Mapping[Any, Any] | None = None, url: str | None = None) -> None:
+        super().__init__(description, condition=condition, info=info)
+        self.url = url
+
+
+class DeliveryInDoubtError(ConnectionClosedError):
+    """The connection was lost while an at-most-once (pre-settled) message was being sent: it
+    may or may not have arrived, and it is not sent again (that could deliver it twice)."""
 
 
 class SessionEndedError(AMQPError):

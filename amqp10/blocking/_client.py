@@ -32,7 +32,9 @@ from ..engine.connection import Connection as EngineConnection
 from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
+from .._reconnect import ReconnectSettings, retryable, split_options
 from ._reactor import Channel, Reactor
+from ._redial import Redialer
 from ._transaction import Transaction
 from ._transport import Transport
 
@@ -58,6 +60,9 @@ class _Sync:
         self._local = threading.local()  # each thread's own Condition for watching waits
         #: the connection's socket, once served: commands write their output through it
         self.channel: Channel | None = None
+        #: set once the connection may reconnect: calls that fail during an outage wait for
+        #: it to end and are performed again (``_redial``)
+        self.resilience: Redialer | None = None
 
     def run(self, fn: Callable[[], _T]) -> _T:
         """Run an engine command under the lock and get its output moving (a ``Runner``)."""
@@ -94,7 +99,10 @@ class _Sync:
 
     def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
-        return self.drive(steps(self.run, *args, **kwargs))
+        resilience = self.resilience
+        if resilience is None:
+            return self.drive(steps(self.run, *args, **kwargs))
+        return resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args))
 
     def drive(self, steps: Steps[_T]) -> _T:
         """Wait for each ``Wait`` the call yields and send the value back (or throw the error
@@ -305,7 +313,8 @@ def connect(url: str, **options: "Unpack[ConnectOptions]") -> "Connection":
         Timeout: no answer within ``timeout``.
         ValueError: a malformed URL or option. TypeError: an unknown option.
     """
-    return Connection._open(client_options(url, **options))
+    settings, rest = split_options(options)
+    return Connection._open(client_options(url, **rest), settings)
 
 
 class Connection(ConnectionView):
@@ -322,9 +331,20 @@ class Connection(ConnectionView):
         self._sync = _Sync(reactor, core, options.timeout)
         self._requesters: dict[str, Requester] = {}
         self._requesters_lock = threading.Lock()
+        self._redialer: Redialer | None = None
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was lost and made again (``reconnect=`` on)."""
+        return 0 if self._redialer is None else self._redialer.outage.reconnects
+
+    @property
+    def url(self) -> str:
+        """The URL connected to now (after a failover or redirect, the new one; no password)."""
+        return str(self._options.url if self._redialer is None else self._redialer.url)
 
     @classmethod
-    def _open(cls, options: ClientOptions) -> "Connection":
+    def _open(cls, options: ClientOptions, settings: ReconnectSettings | None = None) -> "Connection":
         url = options.url
         started = time.monotonic()
         try:
@@ -352,6 +372,8 @@ class Connection(ConnectionView):
             if reason is not None:
                 core.transport_failed(reason)
             core.finished = True
+            if redialer is not None and opened[0]:
+                redialer.on_lost()
             core.wake_all()
             reactor.changed.notify_all()
 
@@ -359,7 +381,16 @@ class Connection(ConnectionView):
             if core.wrote():
                 reactor.changed.notify_all()
 
-        channel = Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written)
+        def new_channel(transport: Transport, engine: EngineConnection) -> Channel:
+            return Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written)
+
+        opened = [False]  # reconnecting starts once the first OPEN arrived (connect() raises before)
+        redialer = None
+        if settings is not None and (settings.policy is not None or settings.follow_redirects):
+            redialer = connection._redialer = Redialer(options, settings, reactor, core, connection._sync, new_channel)
+            if settings.policy is not None:
+                connection._sync.resilience = redialer
+        channel = new_channel(transport, engine)
         reactor.add_channel(channel)
         connection._sync.channel = channel
         reactor.start()
@@ -370,6 +401,7 @@ class Connection(ConnectionView):
             reactor.stop()
             reactor.join(5)
             raise
+        opened[0] = True
         return connection
 
     def __enter__(self) -> "Connection":
@@ -426,6 +458,8 @@ class Connection(ConnectionView):
         Raises:
             Timeout: the peer did not answer in time (the socket is closed anyway).
         """
+        if self._redialer is not None:
+            self._redialer.stop()
         try:
             self._sync.call(_calls.close_connection, self._core, timeout)
         finally:
@@ -632,7 +666,11 @@ class Tracker(TrackerView):
         Raises:
             Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError.
         """
-        return self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+        resilience = self._sync.resilience
+        if resilience is None:
+            return self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+        record = self._record
+        return resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True)
 
     def abort(self) -> None:
         """Abort the message if it is not sent whole yet (spec 2.6.14): still waiting for

@@ -236,7 +236,7 @@ class Reactor:
         self._thread_id: int | None = None
         self._listeners: dict[socket.socket, Callable[[socket.socket, tuple[str, int]], None]] = {}
         self._stopping = False
-        self._stop_when_idle = stop_when_idle
+        self.stop_when_idle = stop_when_idle
         self.stopped = False
         #: when the loop's current ``select`` will time out at the latest (``None``: no
         #: deadline); a client writing its own output compares the engine's next deadline
@@ -374,10 +374,10 @@ class Reactor:
         try:
             while True:
                 with self.lock:
-                    if self._stopping or (self._stop_when_idle and not self._channels):
+                    if self._stopping or (self.stop_when_idle and not self._channels):
                         break
                     timeout = self._turn_prepare()
-                    if self._stop_when_idle and not self._channels:
+                    if self.stop_when_idle and not self._channels:
                         break
                 ready = self._selector.select(timeout)
                 with self.lock:

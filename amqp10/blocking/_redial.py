@@ -1,0 +1,203 @@
+"""The blocking adapter's reconnecting: a thread that dials again after the connection is
+lost, and the retry of calls that failed meanwhile (docs/reconnect.md).
+
+Owns: when an outage begins (the socket's ``on_closed``, in the I/O thread), the dialling
+thread (``Plan`` delays on an ``Event`` a close interrupts; each dial: TCP, TLS, a new engine,
+``_resume.rebind`` under the lock, a new ``Channel`` on the same reactor, then waiting for the
+OPEN and every link's ATTACH), and ``retry``: a call that failed because of an outage waits
+for its end and is performed again. Must never: decide what is re-sent (``_resume``) or
+where to dial (``_reconnect.Plan``).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+from .._api import ClientCore
+from .._options import ClientOptions
+from .._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
+from .._resume import attached_again, rebind
+from ..engine.connection import Connection as EngineConnection
+from ..errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, ReconnectFailedError, SASLError, Timeout
+from ..url import URL
+from ._reactor import Channel, Reactor
+from ._transport import Transport
+
+if TYPE_CHECKING:
+    from ._client import _Sync
+
+__all__ = ["Redialer"]
+
+log = logging.getLogger("amqp10.blocking")
+
+_T = TypeVar("_T")
+
+#: following a redirect on a connection without a reconnect policy: one dial
+_REDIRECT_ONCE = Reconnect(max_attempts=1, deadline=None)
+
+
+class Redialer:
+    """One client connection's reconnecting (created by ``connect``)."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        settings: ReconnectSettings,
+        reactor: Reactor,
+        core: ClientCore,
+        sync: "_Sync",
+        new_channel: Callable[[Transport, EngineConnection], Channel],
+    ) -> None:
+        self.options = options
+        self.settings = settings
+        self.reactor = reactor
+        self.core = core
+        self.sync = sync
+        self.new_channel = new_channel
+        self.outage = Outage()
+        self.url: URL = options.url
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the outage ---------------------------------------------------------------------------
+    def on_lost(self) -> None:
+        """The socket closed (I/O thread, lock held): begin an outage if reconnecting applies."""
+        core = self.core
+        if core.closing or self._stop.is_set():
+            return
+        cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
+        if isinstance(cause, SASLError):
+            return
+        policy = self.settings.policy
+        redirect: URL | None = None
+        if cause.condition == CONNECTION_REDIRECT:
+            redirect = redirect_url(cause.info, self.url)
+            if not self.settings.follow_redirects or redirect is None:
+                core.error = ConnectionRedirectError(
+                    f"the peer redirected the connection to {redirect or 'an unnamed host'} (following redirects is off)",
+                    condition=cause.condition,
+                    info=cause.info,
+                    url=None if redirect is None else str(redirect),
+                )
+                return
+            policy = policy or _REDIRECT_ONCE
+        if policy is None or not self.outage.begin(cause):
+            return
+        remote = core.engine.remote_open
+        advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
+        plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=time.monotonic())
+        if redirect is not None:
+            plan.redirect(redirect)
+        self.sync.resilience = self
+        self.reactor.stop_when_idle = False  # the reactor serves the next socket
+        self._thread = threading.Thread(target=self._redial, args=(plan, cause), name=f"amqp10 reconnect {self.url}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """The user closes the connection: stop dialling."""
+        self._stop.set()
+
+    def _redial(self, plan: Plan, cause: Exception) -> None:
+        callback = self.settings.on_disconnect
+        if callback is not None:
+            try:
+                callback(cause)
+            except Exception:
+                log.exception("on_disconnect failed")
+        last: Exception = cause
+        while True:
+            step = plan.next(time.monotonic())
+            if step is None or self._stop.is_set() or self.core.closing:
+                what = "the connection was closed" if self._stop.is_set() or self.core.closing else f"{plan.attempt} attempts"
+                error = ReconnectFailedError(f"could not reconnect to {self.url} ({what}); last failure: {last}")
+                error.__cause__ = last
+                self._finish(error)
+                return
+            url, delay = step
+            if delay and self._stop.wait(delay):
+                continue
+            try:
+                self._dial(url)
+            except (AMQPError, OSError) as exc:
+                log.info("reconnecting to %s failed: %s", url, exc)
+                last = exc
+                continue
+            self._finish(None)
+            callback_ok = self.settings.on_reconnect
+            if callback_ok is not None:
+                try:
+                    callback_ok(str(url))
+                except Exception:
+                    log.exception("on_reconnect failed")
+            return
+
+    def _dial(self, url: URL) -> None:
+        options = self.options
+        timeout = options.timeout
+        try:
+            sock = socket.create_connection((url.host, url.port), timeout=timeout)
+        except OSError as exc:
+            raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
+        try:
+            transport = Transport(sock, options.ssl_context, server_hostname=url.host if options.ssl_context else None)
+        except Exception:
+            sock.close()
+            raise
+        engine = EngineConnection(options.config)
+        engine.open()
+        with self.reactor.lock:
+            if self._stop.is_set() or self.core.closing:
+                transport.close()
+                raise ConnectionClosedError("the connection was closed")
+            rebind(self.core, engine, str(url))
+            self.core.unwritten = lambda: engine.bytes_to_send + transport.buffered
+            channel = self.new_channel(transport, engine)
+            self.reactor.add_channel(channel)
+            self.sync.channel = channel
+            self.url = url
+        self.reactor.wakeup()
+        self.sync.wait(lambda: attached_again(self.core), timeout, f"reconnecting to {url}")
+
+    def _finish(self, error: Exception | None) -> None:
+        with self.reactor.lock:
+            if error is None:
+                self.outage.end()
+                self.reactor.stop_when_idle = True
+            else:
+                self.outage.fail(error)
+                self.core.error = error if isinstance(error, AMQPError) else self.core.error
+                self.core.finished = True
+                self.reactor.stop_when_idle = True
+                self.reactor.wakeup()
+            self.core.wake_all()
+            self.reactor.changed.notify_all()
+
+    # -- calls --------------------------------------------------------------------------------
+    def retry(self, perform: Callable[[], _T], retry_ok: bool) -> _T:
+        """Perform a call; if it failed because the connection was lost (and ``retry_ok``),
+        wait for the reconnect and perform it again. Raises ``ReconnectFailedError`` when the
+        reconnect gave up. Bounded: each outage ends within the policy's bounds."""
+        outage = self.outage
+        while True:
+            generation = outage.generation
+            try:
+                return perform()
+            except AMQPError as exc:
+                if isinstance(exc, Timeout) or not retry_ok or self.core.closing or not outage.should_retry(generation):
+                    raise
+                self.wait_up()
+
+    def wait_up(self) -> None:
+        """Wait until the outage is over (connected again) or has failed (raise why)."""
+        with self.reactor.lock:
+            while self.outage.state is OutageState.DOWN and not self.core.closing:
+                self.reactor.changed.wait(0.5)
+            if self.outage.state is OutageState.FAILED:
+                assert self.outage.failure is not None
+                raise self.outage.failure
+            if self.core.closing:
+                raise ConnectionClosedError(f"the connection to {self.core.peer} is closed (you closed it)")
