@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generat
 
 from . import _calls, _settlement, _transactions
 from ._async_transaction import Transaction
-from ._api import ClientCore, LinkRecord, SessionRecord
+from ._api import ClientCore, LinkRecord, Pending, SessionRecord
+from ._async_redial import AsyncRedialer
+from ._reconnect import OutageState, ReconnectSettings, retryable
 from ._calls import Steps
 from ._delivery import Delivery, Runner
 from ._outcomes import DeliveryState, Outcome
@@ -73,6 +75,8 @@ class AsyncDriver:
     core: ClientCore
     pump: _Pump
     default_timeout: float | None
+    #: set once the connection may reconnect: calls failing in an outage wait and retry
+    resilience: AsyncRedialer | None = None
 
     def run(self, fn: Callable[[], _T]) -> _T:
         """Run an engine command (we are on the event loop's thread), then wake the pump."""
@@ -86,7 +90,10 @@ class AsyncDriver:
 
     async def call(self, steps: Callable[Concatenate[Runner, _P], Steps[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Perform one of ``_calls``: run its commands, wait where it waits, return its result."""
-        return await self.drive(steps(self.run, *args, **kwargs))
+        resilience = self.resilience
+        if resilience is None:
+            return await self.drive(steps(self.run, *args, **kwargs))
+        return await resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args))
 
     async def drive(self, steps: Steps[_T]) -> _T:
         """Wait for each ``Wait`` the call yields and send the value back (or throw the error in)."""
@@ -94,6 +101,10 @@ class AsyncDriver:
 
     async def shielded(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` to the end even if the task is cancelled meanwhile."""
+        raise NotImplementedError  # pragma: no cover
+
+    async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
+        """Re-evaluate ``predicate`` whenever events arrive until it is not ``PENDING``."""
         raise NotImplementedError  # pragma: no cover
 
 
@@ -128,6 +139,7 @@ def start_connection(
 
     pump = new_pump(engine, on_events, on_lost, on_written)
     core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+    connection._hooks = (on_events, on_lost, on_written)
     return connection, pump
 
 
@@ -175,12 +187,37 @@ class Connection(ConnectionView, _Closable):
         self._core = core
         self._requesters: dict[str, Requester] = {}
         self._requesters_lock = lock
+        self._redialer: AsyncRedialer | None = None
+        #: the pump's callbacks (``start_connection``), reused by a reconnect's new pump
+        self._hooks: tuple[Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]] | None = None
+        #: the connection is open (reconnecting applies from then on)
+        self._opened = False
+
+    def _enable_reconnect(self, settings: ReconnectSettings) -> None:
+        """Reconnect per ``settings`` (``connect``'s options) once the connection is open."""
+        if settings.policy is None and not settings.follow_redirects:
+            return
+        self._redialer = AsyncRedialer(self, self._core, settings, self._options.url)  # type: ignore[arg-type]
+        if settings.policy is not None:
+            self._sync.resilience = self._redialer
 
     def _io_ended(self) -> None:
-        """The pump has finished: every waiter learns the connection is over."""
+        """The pump has finished: every waiter learns the connection is over (and, with
+        reconnecting on, a reconnect begins)."""
         self._core.finished = True
+        redialer = self._redialer
+        if redialer is not None and self._opened:
+            redialer.lost()
+            if redialer.outage.state is OutageState.DOWN:
+                self._sync.resilience = redialer
         self._core.wake_all()
         self._sync.changed()
+
+    def _changed(self) -> None:
+        self._sync.changed()
+
+    async def _wait(self, predicate: Callable[[], Any], timeout: float | None, what: str) -> Any:
+        return await self._sync.wait(predicate, timeout, what)
 
     def open_session(self, *, timeout: float | None = None) -> "_Opening[Session]":
         """Begin a session (``await`` it, or ``async with`` it)."""
@@ -221,6 +258,8 @@ class Connection(ConnectionView, _Closable):
 
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close the connection (CLOSE handshake). Idempotent."""
+        if self._redialer is not None:
+            self._redialer.stopped = True
         await self._sync.call(_calls.close_connection, self._core, timeout)
 
 
@@ -343,7 +382,11 @@ class Tracker(TrackerView):
         task is woken only when this delivery changes (or the link or connection fails).
         Cancellation-safe: a cancelled or timed-out wait changes nothing.
         """
-        return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+        resilience = self._sync.resilience
+        if resilience is None:
+            return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
+        record = self._record
+        return await resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True)
 
     def abort(self) -> None:
         """Abort the message if it is not sent whole yet (spec 2.6.14; see

@@ -223,15 +223,24 @@ class Outage:
         self.state = OutageState.UP
         self.reconnects += 1
 
-    def fail(self, error: Exception) -> None:
-        """The policy is exhausted: every waiting and later call raises ``error``."""
+    def fail(self, error: Exception | None) -> None:
+        """The policy is exhausted (``error`` says so), or the connection ended with no
+        reconnect to come (``None``: the call's own error stands)."""
         self.state = OutageState.FAILED
         self.failure = error
 
-    def should_retry(self, generation: int) -> bool:
-        """A call begun in ``generation`` failed: is it because of an outage (then wait for the
-        connection to come back and retry)?"""
-        return self.state is not OutageState.UP or self.generation != generation
+    def retry_after(self, generation: int, connection_dead: bool) -> bool:
+        """A call begun in ``generation`` failed: is that the connection's loss (so it should
+        wait for ``back(generation)`` and be performed again) rather than its own error?"""
+        return self.state is not OutageState.UP or self.generation != generation or connection_dead
+
+    def back(self, generation: int) -> bool:
+        """A call begun in ``generation`` may be performed again: a reconnect ended since,
+        or the connection is over for good (then ``failure``, or the call's own error, is
+        raised). False: wait on."""
+        if self.state is OutageState.FAILED:
+            return True
+        return self.state is OutageState.UP and self.generation != generation
 
 
 def retryable(steps: Callable[..., Any], args: Sequence[Any]) -> bool:

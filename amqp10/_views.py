@@ -8,21 +8,28 @@ apart. Must never: change state, wait, or import an adapter.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 from ._api import OUTCOMES, ClientCore, LinkRecord
 from ._options import ClientOptions
 from ._outcomes import DeliveryState, Outcome
+from ._reconnect import Outage
 from ._requests import Requests
 from ._settle_modes import kept_downgrade, mode_name
 from ._terminus_checks import distribution_mode_in_force, filters_in_force, source_downgrade
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.recovery import UnsettledMap
 from .errors import SettleModeDowngradedError, SourceDowngradedError
+from .url import URL
 
 _T = TypeVar("_T")
 
 __all__ = ["ConnectionView", "LinkView", "SenderView", "ReceiverView", "RequesterView", "TrackerView"]
+
+
+class _Redialing(Protocol):
+    outage: Outage
+    url: URL
 
 
 class ConnectionView:
@@ -30,6 +37,18 @@ class ConnectionView:
 
     _options: ClientOptions
     _core: ClientCore
+    _redialer: _Redialing | None
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was lost and made again (``connect(reconnect=...)``)."""
+        return 0 if self._redialer is None else self._redialer.outage.reconnects
+
+    @property
+    def url(self) -> str:
+        """The URL connected to now (after a failover or a redirect, the new one; the password
+        is not shown)."""
+        return str(self._options.url if self._redialer is None else self._redialer.url)
 
     @property
     def container_id(self) -> str:

@@ -24,6 +24,7 @@ pump.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
@@ -38,6 +39,10 @@ from .._async_client import Tracker as Tracker
 from .._async_client import Transaction as Transaction
 from .._calls import Steps
 from .._options import ClientOptions, client_options
+from .._reconnect import ReconnectSettings, split_options
+from .._resume import attached_again, rebind
+from ..engine.connection import Connection as EngineConnection
+from ..url import URL
 from ..errors import AMQPError, ConnectionClosedError, Timeout
 from ..tls import handshake_failure
 from ._driver import Holding, Pump, park, shielded, uninterrupted, unpark_all
@@ -161,31 +166,27 @@ def connect(url: str, **options: "Unpack[ConnectOptions]") -> "_Opening[Connecti
     leaving the block closes the connection (CLOSE handshake, bounded by ``timeout``, or 5 s
     when there is none) and stops that task.
     """
-    settings = client_options(url, **options)
-    return _Opening(lambda: _open(settings))
+    reconnect, rest = split_options(options)
+    settings = client_options(url, **rest)
+    return _Opening(lambda: _open(settings, reconnect))
 
 
-async def _open(settings: ClientOptions) -> "Connection":
+async def _open(settings: ClientOptions, reconnect: ReconnectSettings) -> "Connection":
     loop = asyncio.get_running_loop()
     timeout = settings.timeout
     deadline = None if timeout is None else loop.time() + timeout
     transport = await _open_transport(settings, deadline)
     connection, pump = start_connection(settings, Connection, lambda engine, *hooks: Pump(transport, engine, *hooks))
     connection._attach_pump(pump)
-
-    async def run_pump() -> None:
-        try:
-            await pump.run()
-        finally:
-            connection._io_ended()
-
-    connection._pump_task = asyncio.ensure_future(run_pump())
+    connection._enable_reconnect(reconnect)
+    connection._pump_task = asyncio.ensure_future(connection._run_pump(pump))
     try:
         remaining = None if deadline is None else max(0.0, deadline - loop.time())
         await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
     except BaseException:
         await shielded(connection._shutdown())
         raise
+    connection._opened = True
     return connection
 
 
@@ -229,6 +230,43 @@ class Connection(_shared.Connection):
         self._pump = pump
         self._sync = _Async(self._core, pump, self._options.timeout)
 
+    async def _run_pump(self, pump: Pump) -> None:
+        try:
+            await pump.run()
+        finally:
+            self._io_ended()
+
+    # -- reconnecting (``_async_redial.Dialer``) ----------------------------------------------
+    _redial_task: "asyncio.Task[None] | None" = None
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def _spawn(self, task: Callable[[], Awaitable[None]]) -> None:
+        self._redial_task = asyncio.ensure_future(task())
+
+    async def _dial(self, url: URL) -> None:
+        options = dataclasses.replace(self._options, url=url)
+        loop = asyncio.get_running_loop()
+        timeout = options.timeout
+        transport = await _open_transport(options, None if timeout is None else loop.time() + timeout)
+        engine = EngineConnection(options.config)
+        engine.open()
+        core = self._core
+        if core.closing:
+            transport.abort()
+            raise ConnectionClosedError("the connection was closed")
+        rebind(core, engine, str(url))
+        assert self._hooks is not None
+        pump = Pump(transport, engine, *self._hooks)
+        core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+        self._pump = self._sync.pump = pump
+        self._pump_task = asyncio.ensure_future(self._run_pump(pump))
+        await self._sync.wait(lambda: attached_again(core), timeout, f"reconnecting to {url}")
+
     async def aclose(self, *, timeout: float | None = None) -> None:
         """Close the connection (CLOSE handshake) and stop its I/O task. Idempotent."""
         try:
@@ -237,6 +275,10 @@ class Connection(_shared.Connection):
             await shielded(self._stop_pump())
 
     async def _stop_pump(self) -> None:
+        redial = self._redial_task
+        if redial is not None and not redial.done():
+            redial.cancel()
+            await asyncio.wait((redial,))
         task = self._pump_task
         if task is None:
             return

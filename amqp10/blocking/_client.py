@@ -333,16 +333,6 @@ class Connection(ConnectionView):
         self._requesters_lock = threading.Lock()
         self._redialer: Redialer | None = None
 
-    @property
-    def reconnects(self) -> int:
-        """How many times the connection was lost and made again (``reconnect=`` on)."""
-        return 0 if self._redialer is None else self._redialer.outage.reconnects
-
-    @property
-    def url(self) -> str:
-        """The URL connected to now (after a failover or redirect, the new one; no password)."""
-        return str(self._options.url if self._redialer is None else self._redialer.url)
-
     @classmethod
     def _open(cls, options: ClientOptions, settings: ReconnectSettings | None = None) -> "Connection":
         url = options.url

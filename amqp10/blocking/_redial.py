@@ -67,10 +67,14 @@ class Redialer:
     def on_lost(self) -> None:
         """The socket closed (I/O thread, lock held): begin an outage if reconnecting applies."""
         core = self.core
+        if self.outage.state is not OutageState.UP:
+            return  # a dial's connection failed: the dialling goes on
         if core.closing or self._stop.is_set():
+            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
         if isinstance(cause, SASLError):
+            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         policy = self.settings.policy
         redirect: URL | None = None
@@ -83,10 +87,13 @@ class Redialer:
                     info=cause.info,
                     url=None if redirect is None else str(redirect),
                 )
+                self.outage.fail(None)
                 return
             policy = policy or _REDIRECT_ONCE
-        if policy is None or not self.outage.begin(cause):
+        if policy is None:
+            self.outage.fail(None)
             return
+        self.outage.begin(cause)
         remote = core.engine.remote_open
         advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
         plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=time.monotonic())
@@ -182,22 +189,20 @@ class Redialer:
         wait for the reconnect and perform it again. Raises ``ReconnectFailedError`` when the
         reconnect gave up. Bounded: each outage ends within the policy's bounds."""
         outage = self.outage
+        core = self.core
         while True:
             generation = outage.generation
             try:
                 return perform()
             except AMQPError as exc:
-                if isinstance(exc, Timeout) or not retry_ok or self.core.closing or not outage.should_retry(generation):
+                if isinstance(exc, Timeout) or not retry_ok or core.closing:
                     raise
-                self.wait_up()
-
-    def wait_up(self) -> None:
-        """Wait until the outage is over (connected again) or has failed (raise why)."""
-        with self.reactor.lock:
-            while self.outage.state is OutageState.DOWN and not self.core.closing:
-                self.reactor.changed.wait(0.5)
-            if self.outage.state is OutageState.FAILED:
-                assert self.outage.failure is not None
-                raise self.outage.failure
-            if self.core.closing:
-                raise ConnectionClosedError(f"the connection to {self.core.peer} is closed (you closed it)")
+                if not outage.retry_after(generation, core.finished or core.error is not None):
+                    raise
+                with self.reactor.lock:
+                    while not outage.back(generation) and not core.closing:
+                        self.reactor.changed.wait(0.5)
+                    if outage.state is OutageState.FAILED:
+                        raise outage.failure or exc
+                    if core.closing:
+                        raise ConnectionClosedError(f"the connection to {core.peer} is closed (you closed it)")

@@ -17,6 +17,7 @@ socket I/O outside the pump.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import ssl
 import sys
@@ -36,6 +37,10 @@ from .._async_client import Tracker as Tracker
 from .._async_client import Transaction as Transaction
 from .._calls import Steps
 from .._options import ClientOptions, client_options
+from .._reconnect import split_options
+from .._resume import attached_again, rebind
+from ..engine.connection import Connection as EngineConnection
+from ..url import URL
 from ..errors import AMQPError, ConnectionClosedError, Timeout
 from ..tls import handshake_failure
 from ._driver import Pump, describe_failure
@@ -147,23 +152,22 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
     context manager; leaving the block closes the connection (CLOSE handshake, bounded by
     ``timeout``).
     """
-    settings = client_options(url, **options)
+    reconnect, rest = split_options(options)
+    settings = client_options(url, **rest)
     timeout = settings.timeout
     deadline = math.inf if timeout is None else trio.current_time() + timeout
     stream = await _open_stream(settings, deadline)
     connection, pump = start_connection(settings, Connection, lambda engine, *hooks: Pump(stream, engine, *hooks))
     connection._attach_pump(pump)
+    connection._enable_reconnect(reconnect)
     try:
         async with trio.open_nursery() as nursery:
-
-            async def run_pump() -> None:
-                await pump.run()
-                connection._io_ended()
-
-            nursery.start_soon(run_pump)
+            connection._nursery = nursery
+            nursery.start_soon(connection._run_pump, pump)
             try:
                 remaining = None if timeout is None else max(0.0, deadline - trio.current_time())
                 await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
+                connection._opened = True
                 yield connection
             finally:
                 with trio.CancelScope(shield=True):
@@ -260,3 +264,37 @@ class Connection(_shared.Connection):
     def _attach_pump(self, pump: Pump) -> None:
         self._pump = pump
         self._sync = _Async(self._core, pump, self._options.timeout)
+
+    _nursery: trio.Nursery
+
+    async def _run_pump(self, pump: Pump) -> None:
+        await pump.run()
+        self._io_ended()
+
+    # -- reconnecting (``_async_redial.Dialer``) ----------------------------------------------
+    def _now(self) -> float:
+        return float(trio.current_time())
+
+    async def _sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+
+    def _spawn(self, task: Callable[[], Awaitable[None]]) -> None:
+        self._nursery.start_soon(task)
+
+    async def _dial(self, url: URL) -> None:
+        options = dataclasses.replace(self._options, url=url)
+        timeout = options.timeout
+        stream = await _open_stream(options, math.inf if timeout is None else trio.current_time() + timeout)
+        engine = EngineConnection(options.config)
+        engine.open()
+        core = self._core
+        if core.closing:
+            await trio.aclose_forcefully(stream)
+            raise ConnectionClosedError("the connection was closed")
+        rebind(core, engine, str(url))
+        assert self._hooks is not None
+        pump = Pump(stream, engine, *self._hooks)
+        core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
+        self._pump = self._sync.pump = pump
+        self._nursery.start_soon(self._run_pump, pump)
+        await self._sync.wait(lambda: attached_again(core), timeout, f"reconnecting to {url}")

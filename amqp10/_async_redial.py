@@ -1,0 +1,170 @@
+"""Reconnecting for both async adapters (trio, asyncio), written once (docs/reconnect.md).
+
+Owns: when an outage begins (the pump ended while the connection was not being closed),
+the dialling task (``Plan`` delays, each dial through the adapter's ``dial``: a new stream,
+engine and pump, ``_resume.rebind``, then waiting for the OPEN and every link's ATTACH), and
+``retry``: a call that failed because of an outage waits for its end and is performed again.
+What differs between trio and asyncio (how to sleep, open a stream, start a task) is the
+``Dialer`` the adapter's connection provides. Must never: import trio or asyncio.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
+
+from ._api import PENDING, ClientCore, Pending
+from ._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
+from .errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, ReconnectFailedError, SASLError, Timeout
+from .url import URL
+
+__all__ = ["AsyncRedialer", "Dialer"]
+
+log = logging.getLogger("amqp10.client")
+
+_T = TypeVar("_T")
+
+#: following a redirect on a connection without a reconnect policy: one dial
+_REDIRECT_ONCE = Reconnect(max_attempts=1, deadline=None)
+
+
+class Dialer(Protocol):
+    """What an async adapter's connection provides for reconnecting."""
+
+    def _now(self) -> float: ...
+
+    async def _sleep(self, seconds: float) -> None: ...
+
+    def _spawn(self, task: Callable[[], Awaitable[None]]) -> None: ...
+
+    async def _dial(self, url: URL) -> None:
+        """Open a stream to ``url``, rebind the core to a new engine, start its pump, and
+        wait for the OPEN and the links (raise if that fails)."""
+        ...
+
+    async def _wait(self, predicate: Callable[[], Any], timeout: float | None, what: str) -> Any: ...
+
+    def _changed(self) -> None: ...
+
+
+class AsyncRedialer:
+    """One async client connection's reconnecting."""
+
+    def __init__(self, dialer: Dialer, core: ClientCore, settings: ReconnectSettings, url: URL) -> None:
+        self.dialer = dialer
+        self.core = core
+        self.settings = settings
+        self.outage = Outage()
+        self.url = url
+        self.stopped = False
+
+    def lost(self) -> None:
+        """The pump ended: begin an outage if reconnecting applies (on the loop)."""
+        core = self.core
+        if self.outage.state is not OutageState.UP:
+            return  # a dial's connection failed: the dialling goes on
+        if core.closing or self.stopped:
+            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
+            return
+        cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
+        if isinstance(cause, SASLError):
+            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
+            return
+        policy = self.settings.policy
+        redirect: URL | None = None
+        if cause.condition == CONNECTION_REDIRECT:
+            redirect = redirect_url(cause.info, self.url)
+            if not self.settings.follow_redirects or redirect is None:
+                core.error = ConnectionRedirectError(
+                    f"the peer redirected the connection to {redirect or 'an unnamed host'} (following redirects is off)",
+                    condition=cause.condition,
+                    info=cause.info,
+                    url=None if redirect is None else str(redirect),
+                )
+                self.outage.fail(None)
+                return
+            policy = policy or _REDIRECT_ONCE
+        if policy is None:
+            self.outage.fail(None)
+            return
+        self.outage.begin(cause)
+        remote = core.engine.remote_open
+        advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
+        plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=self.dialer._now())
+        if redirect is not None:
+            plan.redirect(redirect)
+        self.dialer._spawn(lambda: self._redial(plan, cause))
+
+    async def _redial(self, plan: Plan, cause: Exception) -> None:
+        callback = self.settings.on_disconnect
+        if callback is not None:
+            try:
+                callback(cause)
+            except Exception:
+                log.exception("on_disconnect failed")
+        last: Exception = cause
+        while True:
+            step = plan.next(self.dialer._now())
+            if step is None or self.stopped or self.core.closing:
+                what = "the connection was closed" if self.stopped or self.core.closing else f"{plan.attempt} attempts"
+                error = ReconnectFailedError(f"could not reconnect to {self.url} ({what}); last failure: {last}")
+                error.__cause__ = last
+                self._finish(error)
+                return
+            url, delay = step
+            if delay:
+                await self.dialer._sleep(delay)
+                if self.stopped or self.core.closing:
+                    continue
+            try:
+                await self.dialer._dial(url)
+            except (AMQPError, OSError) as exc:
+                log.info("reconnecting to %s failed: %s", url, exc)
+                last = exc
+                continue
+            self.url = url
+            self._finish(None)
+            done = self.settings.on_reconnect
+            if done is not None:
+                try:
+                    done(str(url))
+                except Exception:
+                    log.exception("on_reconnect failed")
+            return
+
+    def _finish(self, error: Exception | None) -> None:
+        if error is None:
+            self.outage.end()
+        else:
+            self.outage.fail(error)
+            if isinstance(error, AMQPError):
+                self.core.error = error
+            self.core.finished = True
+        self.core.wake_all()
+        self.dialer._changed()
+
+    async def retry(self, perform: Callable[[], Awaitable[_T]], retry_ok: bool) -> _T:
+        """Perform a call; if it failed because the connection was lost (and ``retry_ok``),
+        wait for the reconnect and perform it again (``ReconnectFailedError`` if it gave up).
+        Bounded: each outage ends within the policy's bounds."""
+        outage = self.outage
+        core = self.core
+        while True:
+            generation = outage.generation
+            try:
+                return await perform()
+            except AMQPError as exc:
+                if isinstance(exc, Timeout) or not retry_ok or core.closing:
+                    raise
+                if not outage.retry_after(generation, core.finished or core.error is not None):
+                    raise
+                await self.dialer._wait(lambda: True if outage.back(generation) or core.closing else PENDING, None, "reconnecting")
+                self._raise_if_over()
+
+    def _raise_if_over(self) -> None:
+        if self.outage.state is OutageState.FAILED:
+            if self.outage.failure is not None:
+                raise self.outage.failure
+            raise self.core.error or ConnectionClosedError(f"the connection to {self.core.peer} is closed")
+        if self.core.closing:
+            raise ConnectionClosedError(f"the connection to {self.core.peer} is closed (you closed it)")
