@@ -190,8 +190,6 @@ class Connection(ConnectionView, _Closable):
         self._redialer: AsyncRedialer | None = None
         #: the pump's callbacks (``start_connection``), reused by a reconnect's new pump
         self._hooks: tuple[Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]] | None = None
-        #: the connection is open (reconnecting applies from then on)
-        self._opened = False
 
     def _enable_reconnect(self, settings: ReconnectSettings) -> None:
         """Reconnect per ``settings`` (``connect``'s options) once the connection is open."""
@@ -206,7 +204,7 @@ class Connection(ConnectionView, _Closable):
         reconnecting on, a reconnect begins)."""
         self._core.finished = True
         redialer = self._redialer
-        if redialer is not None and self._opened:
+        if redialer is not None:
             redialer.lost()
             if redialer.outage.state is OutageState.DOWN:
                 self._sync.resilience = redialer
@@ -215,6 +213,17 @@ class Connection(ConnectionView, _Closable):
 
     def _changed(self) -> None:
         self._sync.changed()
+
+    async def _wait_open(self, timeout: float | None) -> None:
+        """Wait for the peer's OPEN (``connect``), following a redirect if it sends one."""
+        core = self._core
+        what = f"connecting to {self._options.url}"
+        redialer = self._redialer
+        if redialer is None:
+            await self._sync.wait(core.opened_or_failed, timeout, what)
+            return
+        await redialer.retry(lambda: self._sync.wait(core.opened_or_failed, timeout, what), True)
+        redialer.opened = True
 
     async def _wait(self, predicate: Callable[[], Any], timeout: float | None, what: str) -> Any:
         return await self._sync.wait(predicate, timeout, what)

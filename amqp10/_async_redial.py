@@ -57,6 +57,8 @@ class AsyncRedialer:
         self.outage = Outage()
         self.url = url
         self.stopped = False
+        #: the first OPEN arrived (before it, only a redirect makes a reconnect)
+        self.opened = False
 
     def lost(self) -> None:
         """The pump ended: begin an outage if reconnecting applies (on the loop)."""
@@ -67,7 +69,8 @@ class AsyncRedialer:
             self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
-        if isinstance(cause, SASLError):
+        if isinstance(cause, SASLError) or (not self.opened and cause.condition != CONNECTION_REDIRECT):
+            # connect() raises what went wrong while opening; only a redirect is followed then
             self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         policy = self.settings.policy
@@ -151,6 +154,7 @@ class AsyncRedialer:
         core = self.core
         while True:
             generation = outage.generation
+            reconnects = outage.reconnects
             try:
                 return await perform()
             except AMQPError as exc:
@@ -158,7 +162,7 @@ class AsyncRedialer:
                     raise
                 if not outage.retry_after(generation, core.finished or core.error is not None):
                     raise
-                await self.dialer._wait(lambda: True if outage.back(generation) or core.closing else PENDING, None, "reconnecting")
+                await self.dialer._wait(lambda: True if outage.back(reconnects) or core.closing else PENDING, None, "reconnecting")
                 self._raise_if_over()
 
     def _raise_if_over(self) -> None:

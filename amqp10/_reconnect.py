@@ -234,13 +234,13 @@ class Outage:
         wait for ``back(generation)`` and be performed again) rather than its own error?"""
         return self.state is not OutageState.UP or self.generation != generation or connection_dead
 
-    def back(self, generation: int) -> bool:
-        """A call begun in ``generation`` may be performed again: a reconnect ended since,
-        or the connection is over for good (then ``failure``, or the call's own error, is
-        raised). False: wait on."""
+    def back(self, reconnects: int) -> bool:
+        """A call begun when ``reconnects`` reconnects had happened may be performed again: one
+        more has happened since, or the connection is over for good (then ``failure``, or
+        the call's own error, is raised). False: wait on."""
         if self.state is OutageState.FAILED:
             return True
-        return self.state is OutageState.UP and self.generation != generation
+        return self.state is OutageState.UP and self.reconnects != reconnects
 
 
 def retryable(steps: Callable[..., Any], args: Sequence[Any]) -> bool:

@@ -182,11 +182,10 @@ async def _open(settings: ClientOptions, reconnect: ReconnectSettings) -> "Conne
     connection._pump_task = asyncio.ensure_future(connection._run_pump(pump))
     try:
         remaining = None if deadline is None else max(0.0, deadline - loop.time())
-        await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
+        await connection._wait_open(remaining)
     except BaseException:
         await shielded(connection._shutdown())
         raise
-    connection._opened = True
     return connection
 
 

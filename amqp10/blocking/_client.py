@@ -362,7 +362,7 @@ class Connection(ConnectionView):
             if reason is not None:
                 core.transport_failed(reason)
             core.finished = True
-            if redialer is not None and opened[0]:
+            if redialer is not None:
                 redialer.on_lost()
             core.wake_all()
             reactor.changed.notify_all()
@@ -374,7 +374,6 @@ class Connection(ConnectionView):
         def new_channel(transport: Transport, engine: EngineConnection) -> Channel:
             return Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written)
 
-        opened = [False]  # reconnecting starts once the first OPEN arrived (connect() raises before)
         redialer = None
         if settings is not None and (settings.policy is not None or settings.follow_redirects):
             redialer = connection._redialer = Redialer(options, settings, reactor, core, connection._sync, new_channel)
@@ -386,12 +385,17 @@ class Connection(ConnectionView):
         reactor.start()
         remaining = None if options.timeout is None else max(0.0, options.timeout - (time.monotonic() - started))
         try:
-            connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {url}")
+            if redialer is None:
+                connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {url}")
+            else:  # a redirect is followed (within the timeout)
+                redialer.retry(lambda: connection._sync.wait(core.opened_or_failed, remaining, f"connecting to {url}"), True)
+                redialer.opened = True
         except BaseException:
+            if redialer is not None:
+                redialer.stop()
             reactor.stop()
             reactor.join(5)
             raise
-        opened[0] = True
         return connection
 
     def __enter__(self) -> "Connection":

@@ -61,6 +61,8 @@ class Redialer:
         self.outage = Outage()
         self.url: URL = options.url
         self._stop = threading.Event()
+        #: the first OPEN arrived (before it, only a redirect makes a reconnect)
+        self.opened = False
         self._thread: threading.Thread | None = None
 
     # -- the outage ---------------------------------------------------------------------------
@@ -73,7 +75,8 @@ class Redialer:
             self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
-        if isinstance(cause, SASLError):
+        if isinstance(cause, SASLError) or (not self.opened and cause.condition != CONNECTION_REDIRECT):
+            # connect() raises what went wrong while opening; only a redirect is followed then
             self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
             return
         policy = self.settings.policy
@@ -192,6 +195,7 @@ class Redialer:
         core = self.core
         while True:
             generation = outage.generation
+            reconnects = outage.reconnects
             try:
                 return perform()
             except AMQPError as exc:
@@ -200,7 +204,7 @@ class Redialer:
                 if not outage.retry_after(generation, core.finished or core.error is not None):
                     raise
                 with self.reactor.lock:
-                    while not outage.back(generation) and not core.closing:
+                    while not outage.back(reconnects) and not core.closing:
                         self.reactor.changed.wait(0.5)
                     if outage.state is OutageState.FAILED:
                         raise outage.failure or exc

@@ -22,7 +22,7 @@ import math
 import ssl
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
@@ -166,8 +166,7 @@ async def connect(url: str, **options: "Unpack[ConnectOptions]") -> AsyncIterato
             nursery.start_soon(connection._run_pump, pump)
             try:
                 remaining = None if timeout is None else max(0.0, deadline - trio.current_time())
-                await connection._sync.wait(connection._core.opened_or_failed, remaining, f"connecting to {settings.url}")
-                connection._opened = True
+                await connection._wait_open(remaining)
                 yield connection
             finally:
                 with trio.CancelScope(shield=True):
@@ -265,7 +264,7 @@ class Connection(_shared.Connection):
         self._pump = pump
         self._sync = _Async(self._core, pump, self._options.timeout)
 
-    _nursery: trio.Nursery
+    _nursery: Any  # the trio.Nursery of connect()
 
     async def _run_pump(self, pump: Pump) -> None:
         await pump.run()
