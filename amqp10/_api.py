@@ -358,6 +358,8 @@ class SessionRecord:
         self.coordinator: LinkRecord | None = None
         #: it ended because the connection did (``_resume`` may begin it again)
         self.with_connection = False
+        #: ``_resume`` began it again on a new connection (still to be, if that one failed)
+        self.rebound = False
 
     def check(self) -> None:
         """Raise why the session cannot be used."""
@@ -450,6 +452,8 @@ class LinkRecord:
         self.successors: dict[EngineDelivery, EngineDelivery] = {}
         #: it detached because the connection ended (``_resume`` may attach it again)
         self.with_connection = False
+        #: ``_resume`` attached it again on a new connection (still to be, if that one failed)
+        self.rebound = False
 
     def current(self, delivery: EngineDelivery) -> EngineDelivery:
         """``delivery``, or, if it belonged to a link lost with its connection, what took its

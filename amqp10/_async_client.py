@@ -193,8 +193,6 @@ class Connection(ConnectionView, _Closable):
 
     def _enable_reconnect(self, settings: ReconnectSettings) -> None:
         """Reconnect per ``settings`` (``connect``'s options) once the connection is open."""
-        if settings.policy is None and not settings.follow_redirects:
-            return
         self._redialer = AsyncRedialer(self, self._core, settings, self._options.url)  # type: ignore[arg-type]
         if settings.policy is not None:
             self._sync.resilience = self._redialer

@@ -47,9 +47,13 @@ def rebind(core: ClientCore, engine: EngineConnection, peer: str) -> None:
     """Point ``core`` and its records at ``engine`` (already ``open()``ed) and queue the
     BEGINs, ATTACHes, resent messages and credit that carry on from the lost connection.
     Call with exclusive access to ``core``."""
-    sessions = [r for r in core.sessions.values() if r.begun and not r.closing and (not r.ended or r.with_connection)]
+    # In use: open before the loss (or put back by an earlier dial that failed in turn), and
+    # not ended or detached on its own (by us, or by the peer before the loss).
+    sessions = [r for r in core.sessions.values() if (r.begun or r.rebound) and not r.closing and (not r.ended or r.with_connection)]
     links = [
-        r for r in core.links.values() if r.attached and not r.closing and (not r.detached or r.with_connection) and r.session in sessions
+        r
+        for r in core.links.values()
+        if (r.attached or r.rebound) and not r.closing and (not r.detached or r.with_connection) and r.session in sessions
     ]
     core.engine = engine
     core.peer = peer
@@ -65,6 +69,7 @@ def rebind(core: ClientCore, engine: EngineConnection, peer: str) -> None:
         session_record.ended = False
         session_record.error = None
         session_record.with_connection = False
+        session_record.rebound = True
         core.sessions[session] = session_record
     if core.default_session is not None and core.default_session not in sessions:
         core.default_session = None
@@ -90,6 +95,7 @@ def _reattach(core: ClientCore, record: LinkRecord) -> None:
     record.draining = False
     record.error = None
     record.with_connection = False
+    record.rebound = True
     record._described = None
     core.links[link] = record
     if isinstance(link, Sender):

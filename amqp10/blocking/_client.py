@@ -375,7 +375,7 @@ class Connection(ConnectionView):
             return Channel(reactor, transport, engine=engine, on_events=on_events, on_closed=on_closed, on_written=on_written)
 
         redialer = None
-        if settings is not None and (settings.policy is not None or settings.follow_redirects):
+        if settings is not None:
             redialer = connection._redialer = Redialer(options, settings, reactor, core, connection._sync, new_channel)
             if settings.policy is not None:
                 connection._sync.resilience = redialer

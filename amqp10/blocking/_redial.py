@@ -207,6 +207,6 @@ class Redialer:
                     while not outage.back(reconnects) and not core.closing:
                         self.reactor.changed.wait(0.5)
                     if outage.state is OutageState.FAILED:
-                        raise outage.failure or exc
+                        raise outage.failure or core.error or exc
                     if core.closing:
                         raise ConnectionClosedError(f"the connection to {core.peer} is closed (you closed it)")

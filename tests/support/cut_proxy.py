@@ -2,8 +2,8 @@
 
 ``CutProxy(upstream_port)`` listens on a free port and relays each accepted connection to the
 upstream. ``hold("down")`` stops relaying the server's bytes to the client (they are dropped, as
-on a dead path), ``hold("up")`` the client's; ``cut()`` resets every relayed connection at once
-(SO_LINGER 0: both ends see the TCP reset). One thread, one selector, bounded waits.
+on a dead path), ``hold("up")`` the client's, ``release()`` relays both again; ``cut()`` resets every relayed
+connection at once (SO_LINGER 0: both ends see the TCP reset). One thread, one selector, bounded waits.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ class CutProxy:
         """Stop relaying ``"down"`` (server to client) or ``"up"`` bytes; they are dropped."""
         with self._lock:
             self._held.add(direction)
+
+    def release(self) -> None:
+        """Relay both directions again (connections made after a ``cut``)."""
+        with self._lock:
+            self._held.clear()
+            self._budget.clear()
 
     def hold_after(self, direction: str, count: int) -> None:
         """Relay ``count`` more bytes in ``direction``, then hold it."""
