@@ -75,6 +75,14 @@ async def _until_held_async(adapter: AsyncAdapter, peer: EmbeddedPeer, count: in
         await sleep(0.01)
 
 
+async def _close_off_loop(adapter: AsyncAdapter, peer: EmbeddedPeer) -> None:
+    """Stop ``peer`` from a thread: its goodbye waits for our client, whose loop must run."""
+    if adapter.name == "trio":
+        await trio.to_thread.run_sync(peer.close)
+    else:
+        await asyncio.to_thread(peer.close)
+
+
 def _accepted(outcomes: Sequence[Any]) -> set[str]:
     return {f"m{i}" for i, outcome in enumerate(outcomes) if outcome == Accepted()}
 
@@ -330,7 +338,7 @@ async def test_async_fails_over_to_a_second_peer(adapter: AsyncAdapter, peer: Em
     first = start("127.0.0.1", 0)
     async with adapter.connect(first.url, reconnect=FAST, failover=[peer.url]) as conn:
         sender = await conn.open_sender("q")
-        first.close()
+        await _close_off_loop(adapter, first)
         outcomes = [await sender.send(f"m{i}", timeout=LIMIT) for i in range(N)]
         assert conn.url == peer.url and conn.reconnects == 1
     _nothing_lost(_accepted(outcomes), _drain(peer.url))
@@ -341,7 +349,7 @@ async def test_async_reconnect_gives_up_with_ReconnectFailedError(adapter: Async
     gone = start("127.0.0.1", 0)
     async with adapter.connect(gone.url, reconnect=Reconnect(initial_delay=0.01, max_attempts=3, deadline=LIMIT)) as conn:
         sender = await conn.open_sender("q")
-        gone.close()
+        await _close_off_loop(adapter, gone)
         with pytest.raises(amqp10.ReconnectFailedError):
             await sender.send("lost", timeout=LIMIT)
 
