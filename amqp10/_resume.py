@@ -113,11 +113,17 @@ def _reattach(core: ClientCore, record: LinkRecord) -> None:
     else:
         # Unsettled deliveries of the old link come again from the peer; settled ones
         # (at-most-once) are the application's still.
+        buffered = len(record.deliveries)
         record.deliveries = deque(d for d in record.deliveries if d.settled)
+        dropped = buffered - len(record.deliveries)
         window = record.credit_window
         assert isinstance(link, Receiver)
         if window:
             link.flow(max(0, window - len(record.deliveries)))
+        elif isinstance(old, Receiver) and old.credit.link_credit + dropped > 0:
+            # Manual flow control: the credit not used yet, plus what the dropped deliveries
+            # used (they come again).
+            link.flow(old.credit.link_credit + dropped)
 
 
 def _order(delivery: EngineDelivery) -> tuple[int, bytes]:

@@ -27,6 +27,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cert-file", metavar="PEM", help="client certificate (for SASL EXTERNAL)")
     parser.add_argument("--key-file", metavar="PEM", help="the client certificate's key")
     parser.add_argument("--insecure", action="store_true", help="amqps:// without verifying the server certificate")
+    parser.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="fail when the connection is lost (default: reconnect with backoff for up to 60 s; docs/reconnect.md)",
+    )
+    parser.add_argument("--failover", action="append", default=[], metavar="URL", help="another peer to try when reconnecting (repeatable)")
 
 
 def connect_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -40,7 +46,9 @@ def connect_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     url = parse_url(args.url)
     if not url.address:
         raise ValueError(f"the URL names no address: {args.url!r} (expected amqp://host:port/address)")
-    options: dict[str, Any] = {"timeout": args.connect_timeout}
+    options: dict[str, Any] = {"timeout": args.connect_timeout, "reconnect": not args.no_reconnect}
+    if args.failover:
+        options["failover"] = list(args.failover)
     if args.sasl_mechanism:
         options["sasl_mechanisms"] = args.sasl_mechanism
     if args.allow_insecure_plain:
