@@ -64,6 +64,7 @@ from .errors import DecodeError as DecodeError
 from .errors import EncodeError as EncodeError
 from .errors import FramingError as FramingError
 from .errors import LinkDetachedError as LinkDetachedError
+from .errors import LinkRedirectError as LinkRedirectError
 from .errors import LocalProtocolError as LocalProtocolError
 from .errors import NotAbortableError as NotAbortableError
 from .errors import RemoteProtocolError as RemoteProtocolError

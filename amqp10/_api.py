@@ -50,7 +50,7 @@ from .engine.events import (
 from .engine.link import Link, Receiver, Sender
 from .engine.session import Session
 from .engine.states import LinkState
-from .errors import AMQPError, ConnectionClosedError, LinkDetachedError, SessionEndedError
+from .errors import AMQPError, ConnectionClosedError, LinkDetachedError, LinkRedirectError, SessionEndedError
 from ._delivery import Delivery, Runner
 
 __all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for"]
@@ -120,6 +120,8 @@ class ClientCore:
         #: wait is woken after each batch of events.
         self.watchers: dict[object, Callable[[], None]] = {}
         self._names = 0
+        #: follow ``amqp:link:redirect`` (``connect(follow_redirects=...)``)
+        self.follow_redirects = False
         #: sessions and links ended in this batch of events: if the connection ends in the
         #: same batch they ended with it, not on their own (``_resume`` puts those back)
         self._ended_in_batch: list[SessionRecord | LinkRecord] = []
@@ -222,6 +224,13 @@ class ClientCore:
         record = self.links.get(event.link)
         if record is None:
             return
+        error = event.error
+        if event.by_peer and error is not None and error.condition == "amqp:link:redirect" and self.follow_redirects and not record.closing:
+            from ._resume import redirect_link  # here: _resume builds on this module
+
+            if redirect_link(self, record, error.info):
+                self.wake_all()
+                return
         record.detached = True
         record.error = event.error
         record.detached_by_peer = event.by_peer
@@ -512,6 +521,9 @@ class LinkRecord:
             text = f"the peer {what} the {self.describe()}"
             if err.description:
                 text += f": {err.description}"
+            if err.condition == "amqp:link:redirect":
+                address = {str(k): v for k, v in (err.info or {}).items()}.get("address")
+                return LinkRedirectError(text, condition=err.condition, info=err.info, address=None if address is None else str(address))
             return LinkDetachedError(text, condition=err.condition, info=err.info)
         if self.closing:
             return LinkDetachedError(f"the {self.describe()} is closed (you closed it)")

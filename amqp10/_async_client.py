@@ -193,6 +193,7 @@ class Connection(ConnectionView, _Closable):
 
     def _enable_reconnect(self, settings: ReconnectSettings) -> None:
         """Reconnect per ``settings`` (``connect``'s options) once the connection is open."""
+        self._core.follow_redirects = settings.follow_redirects
         self._redialer = AsyncRedialer(self, self._core, settings, self._options.url)  # type: ignore[arg-type]
         if settings.policy is not None:
             self._sync.resilience = self._redialer

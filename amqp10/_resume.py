@@ -20,6 +20,7 @@ block, sleep, read a clock, or import an adapter.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from typing import Any
@@ -30,7 +31,10 @@ from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.link import Receiver, Sender
 
-__all__ = ["rebind", "attached_again", "recoverable"]
+__all__ = ["rebind", "attached_again", "recoverable", "redirect_link", "LINK_REDIRECT"]
+
+#: the condition of a DETACH that sends the link elsewhere (spec 2.8.18)
+LINK_REDIRECT = "amqp:link:redirect"
 
 log = logging.getLogger("amqp10.client")
 
@@ -76,6 +80,30 @@ def rebind(core: ClientCore, engine: EngineConnection, peer: str) -> None:
     for record in links:
         _reattach(core, record)
     core.wake_all()
+
+
+def redirect_link(core: ClientCore, record: LinkRecord, info: Any) -> bool:
+    """The peer detached ``record``'s link with ``amqp:link:redirect`` (spec 2.8.18): attach
+    it again, on the same session, to the ``address`` in ``info``, if that names one on this
+    connection's host (another host: ``False``, and the link stays detached with the error)."""
+    fields = {str(k): v for k, v in (info or {}).items()}
+    address = fields.get("address")
+    if not address or record.attach_fields is None or record.session.ended or core.finished:
+        return False
+    host = fields.get("network-host")
+    if host and str(host) not in core.peer:
+        return False
+    key = "target" if record.link.is_sender else "source"
+    terminus = record.attach_fields.get(key)
+    if terminus is None:
+        return False
+    attach = dict(record.attach_fields)
+    attach[key] = dataclasses.replace(terminus, address=str(address))
+    record.attach_fields = attach
+    record.requested_address = str(address)
+    log.info("%s redirected to %r", record.describe(), str(address))
+    _reattach(core, record)
+    return True
 
 
 def _reattach(core: ClientCore, record: LinkRecord) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "DeliveryInDoubtError",
     "SessionEndedError",
     "LinkDetachedError",
+    "LinkRedirectError",
     "SourceDowngradedError",
     "SettleModeDowngradedError",
     "NotAbortableError",
@@ -89,6 +90,16 @@ class SessionEndedError(AMQPError):
 
 class LinkDetachedError(AMQPError):
     """The link was detached or closed (by the peer with ``condition``, or locally)."""
+
+
+class LinkRedirectError(LinkDetachedError):
+    """The peer detached the link with ``amqp:link:redirect`` (spec 2.8.18) and it was not
+    followed (``follow_redirects=False``, or the target is on another host). ``address`` is
+    the node the peer named; ``info`` holds the rest (``network-host``, ``port``, ...)."""
+
+    def __init__(self, description: str | None = None, *, condition: str | None = None, info: Mapping[Any, Any] | None = None, address: str | None = None) -> None:
+        super().__init__(description, condition=condition, info=info)
+        self.address = address
 
 
 class SourceDowngradedError(LinkDetachedError):

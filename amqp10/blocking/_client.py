@@ -376,6 +376,7 @@ class Connection(ConnectionView):
 
         redialer = None
         if settings is not None:
+            core.follow_redirects = settings.follow_redirects
             redialer = connection._redialer = Redialer(options, settings, reactor, core, connection._sync, new_channel)
             if settings.policy is not None:
                 connection._sync.resilience = redialer

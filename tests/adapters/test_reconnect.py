@@ -26,7 +26,7 @@ import amqp10
 from amqp10 import Accepted, Reconnect, Timeout
 from amqp10.codec.spec import Error
 from amqp10.codec.types import Symbol
-from amqp10.engine.events import ConnectionOpened, Event
+from amqp10.engine.events import ConnectionOpened, Event, LinkRemotelyAttached
 from amqp10.peer.broker import Broker
 from amqp10.peer.recovery import SuspendedLinks
 from amqp10.peer.server import EmbeddedPeer, start
@@ -364,3 +364,50 @@ async def test_async_follows_a_connection_redirect_or_raises_it(adapter: AsyncAd
             async with adapter.connect(f"amqp://127.0.0.1:{redirector.port}", follow_redirects=False):
                 pass  # pragma: no cover
     assert _drain(peer.url) == ["redirected"]
+
+
+class _LinkRedirecting(Broker):
+    """The embedded peer, except that a link to or from "old" is detached with
+    ``amqp:link:redirect`` to "new" (spec 2.8.18)."""
+
+    def events_received(self, conn: amqp10.ServerConnection, events: Sequence[Event]) -> None:
+        rest = []
+        for event in events:
+            link = getattr(event, "link", None)
+            if isinstance(event, LinkRemotelyAttached) and link is not None:
+                terminus = link.remote_source if link.is_sender else link.remote_target
+                if terminus is not None and terminus.address == "old":
+                    super().events_received(conn, rest)  # in order: the BEGIN may be among them
+                    rest = []
+                    link.attach()
+                    link.detach(closed=True, error=Error(condition=Symbol("amqp:link:redirect"), description="moved", info={Symbol("address"): "new"}))
+                    continue
+            rest.append(event)
+        super().events_received(conn, rest)
+
+
+def test_blocking_follows_a_link_redirect_to_the_new_address_or_raises_it() -> None:
+    with start("127.0.0.1", 0, broker=_LinkRedirecting()) as redirecting:
+        with amqp10.connect(redirecting.url) as conn:
+            sender = conn.open_sender("old", timeout=LIMIT)
+            assert sender.send("moved", timeout=LIMIT) == Accepted()
+            assert sender.address == "new"
+            receiver = conn.open_receiver("old", timeout=LIMIT)
+            assert receiver.receive(timeout=LIMIT).message.body == "moved"
+        with amqp10.connect(redirecting.url, follow_redirects=False) as conn:
+            with pytest.raises(amqp10.LinkRedirectError) as info:
+                conn.open_sender("old", timeout=LIMIT)
+            assert info.value.address == "new"
+
+
+@each_async_adapter
+async def test_async_follows_a_link_redirect(adapter: AsyncAdapter) -> None:
+    with start("127.0.0.1", 0, broker=_LinkRedirecting()) as redirecting:
+        async with adapter.connect(redirecting.url) as conn:
+            sender = await conn.open_sender("old", timeout=LIMIT)
+            assert await sender.send("moved", timeout=LIMIT) == Accepted()
+            receiver = await conn.open_receiver("old", timeout=LIMIT)
+            assert (await receiver.receive(timeout=LIMIT)).message.body == "moved"
+        async with adapter.connect(redirecting.url, follow_redirects=False) as conn:
+            with pytest.raises(amqp10.LinkRedirectError):
+                await conn.open_sender("old", timeout=LIMIT)
