@@ -50,7 +50,7 @@ from .engine.events import (
 from .engine.link import Link, Receiver, Sender
 from .engine.session import Session
 from .engine.states import LinkState
-from .errors import AMQPError, ConnectionClosedError, LinkDetachedError, LinkRedirectError, SessionEndedError
+from .errors import AMQPError, ConnectionClosedError, DeliveryInDoubtError, LinkDetachedError, LinkRedirectError, SessionEndedError
 from ._delivery import Delivery, Runner
 
 __all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for"]
@@ -582,6 +582,12 @@ class LinkRecord:
         ``outcome`` otherwise."""
         if delivery.link is not self.link:
             delivery = self.current(delivery)
+            if delivery.link is not self.link and not self.known(delivery):
+                # Lost with an earlier connection and not sent again (at-most-once).
+                raise DeliveryInDoubtError(
+                    f"the connection was lost before the message on the {self.describe()} was sent whole: "
+                    "it may or may not have arrived, and is not sent again"
+                )
         return self.sent(delivery) if self.at_most_once else self.outcome(delivery)
 
     def known(self, delivery: EngineDelivery) -> bool:

@@ -18,7 +18,7 @@ from . import _calls, _settlement, _transactions
 from ._async_transaction import Transaction
 from ._api import ClientCore, LinkRecord, Pending, SessionRecord
 from ._async_redial import AsyncRedialer
-from ._reconnect import OutageState, ReconnectSettings, retryable
+from ._reconnect import OutageState, ReconnectSettings, in_doubt, retryable
 from ._calls import Steps
 from ._delivery import Delivery, Runner
 from ._outcomes import DeliveryState, Outcome
@@ -93,7 +93,7 @@ class AsyncDriver:
         resilience = self.resilience
         if resilience is None:
             return await self.drive(steps(self.run, *args, **kwargs))
-        return await resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args))
+        return await resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args), in_doubt(steps, args))
 
     async def drive(self, steps: Steps[_T]) -> _T:
         """Wait for each ``Wait`` the call yields and send the value back (or throw the error in)."""
@@ -394,7 +394,7 @@ class Tracker(TrackerView):
         if resilience is None:
             return await self._sync.drive(_calls.track(self._record, self._delivery, timeout))
         record = self._record
-        return await resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True)
+        return await resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True, record.at_most_once)
 
     def abort(self) -> None:
         """Abort the message if it is not sent whole yet (spec 2.6.14; see

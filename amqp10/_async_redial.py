@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from ._api import PENDING, ClientCore, Pending
 from ._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
-from .errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, ReconnectFailedError, SASLError, Timeout
+from .errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, DeliveryInDoubtError, ReconnectFailedError, SASLError, Timeout
 from .url import URL
 
 __all__ = ["AsyncRedialer", "Dialer"]
@@ -146,7 +146,7 @@ class AsyncRedialer:
         self.core.wake_all()
         self.dialer._changed()
 
-    async def retry(self, perform: Callable[[], Awaitable[_T]], retry_ok: bool) -> _T:
+    async def retry(self, perform: Callable[[], Awaitable[_T]], retry_ok: bool, doubt: bool = False) -> _T:
         """Perform a call; if it failed because the connection was lost (and ``retry_ok``),
         wait for the reconnect and perform it again (``ReconnectFailedError`` if it gave up).
         Bounded: each outage ends within the policy's bounds."""
@@ -158,10 +158,15 @@ class AsyncRedialer:
             try:
                 return await perform()
             except AMQPError as exc:
-                if isinstance(exc, Timeout) or not retry_ok or core.closing:
+                if isinstance(exc, Timeout) or not (retry_ok or doubt) or core.closing:
                     raise
                 if not outage.retry_after(generation, core.finished or core.error is not None):
                     raise
+                if doubt:
+                    raise DeliveryInDoubtError(
+                        f"the connection to {core.peer} was lost while an at-most-once message was being sent: "
+                        "it may or may not have arrived, and is not sent again"
+                    ) from exc
                 await self.dialer._wait(lambda: True if outage.back(reconnects) or core.closing else PENDING, None, "reconnecting")
                 self._raise_if_over()
 

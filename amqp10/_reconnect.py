@@ -30,6 +30,7 @@ __all__ = [
     "OutageState",
     "split_options",
     "retryable",
+    "in_doubt",
     "redirect_url",
     "advertised_failover",
     "CONNECTION_REDIRECT",
@@ -258,6 +259,14 @@ def retryable(steps: Callable[..., Any], args: Sequence[Any]) -> bool:
     if steps in (_calls.send, _calls.submit):
         return not (args and getattr(args[0], "at_most_once", False))
     return False
+
+
+def in_doubt(steps: Callable[..., Any], args: Sequence[Any]) -> bool:
+    """``steps(run, *args)`` sends a pre-settled (at-most-once) message: if the connection is
+    lost before it is written whole, it may or may not have arrived (``DeliveryInDoubtError``)."""
+    from . import _calls
+
+    return steps in (_calls.send, _calls.submit) and bool(args) and bool(getattr(args[0], "at_most_once", False))
 
 
 def redirect_url(info: Mapping[Any, Any] | None, current: URL) -> URL | None:

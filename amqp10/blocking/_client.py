@@ -32,7 +32,7 @@ from ..engine.connection import Connection as EngineConnection
 from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
-from .._reconnect import ReconnectSettings, retryable, split_options
+from .._reconnect import ReconnectSettings, in_doubt, retryable, split_options
 from ._reactor import Channel, Reactor
 from ._redial import Redialer
 from ._transaction import Transaction
@@ -102,7 +102,7 @@ class _Sync:
         resilience = self.resilience
         if resilience is None:
             return self.drive(steps(self.run, *args, **kwargs))
-        return resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args))
+        return resilience.retry(lambda: self.drive(steps(self.run, *args, **kwargs)), retryable(steps, args), in_doubt(steps, args))
 
     def drive(self, steps: Steps[_T]) -> _T:
         """Wait for each ``Wait`` the call yields and send the value back (or throw the error
@@ -665,7 +665,7 @@ class Tracker(TrackerView):
         if resilience is None:
             return self._sync.drive(_calls.track(self._record, self._delivery, timeout))
         record = self._record
-        return resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True)
+        return resilience.retry(lambda: self._sync.drive(_calls.track(record, record.current(self._delivery), timeout)), True, record.at_most_once)
 
     def abort(self) -> None:
         """Abort the message if it is not sent whole yet (spec 2.6.14): still waiting for

@@ -22,7 +22,7 @@ from .._options import ClientOptions
 from .._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
 from .._resume import attached_again, rebind
 from ..engine.connection import Connection as EngineConnection
-from ..errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, ReconnectFailedError, SASLError, Timeout
+from ..errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, DeliveryInDoubtError, ReconnectFailedError, SASLError, Timeout
 from ..url import URL
 from ._reactor import Channel, Reactor
 from ._transport import Transport
@@ -187,7 +187,7 @@ class Redialer:
             self.reactor.changed.notify_all()
 
     # -- calls --------------------------------------------------------------------------------
-    def retry(self, perform: Callable[[], _T], retry_ok: bool) -> _T:
+    def retry(self, perform: Callable[[], _T], retry_ok: bool, doubt: bool = False) -> _T:
         """Perform a call; if it failed because the connection was lost (and ``retry_ok``),
         wait for the reconnect and perform it again. Raises ``ReconnectFailedError`` when the
         reconnect gave up. Bounded: each outage ends within the policy's bounds."""
@@ -199,10 +199,15 @@ class Redialer:
             try:
                 return perform()
             except AMQPError as exc:
-                if isinstance(exc, Timeout) or not retry_ok or core.closing:
+                if isinstance(exc, Timeout) or not (retry_ok or doubt) or core.closing:
                     raise
                 if not outage.retry_after(generation, core.finished or core.error is not None):
                     raise
+                if doubt:
+                    raise DeliveryInDoubtError(
+                        f"the connection to {core.peer} was lost while an at-most-once message was being sent: "
+                        "it may or may not have arrived, and is not sent again"
+                    ) from exc
                 with self.reactor.lock:
                     while not outage.back(reconnects) and not core.closing:
                         self.reactor.changed.wait(0.5)

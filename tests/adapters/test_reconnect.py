@@ -28,6 +28,7 @@ from amqp10.codec.spec import Error
 from amqp10.codec.types import Symbol
 from amqp10.engine.events import ConnectionOpened, Event, LinkRemotelyAttached
 from amqp10.peer.broker import Broker
+from amqp10.peer.nodes import NodeLimits
 from amqp10.peer.recovery import SuspendedLinks
 from amqp10.peer.server import EmbeddedPeer, start
 
@@ -411,3 +412,20 @@ async def test_async_follows_a_link_redirect(adapter: AsyncAdapter) -> None:
         async with adapter.connect(redirecting.url, follow_redirects=False) as conn:
             with pytest.raises(amqp10.LinkRedirectError):
                 await conn.open_sender("old", timeout=LIMIT)
+
+
+def test_blocking_at_most_once_send_cut_off_is_reported_in_doubt_not_sent_again() -> None:
+    full = start("127.0.0.1", 0, limits=NodeLimits(max_messages=1), credit_window=1)
+    try:
+        with CutProxy(full.port) as proxy:
+            with amqp10.connect(proxy.url, reconnect=FAST) as conn:
+                sender = conn.open_sender("q", settle_mode="at-most-once")
+                assert sender.send("fills the queue", timeout=LIMIT) is None
+                tracker = sender.submit("waits for credit that never comes")
+                proxy.cut()
+                with pytest.raises(amqp10.DeliveryInDoubtError):
+                    tracker.wait(timeout=LIMIT)
+                with pytest.raises(amqp10.DeliveryInDoubtError):
+                    sender.send("sent during the outage or without credit", timeout=LIMIT)
+    finally:
+        full.close()
