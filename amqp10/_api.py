@@ -122,6 +122,8 @@ class ClientCore:
         self._names = 0
         #: follow ``amqp:link:redirect`` (``connect(follow_redirects=...)``)
         self.follow_redirects = False
+        #: the connection was lost and a reconnect is under way (set by the adapter's redialer)
+        self.reconnecting = False
         #: sessions and links ended in this batch of events: if the connection ends in the
         #: same batch they ended with it, not on their own (``_resume`` puts those back)
         self._ended_in_batch: list[SessionRecord | LinkRecord] = []

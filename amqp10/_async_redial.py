@@ -91,6 +91,7 @@ class AsyncRedialer:
             self.outage.fail(None)
             return
         self.outage.begin(cause)
+        core.reconnecting = True
         remote = core.engine.remote_open
         advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
         plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=self.dialer._now())
@@ -138,8 +139,10 @@ class AsyncRedialer:
     def _finish(self, error: Exception | None) -> None:
         if error is None:
             self.outage.end()
+            self.core.reconnecting = False
         else:
             self.outage.fail(error)
+            self.core.reconnecting = False
             if isinstance(error, AMQPError):
                 self.core.error = error
             self.core.finished = True

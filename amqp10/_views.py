@@ -75,8 +75,10 @@ class ConnectionView:
 
     @property
     def closed(self) -> bool:
-        """The connection is over (closed by you, by the peer, or broken)."""
-        return self._core.finished or self._core.closing
+        """The connection is over (closed by you, by the peer, or broken, and not being
+        reconnected)."""
+        core = self._core
+        return (core.finished and not core.reconnecting) or core.closing
 
 
 class LinkView:
@@ -116,8 +118,9 @@ class LinkView:
 
     @property
     def closed(self) -> bool:
-        """Detached or closed, by either side."""
-        return self._record.detached or self._record.closing
+        """Detached or closed, by either side (not while a reconnect is putting it back)."""
+        record = self._record
+        return (record.detached and not (record.with_connection and record.core.reconnecting)) or record.closing
 
     @property
     def credit(self) -> int:
@@ -215,7 +218,9 @@ class RequesterView:
     def closed(self) -> bool:
         """Either of its links is closed."""
         requests = self._requests
-        return any(r.detached or r.closing for r in (requests.sender, requests.receiver))
+        return any(
+            (r.detached and not (r.with_connection and r.core.reconnecting)) or r.closing for r in (requests.sender, requests.receiver)
+        )
 
 
 class TrackerView:

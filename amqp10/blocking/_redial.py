@@ -97,6 +97,7 @@ class Redialer:
             self.outage.fail(None)
             return
         self.outage.begin(cause)
+        core.reconnecting = True
         remote = core.engine.remote_open
         advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
         plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=time.monotonic())
@@ -176,9 +177,11 @@ class Redialer:
         with self.reactor.lock:
             if error is None:
                 self.outage.end()
+                self.core.reconnecting = False
                 self.reactor.stop_when_idle = True
             else:
                 self.outage.fail(error)
+                self.core.reconnecting = False
                 self.core.error = error if isinstance(error, AMQPError) else self.core.error
                 self.core.finished = True
                 self.reactor.stop_when_idle = True

@@ -144,7 +144,7 @@ def test_blocking_sender_through_cut_connections_loses_nothing_accepted(peer: Em
                 outcomes.append(sender.send(f"m{i}", timeout=LIMIT))
                 if i in (N // 3, 2 * N // 3):
                     proxy.cut()
-            assert conn.reconnects == 2
+            assert conn.reconnects == 2 and not conn.closed and not sender.closed
     assert all(outcome == Accepted() for outcome in outcomes)
     assert len(seen) == 4 and isinstance(seen[0], amqp10.ConnectionClosedError) and seen[1] == proxy.url
     _nothing_lost(_accepted(outcomes), _drain(peer.url))
@@ -222,6 +222,7 @@ def test_blocking_reconnect_gives_up_with_ReconnectFailedError_when_the_policy_r
             sender.send("lost", timeout=LIMIT)
         with pytest.raises(amqp10.ReconnectFailedError):
             conn.open_sender("q")
+        assert conn.closed and sender.closed
 
 
 def test_blocking_without_reconnect_a_cut_ends_the_connection(peer: EmbeddedPeer) -> None:
