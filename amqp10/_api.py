@@ -465,6 +465,8 @@ class LinkRecord:
         self.with_connection = False
         #: ``_resume`` attached it again on a new connection (still to be, if that one failed)
         self.rebound = False
+        #: credit granted while a reconnect was putting the link back (granted on the new link)
+        self.credit_owed = 0
 
     def current(self, delivery: EngineDelivery) -> EngineDelivery:
         """``delivery``, or, if it belonged to a link lost with its connection, what took its

@@ -130,6 +130,7 @@ def start_connection(
 
     def on_lost(reason: str) -> None:
         core.transport_failed(reason)
+        connection._lost()
         core.wake_all()
         connection._sync.changed()
 
@@ -198,17 +199,24 @@ class Connection(ConnectionView, _Closable):
         if settings.policy is not None:
             self._sync.resilience = self._redialer
 
-    def _io_ended(self) -> None:
+    def _io_ended(self, pump: object = None) -> None:
         """The pump has finished: every waiter learns the connection is over (and, with
-        reconnecting on, a reconnect begins)."""
+        reconnecting on, a reconnect begins). A pump a reconnect has replaced says nothing."""
+        if pump is not None and pump is not self._sync.pump:
+            return
         self._core.finished = True
+        self._lost()
+        self._core.wake_all()
+        self._sync.changed()
+
+    def _lost(self) -> None:
+        """The connection is lost (the transport broke, or the pump ended): with reconnecting
+        on, a reconnect begins (once per outage)."""
         redialer = self._redialer
         if redialer is not None:
             redialer.lost()
             if redialer.outage.state is OutageState.DOWN:
                 self._sync.resilience = redialer
-        self._core.wake_all()
-        self._sync.changed()
 
     def _changed(self) -> None:
         self._sync.changed()

@@ -148,10 +148,13 @@ def _reattach(core: ClientCore, record: LinkRecord) -> None:
         assert isinstance(link, Receiver)
         if window:
             link.flow(max(0, window - len(record.deliveries)))
-        elif isinstance(old, Receiver) and old.credit.link_credit + dropped > 0:
+        else:
             # Manual flow control: the credit not used yet, plus what the dropped deliveries
-            # used (they come again).
-            link.flow(old.credit.link_credit + dropped)
+            # used (they come again), plus what was granted during the outage.
+            owed = (old.credit.link_credit if isinstance(old, Receiver) else 0) + dropped + record.credit_owed
+            if owed > 0:
+                link.flow(owed)
+        record.credit_owed = 0
 
 
 def _order(delivery: EngineDelivery) -> tuple[int, bytes]:

@@ -79,6 +79,9 @@ def grant(record: LinkRecord, count: int, *, echo: bool) -> None:
     then shows. ``count=0, echo=True`` only asks. Run it with exclusive access to the engine."""
     if count < 0:
         raise ValueError("count must be >= 0")
+    if record.with_connection and record.core.reconnecting:
+        record.credit_owed += count  # the link is being put back: granted on the new one
+        return
     record.check()
     link = record.link
     assert isinstance(link, EngineReceiver)

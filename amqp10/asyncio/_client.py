@@ -233,7 +233,7 @@ class Connection(_shared.Connection):
         try:
             await pump.run()
         finally:
-            self._io_ended()
+            self._io_ended(pump)
 
     # -- reconnecting (``_async_redial.Dialer``) ----------------------------------------------
     _redial_task: "asyncio.Task[None] | None" = None

@@ -269,7 +269,7 @@ class Connection(_shared.Connection):
 
     async def _run_pump(self, pump: Pump) -> None:
         await pump.run()
-        self._io_ended()
+        self._io_ended(pump)
 
     # -- reconnecting (``_async_redial.Dialer``) ----------------------------------------------
     def _now(self) -> float:
