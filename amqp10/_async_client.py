@@ -44,6 +44,10 @@ _C = TypeVar("_C", bound="Connection")
 _Q = TypeVar("_Q", bound="_Writing")
 
 
+#: a pump's callbacks: on_events, on_lost, on_written
+_Hooks = tuple[Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]]
+
+
 class _Pump(Protocol):
     """What the driver needs of an adapter's pump."""
 
@@ -124,23 +128,34 @@ def start_connection(
     engine.open()
     connection = new_connection(settings, core)
 
-    def on_events(events: list[Event]) -> None:
-        core.handle(events)
-        connection._sync.changed()
-
-    def on_lost(reason: str) -> None:
-        core.transport_failed(reason)
-        connection._lost()
-        core.wake_all()
-        connection._sync.changed()
-
-    def on_written() -> None:
-        if core.wrote():
+    def hooks(engine: EngineConnection) -> _Hooks:
+        # A pump's callbacks, for its own engine only: once a reconnect has given the core a
+        # new engine, what the old pump still reports is about a connection already given up.
+        def on_events(events: list[Event]) -> None:
+            if engine is not core.engine:
+                return
+            core.handle(events)
+            if core.finished:  # the peer closed: reconnecting (if on) begins now
+                connection._lost()
             connection._sync.changed()
 
-    pump = new_pump(engine, on_events, on_lost, on_written)
+        def on_lost(reason: str) -> None:
+            if engine is not core.engine:
+                return
+            core.transport_failed(reason)
+            connection._lost()
+            core.wake_all()
+            connection._sync.changed()
+
+        def on_written() -> None:
+            if engine is core.engine and core.wrote():
+                connection._sync.changed()
+
+        return on_events, on_lost, on_written
+
+    pump = new_pump(engine, *hooks(engine))
     core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
-    connection._hooks = (on_events, on_lost, on_written)
+    connection._hooks = hooks
     return connection, pump
 
 
@@ -189,8 +204,9 @@ class Connection(ConnectionView, _Closable):
         self._requesters: dict[str, Requester] = {}
         self._requesters_lock = lock
         self._redialer: AsyncRedialer | None = None
-        #: the pump's callbacks (``start_connection``), reused by a reconnect's new pump
-        self._hooks: tuple[Callable[[list[Event]], None], Callable[[str], None], Callable[[], None]] | None = None
+        #: makes a pump's callbacks for its engine (``start_connection``); a reconnect's new
+        #: pump gets its own
+        self._hooks: Callable[[EngineConnection], _Hooks] | None = None
 
     def _enable_reconnect(self, settings: ReconnectSettings) -> None:
         """Reconnect per ``settings`` (``connect``'s options) once the connection is open."""

@@ -260,7 +260,7 @@ class Connection(_shared.Connection):
             raise ConnectionClosedError("the connection was closed")
         rebind(core, engine, str(url))
         assert self._hooks is not None
-        pump = Pump(transport, engine, *self._hooks)
+        pump = Pump(transport, engine, *self._hooks(engine))
         core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
         self._pump = self._sync.pump = pump
         self._pump_task = asyncio.ensure_future(self._run_pump(pump))

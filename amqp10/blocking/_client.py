@@ -355,10 +355,16 @@ class Connection(ConnectionView):
         connection = cls(options, reactor, core)
 
         def on_events(channel: Channel, events: list[Event]) -> None:
+            if channel is not connection._sync.channel:
+                return
             core.handle(events)
+            if core.finished and redialer is not None:  # the peer closed: reconnecting begins now
+                redialer.on_lost()
             reactor.changed.notify_all()
 
         def on_closed(channel: Channel, reason: str | None) -> None:
+            if channel is not connection._sync.channel:
+                return  # replaced by a reconnect: its engine is not the core's any more
             if reason is not None:
                 core.transport_failed(reason)
             core.finished = True

@@ -293,7 +293,7 @@ class Connection(_shared.Connection):
             raise ConnectionClosedError("the connection was closed")
         rebind(core, engine, str(url))
         assert self._hooks is not None
-        pump = Pump(stream, engine, *self._hooks)
+        pump = Pump(stream, engine, *self._hooks(engine))
         core.unwritten = lambda: engine.bytes_to_send + pump.in_flight
         self._pump = self._sync.pump = pump
         self._nursery.start_soon(self._run_pump, pump)
