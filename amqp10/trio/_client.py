@@ -96,9 +96,11 @@ class _Async(AsyncDriver):
 
     async def shielded(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` in a shielded cancel scope."""
+        # CancelScope.__exit__ is typed as possibly swallowing the exception, so the return
+        # sits after the block; a shielded scope is never cancelled, so ``result`` is set.
         with trio.CancelScope(shield=True):
             result = await awaitable
-        return result  # after the block: mypy cannot tell the scope never swallows an error
+        return result
 
     async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Re-evaluate ``predicate`` on every batch of events until it is not ``PENDING``.
