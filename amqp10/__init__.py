@@ -48,6 +48,8 @@ from .blocking import Requester as Requester
 from .blocking import Sender as Sender
 from .blocking import Session as Session
 from .blocking import Tracker as Tracker
+from .blocking import IncomingStream as IncomingStream
+from .blocking import OutgoingStream as OutgoingStream
 from .blocking import Transaction as Transaction
 from .blocking import connect as connect
 from .engine.recovery import UnsettledDelivery as UnsettledDelivery
@@ -57,6 +59,7 @@ from .errors import AMQPError as AMQPError
 from .errors import AnonymousRelayNotOfferedError as AnonymousRelayNotOfferedError
 from .errors import ConnectionClosedError as ConnectionClosedError
 from .errors import DecodeError as DecodeError
+from .errors import DeliveryAbortedError as DeliveryAbortedError
 from .errors import EncodeError as EncodeError
 from .errors import FramingError as FramingError
 from .errors import LinkDetachedError as LinkDetachedError
