@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/streaming_memory.py [--sizes-mib 128 1024] [--incoming-window 64]
+    python bench/streaming_memory.py [--sizes-mib 128 1024] [--incoming-window 64] [--write-buffer-limit B]
 
 For each size, an embedded peer (``amqp10 serve``, its own process) is started, then two more
 processes: a sender that ``send_stream``s the body from a generator (1 MiB pieces, never the
@@ -53,7 +53,7 @@ def _body(size: int):  # type: ignore[no-untyped-def]
         sent += n
 
 
-def run_sender(url: str, size: int, window: int) -> None:
+def run_sender(url: str, size: int, window: int, write_buffer: int) -> None:
     import amqp10
 
     digest = hashlib.sha256()
@@ -63,7 +63,7 @@ def run_sender(url: str, size: int, window: int) -> None:
             digest.update(piece)
             yield piece
 
-    with amqp10.connect(url, timeout=120, incoming_window=window) as conn:
+    with amqp10.connect(url, timeout=120, incoming_window=window, write_buffer_limit=write_buffer) as conn:
         sender = conn.open_sender("stream-bench")
         baseline = _rss_kib()
         started = time.monotonic()
@@ -100,7 +100,7 @@ def _peer_peak(pid: int) -> int:
     return 0
 
 
-def measure(size: int, window: int) -> None:
+def measure(size: int, window: int, write_buffer: int) -> None:
     port_probe = subprocess.run(
         [sys.executable, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"],
         capture_output=True, text=True, check=True,
@@ -124,7 +124,8 @@ def measure(size: int, window: int) -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("the embedded peer did not start")
                 time.sleep(0.1)
-        me = [sys.executable, __file__, "--url", url, "--size", str(size), "--incoming-window", str(window)]
+        me = [sys.executable, __file__, "--url", url, "--size", str(size), "--incoming-window", str(window),
+              "--write-buffer-limit", str(write_buffer)]
         receiver = subprocess.Popen(me + ["--role", "receiver"], stdout=subprocess.PIPE, text=True)
         sender = subprocess.Popen(me + ["--role", "sender"], stdout=subprocess.PIPE, text=True)
         s_out, _ = sender.communicate(timeout=900)
@@ -135,7 +136,8 @@ def measure(size: int, window: int) -> None:
         peer.wait(20)
     s, r = json.loads(s_out), json.loads(r_out)
     mib = size / (1 << 20)
-    print(f"\n{mib:.0f} MiB streamed (incoming window {window} frames x 64 KiB = {window * 64 / 1024:.0f} MiB)")
+    print(f"\n{mib:.0f} MiB streamed (receiver's incoming window {window} frames x 64 KiB = {window * 64 / 1024:.0f} MiB, "
+          f"sender's write_buffer_limit {write_buffer / (1 << 20):.0f} MiB)")
     for report in (s, r):
         extra = report["peak_kib"] - report["baseline_kib"]
         print(f"  {report['role']:8s}: peak RSS {report['peak_kib'] / 1024:7.1f} MiB "
@@ -151,17 +153,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes-mib", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--incoming-window", type=int, default=64)
+    parser.add_argument("--write-buffer-limit", type=int, default=16 << 20,
+                        help="the sender's write_buffer_limit in bytes (default 16 MiB, the connect default)")
     parser.add_argument("--role", choices=["sender", "receiver"])
     parser.add_argument("--url")
     parser.add_argument("--size", type=int)
     args = parser.parse_args()
     if args.role == "sender":
-        run_sender(args.url + "/", args.size, args.incoming_window)
+        run_sender(args.url + "/", args.size, args.incoming_window, args.write_buffer_limit)
     elif args.role == "receiver":
         run_receiver(args.url + "/", args.size, args.incoming_window)
     else:
         for mib in args.sizes_mib:
-            measure(mib << 20, args.incoming_window)
+            measure(mib << 20, args.incoming_window, args.write_buffer_limit)
 
 
 if __name__ == "__main__":
