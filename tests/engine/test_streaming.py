@@ -102,3 +102,12 @@ def test_streamed_bytes_do_not_count_against_max_partial_deliveries_size() -> No
     _, events = pair.pump()
     total += sum(len(p.chunk) for p in _parts(events))
     assert total == 20_000
+
+
+def test_a_streamed_delivery_in_a_senders_unsettled_snapshot_has_no_payload_to_send_again() -> None:
+    pair, sender, receiver = _streaming_pair()
+    delivery = sender.open_stream()
+    sender.stream_write(delivery, b"u" * 3000)
+    pair.pump()
+    (entry,) = sender.unsettled
+    assert entry.tag == delivery.tag and entry.payload is None
