@@ -99,3 +99,19 @@ async def test_async_send_stream_from_an_async_generator_is_accepted_by_proton(a
             assert await sender.send_stream(pieces(), length=len(_BODY), timeout=_WAIT) == Accepted()
         assert peer.got.wait(_WAIT)
         assert peer.received[0]["sha256"] == _sha(_BODY)
+
+
+def test_blocking_send_stream_stops_reading_its_source_when_proton_rejects_early() -> None:
+    taken: list[int] = []
+
+    def pieces():  # type: ignore[no-untyped-def]
+        for i in range(400):  # 400 MiB if it were all read
+            taken.append(i)
+            yield b"r" * (1 << 20)
+
+    with proton_peer("reject-early") as peer, amqp10.connect(peer.url, timeout=_WAIT) as conn:
+        sender = conn.open_sender("big")
+        outcome = sender.send_stream(pieces(), timeout=_WAIT)
+        assert isinstance(outcome, amqp10.Rejected)
+        assert len(taken) < 400
+        assert sender.send(b"after") is not None  # the link is free again

@@ -76,6 +76,16 @@ class _Handler(MessagingHandler):  # type: ignore[misc]
             return
         self.peer.sent.set()
 
+    def on_delivery(self, event: Any) -> None:
+        # Called besides MessagingHandler's own handling, which assembles whole messages.
+        delivery = event.delivery
+        if self.mode == "reject-early" and delivery.partial and not delivery.settled:
+            # Refuse the message at its first frames, before the sender has finished it.
+            delivery.local.condition = None
+            delivery.update(delivery.REJECTED)
+            delivery.settle()
+            self.peer.got.set()
+
     def on_message(self, event: Any) -> None:
         message = event.message
         body = message.body
@@ -93,7 +103,8 @@ def proton_peer(mode: str, body: bytes = b"", subject: str = "big") -> Iterator[
     """A proton peer listening on a free loopback port for the block.
 
     Args:
-        mode: ``"receive"`` (report and accept what arrives), ``"send"`` (send ``body``, as one
+        mode: ``"receive"`` (report and accept what arrives), ``"reject-early"`` (reject
+            and settle a delivery at its first frames), ``"send"`` (send ``body``, as one
             data section, to the first receiver with credit) or ``"abort"`` (send half of it,
             then abort the delivery).
     """
