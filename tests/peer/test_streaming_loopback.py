@@ -161,3 +161,49 @@ async def test_async_release_before_the_end_then_the_next_message(adapter: Async
         stream.release()
         assert await stream.read_chunk(timeout=_WAIT) is None
         assert await (await receiver.receive_stream(timeout=_WAIT)).read(timeout=_WAIT) == b"next"
+
+
+@each_async_adapter
+async def test_async_send_stream_cancelled_half_way_aborts_the_message(adapter: AsyncAdapter, peer_url: str) -> None:
+    async with adapter.connect(peer_url, timeout=_WAIT) as conn:
+        sender = await conn.open_sender("big")
+        receiver = await conn.open_receiver("big", streaming=True)
+        if adapter.name == "trio":
+            import trio
+
+            started = trio.Event()
+
+            async def source():  # type: ignore[no-untyped-def]
+                yield b"c" * 300_000
+                started.set()
+                await trio.sleep_forever()
+                yield b""  # pragma: no cover
+
+            async with trio.open_nursery() as nursery:
+                scope = trio.CancelScope()
+
+                async def run() -> None:
+                    with scope:
+                        await sender.send_stream(source(), timeout=_WAIT)
+
+                nursery.start_soon(run)
+                await started.wait()
+                scope.cancel()
+        else:
+            import asyncio
+
+            ready = asyncio.Event()
+
+            async def source_a():  # type: ignore[no-untyped-def]
+                yield b"c" * 300_000
+                ready.set()
+                await asyncio.Event().wait()
+                yield b""  # pragma: no cover
+
+            task = asyncio.ensure_future(sender.send_stream(source_a(), timeout=_WAIT))
+            await ready.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert await sender.send(b"after") == Accepted()
+        assert await (await receiver.receive_stream(timeout=_WAIT)).read(timeout=_WAIT) == b"after"
