@@ -650,8 +650,9 @@ class Receiver(Link):
     def __init__(self, *args: Any, streaming: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: hand each TRANSFER's bytes on as ``DeliveryPartReceived`` instead of assembling
-        #: whole messages (the bytes then count against neither max-message-size by default
-        #: nor ``Limits.max_partial_deliveries_size``; see ``release_parts``)
+        #: whole messages: nothing is held, so they do not count against
+        #: ``Limits.max_partial_deliveries_size`` (``max_message_size`` still applies; the
+        #: client API sets it to 0 for streaming receivers); see ``release_parts``
         self.streaming = streaming
         self._incoming: Delivery | None = None
         # Resuming (spec 2.6.13): deliveries both maps hold, awaiting the sender's resumed
