@@ -49,6 +49,8 @@ from .blocking import Requester as Requester
 from .blocking import Sender as Sender
 from .blocking import Session as Session
 from .blocking import Tracker as Tracker
+from .blocking import IncomingStream as IncomingStream
+from .blocking import OutgoingStream as OutgoingStream
 from .blocking import Transaction as Transaction
 from .blocking import connect as connect
 from .engine.recovery import UnsettledDelivery as UnsettledDelivery
@@ -61,6 +63,7 @@ from .errors import ConnectionRedirectError as ConnectionRedirectError
 from .errors import DeliveryInDoubtError as DeliveryInDoubtError
 from .errors import ReconnectFailedError as ReconnectFailedError
 from .errors import DecodeError as DecodeError
+from .errors import DeliveryAbortedError as DeliveryAbortedError
 from .errors import EncodeError as EncodeError
 from .errors import FramingError as FramingError
 from .errors import LinkDetachedError as LinkDetachedError

@@ -33,6 +33,8 @@ from .engine.events import (
     ConnectionClosed,
     ConnectionOpened,
     CreditChanged,
+    DeliveryAborted,
+    DeliveryPartReceived,
     DeliveryReceived,
     DeliverySettled,
     DeliveryUpdated,
@@ -50,7 +52,15 @@ from .engine.events import (
 from .engine.link import Link, Receiver, Sender
 from .engine.session import Session
 from .engine.states import LinkState
-from .errors import AMQPError, ConnectionClosedError, DeliveryInDoubtError, LinkDetachedError, LinkRedirectError, SessionEndedError
+from .errors import (
+    AMQPError,
+    ConnectionClosedError,
+    DeliveryInDoubtError,
+    LinkDetachedError,
+    LinkRedirectError,
+    LocalProtocolError,
+    SessionEndedError,
+)
 from ._delivery import Delivery, Runner
 
 __all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for"]
@@ -139,6 +149,8 @@ class ClientCore:
             LinkDetached: self._on_link_detached,
             CreditChanged: self._on_credit,
             DeliveryReceived: self._on_delivery_received,
+            DeliveryPartReceived: self._on_part,
+            DeliveryAborted: self._on_aborted,
             DeliveryUpdated: self._on_delivery_updated,
             DeliverySettled: self._on_delivery_settled,
             ProtocolViolationDetected: self._on_violation,
@@ -237,6 +249,10 @@ class ClientCore:
         record.error = event.error
         record.detached_by_peer = event.by_peer
         self._ended_in_batch.append(record)
+        if record.streaming:
+            from . import _streaming
+
+            _streaming.drop_streams(record)
         self.wake_all()
         if event.error is not None:
             log.info("%s detached by %s: %s", record.describe(), self.peer, event.error)
@@ -252,6 +268,16 @@ class ClientCore:
             record.deliveries.append(event.delivery)
             if self.watchers:
                 self.wake(record)
+
+    def _on_part(self, event: DeliveryPartReceived) -> None:
+        from . import _streaming  # it builds on this module
+
+        _streaming.on_part(self, event)
+
+    def _on_aborted(self, event: DeliveryAborted) -> None:
+        from . import _streaming
+
+        _streaming.on_aborted(self, event)
 
     def _on_delivery_updated(self, event: DeliveryUpdated) -> None:
         delivery = event.delivery
@@ -414,6 +440,7 @@ class SessionRecord:
         link = self.session.attach_receiver(name or self.core.next_name("receiver"), **attach)
         record = self._track(link, address, credit=credit, auto_accept=auto_accept)
         record.attach_fields = attach
+        record.streaming = bool(attach.get("streaming"))
         if credit:
             assert isinstance(link, Receiver)
             link.flow(credit)
@@ -455,6 +482,11 @@ class LinkRecord:
         self.in_flight: set[EngineDelivery] = set()
         #: a resumed link's deliveries by tag (``UnsettledReconciled.deliveries``)
         self.recovered: dict[bytes, EngineDelivery] = {}
+        #: a receiver opened with ``streaming=True``: its messages arrive as streams
+        #: (``_streaming.IncomingState``), handed out in order, and those still arriving
+        self.streaming = False
+        self.streams: deque[Any] = deque()
+        self.streams_by_delivery: dict[EngineDelivery, Any] = {}
         self._described: str | None = None
         #: the ATTACH options it was opened with (``_resume`` attaches it again with them)
         self.attach_fields: Mapping[str, Any] | None = None
@@ -623,7 +655,12 @@ class LinkRecord:
 
         Deliveries that arrived before the link ended are still handed out; then the
         link's end is raised. Tops up prefetch credit (see the class docstring).
+
+        Raises:
+            LocalProtocolError: the receiver streams (``receive_stream`` is its call).
         """
+        if self.streaming:
+            raise LocalProtocolError("this receiver was opened with streaming=True: use receive_stream()")
         if self.deliveries:
             delivery = self.deliveries.popleft()
             self.core.output_deferrable = bool(self.deliveries)
@@ -663,10 +700,13 @@ class LinkRecord:
         link = self.link
         if not window or link.state is not LinkState.ATTACHED or not isinstance(link, Receiver):
             return
-        buffered = len(self.deliveries)
+        buffered = len(self.deliveries) + len(self.streams)
         if link.credit.link_credit + buffered <= window // 2 and not self.draining:
             link.flow(window - buffered)
             self.core.output_pending = True
+
+    def _top_up_streams(self) -> None:
+        self._top_up()
 
     # -- commands ----------------------------------------------------------------------------------
     def send(self, payload: bytes) -> EngineDelivery:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generator, Generic, Iterable, ParamSpec, Protocol, TypeVar
 
-from . import _calls, _settlement, _transactions
+from . import _calls, _settlement, _streaming, _transactions
+from ._async_streams import IncomingStream, OutgoingStream, send_chunks
 from ._async_transaction import Transaction
 from ._api import ClientCore, LinkRecord, Pending, SessionRecord
 from ._async_redial import AsyncRedialer
@@ -26,6 +27,7 @@ from ._options import ClientOptions, ReceiverOptions, SenderOptions
 from ._requests import Requests
 from ._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from .codec.message import Message
+from .codec.spec import Header, Properties
 from .engine.connection import Connection as EngineConnection
 from .engine.delivery import Delivery as EngineDelivery
 from .engine.events import Event
@@ -34,7 +36,10 @@ from .errors import ConnectionClosedError, LinkDetachedError, SessionEndedError
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction"]
+__all__ = [
+    "AsyncDriver", "start_connection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction",
+    "OutgoingStream", "IncomingStream",
+]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -395,6 +400,43 @@ class Sender(_Link, SenderView):
         """
         return await self._sync.call(_calls.send_many, self._record, messages, timeout, window)
 
+    async def send_stream(
+        self,
+        chunks: Any,
+        *,
+        length: int | None = None,
+        properties: Properties | None = None,
+        application_properties: dict[str, Any] | None = None,
+        header: Header | None = None,
+        message_annotations: dict[Any, Any] | None = None,
+        timeout: float | None = None,
+    ) -> "Outcome | None":
+        """Send one message whose body comes from ``chunks`` (an async or plain iterable of
+        bytes, or a binary file) without holding it whole (see
+        ``amqp10.blocking.Sender.send_stream``). If cancelled, the message is aborted."""
+        stream = await self.open_stream(
+            length=length, properties=properties, application_properties=application_properties,
+            header=header, message_annotations=message_annotations, timeout=timeout,
+        )
+        return await send_chunks(stream, chunks, timeout)
+
+    async def open_stream(
+        self,
+        *,
+        length: int | None = None,
+        properties: Properties | None = None,
+        application_properties: dict[str, Any] | None = None,
+        header: Header | None = None,
+        message_annotations: dict[Any, Any] | None = None,
+        timeout: float | None = None,
+    ) -> OutgoingStream:
+        """Start a message whose body you ``await write(...)`` piece by piece, then
+        ``await aclose()`` (see ``amqp10.blocking.Sender.open_stream``)."""
+        head = _streaming.encode_head(
+            header=header, message_annotations=message_annotations, properties=properties, application_properties=application_properties
+        )
+        return OutgoingStream(self._sync, await self._sync.call(_streaming.open_stream, self._record, head, length, timeout))
+
 
 class Tracker(TrackerView):
     """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
@@ -440,6 +482,12 @@ class Receiver(_Link, ReceiverView):
         for the next one.
         """
         return await self._sync.call(_calls.receive, self._record, timeout)
+
+    async def receive_stream(self, *, timeout: float | None = None) -> IncomingStream:
+        """Wait for the next message on a receiver opened with ``streaming=True`` (see
+        ``amqp10.blocking.Receiver.receive_stream``). Cancellation-safe: a cancelled call
+        has taken nothing."""
+        return IncomingStream(self._sync, await self._sync.call(_streaming.receive_stream, self._record, timeout))
 
     def __aiter__(self) -> "Receiver":
         return self

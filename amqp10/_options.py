@@ -524,10 +524,15 @@ class ReceiverOptions(TypedDict, total=False):
             from the old receiver once its connection was lost; give the same ``name`` (and
             the same container-id). What was accepted or rejected before is not delivered
             again; what was received but not settled comes again (``Delivery.resumed``).
+        streaming: messages arrive as streams (``receive_stream`` returns an
+            ``IncomingStream``: its body bytes as they come, never assembled; see
+            docs/streaming.md); ``receive`` is refused. ``max_message_size`` then defaults to
+            0 (no limit): memory is bounded by the session's incoming window instead.
     """
 
     name: str
     unsettled: UnsettledMap | None
+    streaming: bool
     credit: int
     auto_accept: bool
     dynamic: bool
@@ -625,6 +630,7 @@ def receiver_attach(
     on_downgrade: str = "close",
     rcv_settle_mode: ReceiverSettleMode | str | None = None,
     unsettled: UnsettledMap | None = None,
+    streaming: bool = False,
 ) -> dict[str, Any]:
     """ATTACH fields for a receiving link (``Session.attach_receiver`` keyword arguments).
 
@@ -682,7 +688,9 @@ def receiver_attach(
         "properties": symbol_keys(properties),
         "offered_capabilities": _symbols(offered_capabilities),
         "desired_capabilities": _symbols(desired_capabilities),
-        # None leaves the engine's default (Config.limits.max_message_size) in place.
-        "max_message_size": max_message_size,
+        # None leaves the engine's default (Config.limits.max_message_size) in place; a
+        # streaming receiver holds no message whole, so it takes any size unless told.
+        "max_message_size": 0 if streaming and max_message_size is None else max_message_size,
+        "streaming": streaming,
     }
 

@@ -35,6 +35,7 @@ __all__ = [
     "SourceDowngradedError",
     "SettleModeDowngradedError",
     "NotAbortableError",
+    "DeliveryAbortedError",
     "AnonymousRelayNotOfferedError",
     "SASLError",
     "Timeout",
@@ -207,3 +208,9 @@ class SASLError(AMQPError):
 class Timeout(AMQPError, TimeoutError):
     """A blocking or async call did not complete within its ``timeout``. The connection is
     still usable unless another error says otherwise."""
+
+
+class DeliveryAbortedError(AMQPError):
+    """The sender aborted the streamed message being read (a transfer with ``aborted=true``,
+    spec 2.6.14): the bytes already read are all there will be, and the message is gone (it
+    needs no outcome). Raised by ``IncomingStream`` reads and iteration."""

@@ -13,9 +13,11 @@ from ._client import Requester as Requester
 from ._client import Sender as Sender
 from ._client import Session as Session
 from ._client import Tracker as Tracker
+from ._streams import IncomingStream as IncomingStream
+from ._streams import OutgoingStream as OutgoingStream
 from ._client import Transaction as Transaction
 from ._client import connect as connect
 from ._listener import Listener as Listener
 from ._listener import listen as listen
 
-__all__ = ["connect", "listen", "AcceptedConnection", "AcceptingListener", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Listener"]
+__all__ = ["connect", "listen", "AcceptedConnection", "AcceptingListener", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "OutgoingStream", "IncomingStream", "Transaction", "Listener"]

@@ -17,9 +17,9 @@ import select
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
 
-from .. import _calls, _settlement, _transactions
+from .. import _calls, _settlement, _streaming, _transactions
 from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from .._calls import Steps
 from .._delivery import Delivery, Runner
@@ -28,6 +28,7 @@ from .._options import ClientOptions, ReceiverOptions, SenderOptions, client_opt
 from .._requests import Requests
 from .._views import ConnectionView, ReceiverView, RequesterView, SenderView, TrackerView
 from ..codec.message import Message
+from ..codec.spec import Header, Properties
 from ..engine.connection import Connection as EngineConnection
 from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
@@ -35,6 +36,7 @@ from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError
 from .._reconnect import ReconnectSettings, in_doubt, retryable, split_options
 from ._reactor import Channel, Reactor
 from ._redial import Redialer
+from ._streams import IncomingStream, OutgoingStream
 from ._transaction import Transaction
 from ._transport import Transport
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
     from .._options import ConnectOptions
 
-__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction"]
+__all__ = ["connect", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "OutgoingStream", "IncomingStream"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -639,6 +641,65 @@ class Sender(_Link, SenderView):
         """
         return self._sync.call(_calls.send_many, self._record, messages, timeout, window)
 
+    def send_stream(
+        self,
+        chunks: "Iterable[bytes | bytearray | memoryview] | BinaryIO",
+        *,
+        length: int | None = None,
+        properties: Properties | None = None,
+        application_properties: dict[str, Any] | None = None,
+        header: Header | None = None,
+        message_annotations: dict[Any, Any] | None = None,
+        timeout: float | None = None,
+    ) -> "Outcome | None":
+        """Send one message whose body comes from ``chunks`` (an iterable of bytes, or a
+        binary file, read in 64 KiB pieces), without holding it whole: its bytes go out in
+        frames as credit and the receiver's window allow. See docs/streaming.md.
+
+        Args:
+            chunks: the body's bytes, in order.
+            length: the body's total size, when known: it then goes out as one data section
+                (what brokers handle best); without it each chunk is a data section.
+            properties, application_properties, header, message_annotations: the sections
+                before the body.
+            timeout: the longest to wait for any one step (room, the outcome).
+
+        Returns:
+            What ``send`` returns: the outcome (a receiver may give it before the end, and
+            the rest of ``chunks`` is then not read).
+
+        Raises:
+            ValueError: the chunks did not add up to ``length`` (the message was aborted).
+            Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError: the message
+                is aborted.
+        """
+        head = _streaming.encode_head(
+            header=header, message_annotations=message_annotations, properties=properties, application_properties=application_properties
+        )
+        return self._sync.call(_streaming.send_stream, self._record, _streaming.chunks_of(chunks), head, length, timeout)
+
+    def open_stream(
+        self,
+        *,
+        length: int | None = None,
+        properties: Properties | None = None,
+        application_properties: dict[str, Any] | None = None,
+        header: Header | None = None,
+        message_annotations: dict[Any, Any] | None = None,
+        timeout: float | None = None,
+    ) -> OutgoingStream:
+        """Start a message whose body you ``write`` piece by piece, then ``close`` (see
+        ``send_stream`` for the arguments). Other messages on this sender wait until it is
+        closed or aborted.
+
+        Raises:
+            Timeout: no room in the write buffer in time. LinkDetachedError, ...
+        """
+        head = _streaming.encode_head(
+            header=header, message_annotations=message_annotations, properties=properties, application_properties=application_properties
+        )
+        return OutgoingStream(self._sync, self._sync.call(_streaming.open_stream, self._record, head, length, timeout))
+
 
 class Tracker(TrackerView):
     """The fate of one message given to ``Sender.submit`` (Proton's ``Tracker``).
@@ -707,6 +768,20 @@ class Receiver(_Link, ReceiverView):
                 (after every delivery that had arrived was handed out).
         """
         return self._sync.call(_calls.receive, self._record, timeout)
+
+    def receive_stream(self, *, timeout: float | None = None) -> IncomingStream:
+        """Wait for the next message on a receiver opened with ``streaming=True``; it is
+        returned once the sections before its body are in, and its body is read from it as
+        it arrives (see docs/streaming.md).
+
+        Args:
+            timeout: seconds; ``None`` waits forever.
+
+        Raises:
+            LocalProtocolError: the receiver was not opened with ``streaming=True``.
+            Timeout, LinkDetachedError, SessionEndedError, ConnectionClosedError.
+        """
+        return IncomingStream(self._sync, self._sync.call(_streaming.receive_stream, self._record, timeout))
 
     def __iter__(self) -> Iterator[Delivery]:
         """Receive until the link or connection is closed cleanly; errors are raised."""

@@ -47,6 +47,7 @@ from .states import ConnectionState as CS
 from .states import LinkState, SessionState
 from .tables import CONNECTION_TRANSITIONS
 from .transfer import OutgoingTransfer
+from .streaming import StreamedTransfer
 from .violations import Level, PeerViolation, Violation
 
 __all__ = ["Connection"]
@@ -416,7 +417,7 @@ class Connection:
             self._trace("->", channel, body)
         encode_frame(self._buffer(), channel, body)
 
-    def _write_transfer(self, channel: int, writer: OutgoingTransfer) -> bool:
+    def _write_transfer(self, channel: int, writer: "OutgoingTransfer | StreamedTransfer") -> bool:
         self._note_output()
         if self._dispositions_pending:
             self._flush_all_dispositions()

@@ -15,6 +15,7 @@ from ..errors import LocalProtocolError
 
 if TYPE_CHECKING:
     from .link import Link
+    from .streaming import StreamedTransfer
 
 __all__ = ["Delivery"]
 
@@ -55,6 +56,7 @@ class Delivery:
         "_chunks",
         "_size",
         "_sent",
+        "_stream",
     )
 
     def __init__(
@@ -85,6 +87,7 @@ class Delivery:
         self._chunks: list[bytes | memoryview] = []
         self._size = len(payload)
         self._sent = 0  # bytes of a sent delivery already written into transfer frames
+        self._stream: StreamedTransfer | None = None  # a delivery from Sender.open_stream
 
     def __repr__(self) -> str:
         return (

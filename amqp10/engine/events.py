@@ -64,6 +64,7 @@ __all__ = [
     "CreditChanged",
     "DeliveryReceived",
     "DeliveryAborted",
+    "DeliveryPartReceived",
     "DeliveryUpdated",
     "DeliverySettled",
     "UnsettledReconciled",
@@ -216,6 +217,26 @@ class DeliveryAborted(Event):
     Its bytes are discarded."""
 
     delivery: "Delivery"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryPartReceived(Event):
+    """A TRANSFER of a delivery arrived on a receiver opened with ``streaming=True``: its
+    bytes are handed on instead of being assembled (spec 2.6.14).
+
+    Attributes:
+        delivery: the delivery (``size`` counts its bytes so far; ``complete`` once the
+            last part came).
+        chunk: this frame's payload bytes.
+        more: more parts follow (the transfer said ``more=true``).
+        held: the frame counts against the session's incoming window until the
+            application calls ``Receiver.release_parts`` for it (true for a non-empty chunk).
+    """
+
+    delivery: "Delivery"
+    chunk: bytes
+    more: bool
+    held: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ from .delivery import Delivery
 from .events import (
     CreditChanged,
     DeliveryAborted,
+    DeliveryPartReceived,
     DeliveryReceived,
     LinkAttached,
     LinkDetached,
@@ -38,6 +39,7 @@ from .events import (
 from .fsm import StateMachine, TransitionRefused
 from . import resuming
 from .recovery import UnsettledDelivery, UnsettledMap, remote_map
+from .streaming import StreamedTransfer
 from .states import LinkInput, LinkState
 from .tables import LINK_TRANSITIONS
 from .transfer import OutgoingTransfer, fits_message_size
@@ -372,7 +374,7 @@ class Sender(Link):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queue: deque[Delivery] = deque()
-        self._current: tuple[Delivery, OutgoingTransfer] | None = None
+        self._current: tuple[Delivery, OutgoingTransfer | StreamedTransfer] | None = None
         self._drain_answer_due = False
         self._tag_counter = 0
         self._wire_handle = UInt(self.handle)
@@ -399,6 +401,7 @@ class Sender(Link):
         settled: bool | None = None,
         message_format: int = 0,
         state: Any = None,
+        _stream: bool = False,
     ) -> Delivery:
         """Queue one encoded message; it is sent when credit and the session window allow.
 
@@ -453,9 +456,58 @@ class Sender(Link):
         delivery = Delivery(self, tag, payload=view, message_format=message_format, settled=settled)
         if state is not None:
             delivery.local_state = state
+        if _stream:
+            delivery._stream = StreamedTransfer()
         self._queue.append(delivery)
         self.session._pump()
         return delivery
+
+    def open_stream(
+        self, *, tag: bytes | None = None, settled: bool | None = None, message_format: int = 0
+    ) -> Delivery:
+        """Queue a delivery whose payload is given piece by piece (``stream_write``), for a
+        message too large to hold whole (spec 2.6.14: a delivery spans any number of
+        TRANSFER frames with ``more=true``).
+
+        It goes out in full frames as its bytes arrive, when its turn, credit and window
+        come; ``stream_finish`` sends the rest and ends it; ``Delivery.abort`` ends it with
+        ``aborted=true``. Deliveries queued after it wait until it is finished (a link
+        carries one delivery at a time).
+
+        Raises:
+            LocalProtocolError: as ``send``.
+        """
+        delivery = self.send(b"", tag=tag, settled=settled, message_format=message_format, _stream=True)
+        return delivery
+
+    def stream_write(self, delivery: Delivery, data: bytes | bytearray | memoryview) -> None:
+        """Add payload bytes to a delivery from ``open_stream``.
+
+        Raises:
+            LocalProtocolError: it is not an open stream of this sender (finished, aborted),
+                or the bytes take it over the peer's max-message-size (then abort it).
+        """
+        stream = self._open_stream_of(delivery)
+        limit = self.remote_max_message_size
+        if limit and stream.written + stream.buffered + len(data) > limit:
+            raise LocalProtocolError(f"the streamed message exceeds the peer's max-message-size {int(limit)}")
+        stream.feed(data)
+        self.session._pump()
+
+    def stream_finish(self, delivery: Delivery) -> None:
+        """End a delivery from ``open_stream``: its last frame goes out with what is buffered.
+
+        Raises:
+            LocalProtocolError: it is not an open stream of this sender.
+        """
+        self._open_stream_of(delivery).finish()
+        self.session._pump()
+
+    def _open_stream_of(self, delivery: Delivery) -> StreamedTransfer:
+        stream = delivery._stream
+        if delivery.link is not self or stream is None or stream.finished or delivery.aborted:
+            raise LocalProtocolError("not an open stream of this sender (finished or aborted)")
+        return stream
 
     def _resuming(self, unsettled: UnsettledMap) -> None:
         # Default tags continue past the resumed ones: a tag is unique among a link's
@@ -531,6 +583,9 @@ class Sender(Link):
         if self._current is None:
             if not self._queue or self.credit.link_credit <= 0:
                 return False
+            head = self._queue[0]
+            if head._stream is not None and not head._stream.ready(self.session.connection.remote_max_frame_size):
+                return False  # a stream's first frame waits for a frame's worth (or its end)
             delivery = self._queue.popleft()
             delivery.id = did = self.session._allocate_delivery_id()
             self.credit.sender_consume()
@@ -546,11 +601,21 @@ class Sender(Link):
                 first += [None] * (_STATE - len(first)) + [delivery.local_state]
             if delivery.resumed:
                 first = resuming.resumed_fields(first, delivery)
-            assert isinstance(delivery.payload, memoryview)
-            self._current = (delivery, OutgoingTransfer(first, delivery.payload))
+            writer: OutgoingTransfer | StreamedTransfer
+            if delivery._stream is not None:
+                writer = delivery._stream
+                writer.start(first)
+            else:
+                assert isinstance(delivery.payload, memoryview)
+                writer = OutgoingTransfer(first, delivery.payload)
+            self._current = (delivery, writer)
             if not delivery.settled:
                 self.session._track_outgoing(delivery)
         delivery, writer = self._current
+        if delivery._stream is not None and not delivery.aborted and not delivery._stream.ready(
+            self.session.connection.remote_max_frame_size
+        ):
+            return False  # the application has not given the next frame's worth yet
         if delivery.aborted:
             # Spec 2.6.14: the abort is itself a transfer frame, so it waits for window too.
             self._current = None
@@ -582,8 +647,13 @@ class Receiver(Link):
 
     role = Role.RECEIVER
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, streaming: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: hand each TRANSFER's bytes on as ``DeliveryPartReceived`` instead of assembling
+        #: whole messages: nothing is held, so they do not count against
+        #: ``Limits.max_partial_deliveries_size`` (``max_message_size`` still applies; the
+        #: client API sets it to 0 for streaming receivers); see ``release_parts``
+        self.streaming = streaming
         self._incoming: Delivery | None = None
         # Resuming (spec 2.6.13): deliveries both maps hold, awaiting the sender's resumed
         # transfer, by tag; and whether first transfers need the recovery checks at all.
@@ -637,10 +707,17 @@ class Receiver(Link):
     def _reconcile(self) -> None:
         resuming.reconcile_receiver(self)
 
+    def release_parts(self, count: int = 1) -> None:
+        """The application took ``count`` held parts (``DeliveryPartReceived.held``) of
+        streamed deliveries, or dropped them: their frames no longer hold the session's
+        incoming window shut, and it is reopened (a FLOW) once half of it can be."""
+        self.session._release_held(count)
+
     def _drop_incoming(self, delivery: Delivery) -> None:
         """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
         self._incoming = None
-        self.session.connection._release_partial(delivery.size)
+        if not self.streaming:
+            self.session.connection._release_partial(delivery.size)
         self.session._untrack_incoming(delivery)
 
     def _on_transfer(self, transfer: Transfer, payload: memoryview) -> None:
@@ -728,6 +805,9 @@ class Receiver(Link):
                 channel=session.channel,
                 handle=self.handle,
             )
+        if self.streaming and not delivery.resumed:
+            self._on_part(delivery, transfer, payload)
+            return
         # Limits.max_partial_deliveries_size, also before the chunk is kept.
         session.connection._hold_partial(delivery.size, len(payload))
         delivery._append(payload)
@@ -742,3 +822,19 @@ class Receiver(Link):
                 resuming.finish_resumed(self, delivery)
                 return
             session._events.append(DeliveryReceived(delivery=delivery))
+
+    def _on_part(self, delivery: Delivery, transfer: Transfer, payload: memoryview) -> None:
+        # A streaming receiver keeps nothing: each frame's bytes go to the application, and
+        # the frame is "held" (its window slot not given back) until it says it took them.
+        session = self.session
+        held = len(payload) > 0
+        if held:
+            session._held_transfers += 1
+        delivery._size += len(payload)
+        more = bool(transfer.more)
+        if not more:
+            self._incoming = None
+            delivery.complete = True
+            if delivery.remote_settled:
+                delivery.settled = True
+        session._events.append(DeliveryPartReceived(delivery=delivery, chunk=bytes(payload), more=more, held=held))

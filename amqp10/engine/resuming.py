@@ -66,7 +66,9 @@ def sender_snapshot(sender: "Sender") -> UnsettledMap:
         if d.settled or d.aborted or d.tag in entries:
             return
         state = d.remote_state if is_terminal(d.remote_state) else d.local_state
-        entries[d.tag] = UnsettledDelivery(d.tag, state, bytes(d.payload), d.message_format)
+        # A streamed delivery's bytes are gone once framed: it cannot be sent again.
+        payload = None if d._stream is not None else bytes(d.payload)
+        entries[d.tag] = UnsettledDelivery(d.tag, state, payload, d.message_format)
 
     for d in sender._unsettled_deliveries():
         add(d)

@@ -43,6 +43,7 @@ from .link import Link, Receiver, Sender, link_error
 from .serial import serial_add, serial_diff, serial_in_range, serial_le
 from .states import LinkState, SessionInput, SessionState
 from .tables import SESSION_TRANSITIONS
+from .streaming import StreamedTransfer
 from .transfer import OutgoingTransfer
 from .violations import PeerViolation, Violation
 from .window import SessionWindow, WindowViolation
@@ -120,6 +121,10 @@ class Session:
         self._incoming: dict[int, Delivery] = {}  # unsettled deliveries we received, by id
         self._pending_dispositions: list[tuple[Role, int, Any, bool]] = []
         self._senders: list[Sender] = []  # round-robin order for the pump
+        # Transfer frames of streamed deliveries whose bytes the application has not taken
+        # yet (``Receiver.release_parts``): our incoming window is reopened only past them,
+        # so a slow reader holds at most one window of frames.
+        self._held_transfers = 0
         self._rr = 0
 
     def __repr__(self) -> str:
@@ -346,7 +351,7 @@ class Session:
                 idle += 1
                 self._rr += 1
 
-    def _write_transfer(self, writer: OutgoingTransfer) -> bool:
+    def _write_transfer(self, writer: "OutgoingTransfer | StreamedTransfer") -> bool:
         self.window.on_send_transfer()
         return self.connection._write_transfer(self.channel, writer)
 
@@ -361,10 +366,16 @@ class Session:
             sender._auto_drain()
 
     def _after_input(self) -> None:
-        """Reopen our incoming window once half is used (we hold nothing back)."""
-        if self.state is SessionState.MAPPED and self.window.needs_update:
-            self.window.reopen()
+        """Reopen our incoming window once half of it can be given back: frames of streamed
+        deliveries the application has not taken yet still count as used."""
+        held = self._held_transfers
+        if self.state is SessionState.MAPPED and self.window.needs_update_holding(held):
+            self.window.reopen(held)
             self._send(self._flow_frame())
+
+    def _release_held(self, count: int) -> None:
+        self._held_transfers = max(0, self._held_transfers - count)
+        self._after_input()
 
     # -- the peer's frames ---------------------------------------------------------------------
     def _on_begin(self, begin: Begin, remote_channel: int) -> None:

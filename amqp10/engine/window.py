@@ -108,6 +108,12 @@ class SessionWindow:
         """True once half our incoming window is used: time to send a FLOW reopening it."""
         return self.incoming_window * 2 <= self.max_incoming_window
 
-    def reopen(self) -> None:
-        """Reset our incoming window to its configured size (then send a FLOW)."""
-        self.incoming_window = self.max_incoming_window
+    def needs_update_holding(self, held: int) -> bool:
+        """``needs_update`` when ``held`` received frames are not given back yet: true once
+        reopening would give back at least half the window."""
+        return (self.max_incoming_window - held - self.incoming_window) * 2 >= self.max_incoming_window
+
+    def reopen(self, held: int = 0) -> None:
+        """Reset our incoming window to its configured size less ``held`` frames still
+        unconsumed (then send a FLOW)."""
+        self.incoming_window = max(0, self.max_incoming_window - held)

@@ -20,9 +20,11 @@ from ._client import Requester as Requester
 from ._client import Sender as Sender
 from ._client import Session as Session
 from ._client import Tracker as Tracker
+from .._async_streams import IncomingStream as IncomingStream
+from .._async_streams import OutgoingStream as OutgoingStream
 from ._client import Transaction as Transaction
 from ._client import connect as connect
 from ._server import Server as Server
 from ._server import serve as serve
 
-__all__ = ["connect", "serve", "listen", "Listener", "AcceptedConnection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "Transaction", "Server"]
+__all__ = ["connect", "serve", "listen", "Listener", "AcceptedConnection", "Connection", "Session", "Sender", "Receiver", "Requester", "Tracker", "OutgoingStream", "IncomingStream", "Transaction", "Server"]
