@@ -92,7 +92,8 @@ class _Async(AsyncDriver):
     async def shielded(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` in a shielded cancel scope."""
         with trio.CancelScope(shield=True):
-            return await awaitable
+            result = await awaitable
+        return result  # after the block: mypy cannot tell a shielded scope swallows nothing
 
     async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Re-evaluate ``predicate`` on every batch of events until it is not ``PENDING``.
