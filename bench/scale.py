@@ -59,12 +59,13 @@ CONNECT_BATCH = 200
 # to stderr, so the report can say how long the server stopped for garbage collection.
 GC_LOGGING_SERVER = """
 import gc, runpy, sys, time
-started = [0.0]
+started = [0.0, 0.0]
 def watch(phase, info):
     if phase == "start":
-        started[0] = time.perf_counter()
+        started[0], started[1] = time.perf_counter(), time.thread_time()
     else:
-        print(f"gc{info['generation']} {(time.perf_counter() - started[0]) * 1e3:.2f}", file=sys.stderr, flush=True)
+        wall, cpu = (time.perf_counter() - started[0]) * 1e3, (time.thread_time() - started[1]) * 1e3
+        print(f"gc{info['generation']} {wall:.2f} {cpu:.2f}", file=sys.stderr, flush=True)
 gc.callbacks.append(watch)
 freeze = gc.freeze
 def logged_freeze():
@@ -445,8 +446,12 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
                 reasons[reason] = reasons.get(reason, 0) + count
         gc_log.seek(0)
         logged = gc_log.read()
-        pauses = [(int(g), float(ms)) for g, ms in re.findall(rb"^gc([012]) ([0-9.]+)$", logged[connected_at:], re.M)]
-        connecting = [float(ms) for ms in re.findall(rb"^gc[012] ([0-9.]+)$", logged[:connected_at], re.M)]
+        # each line: generation, wall ms, the server thread's CPU ms (a busy machine stretches
+        # the wall time of a pause, not its CPU time)
+        pauses = [(int(g), float(ms), float(cpu)) for g, ms, cpu in re.findall(rb"^gc([012]) ([0-9.]+) ([0-9.]+)$", logged[connected_at:], re.M)]
+        connecting = [float(ms) for ms in re.findall(rb"^gc[012] ([0-9.]+) ", logged[:connected_at], re.M)]
+        frozen_at = logged.find(b"\nfrozen ")
+        after_freeze = [(float(ms), float(cpu)) for ms, cpu in re.findall(rb"^gc[012] ([0-9.]+) ([0-9.]+)$", logged[frozen_at:], re.M)] if frozen_at >= 0 else []
         idle_rate = idle_cpu / idle_secs  # server CPU seconds per second while idle
         amqp10 = kind.startswith("amqp10")
         latencies = sorted(result.get("latencies", []))
@@ -464,11 +469,15 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             "cpu_us_per_routed_msg": (rpc_cpu - idle_rate * rpc_secs) / routed * 1e6 if routed else None,
             # after connecting (idle and RPC phases): full collections and the longest pause
             # of any generation; and the longest pause while connecting
-            "full_gc_count": sum(1 for g, _ in pauses if g == 2) if amqp10 else None,
-            "full_gc_max_ms": max((ms for g, ms in pauses if g == 2), default=0.0) if amqp10 else None,
-            "gc_max_ms": max((ms for _, ms in pauses), default=0.0) if amqp10 else None,
+            "full_gc_count": sum(1 for g, _, _ in pauses if g == 2) if amqp10 else None,
+            "full_gc_max_ms": max((ms for g, ms, _ in pauses if g == 2), default=0.0) if amqp10 else None,
+            "gc_max_ms": max((ms for _, ms, _ in pauses), default=0.0) if amqp10 else None,
+            "gc_max_cpu_ms": max((cpu for _, _, cpu in pauses), default=0.0) if amqp10 else None,
             "gc_max_ms_connecting": max(connecting, default=0.0) if amqp10 else None,
             "frozen_objects": [int(x) for x in re.findall(rb"^frozen ([0-9]+)$", logged, re.M)],
+            "gc_max_ms_after_freeze": max((ms for ms, _ in after_freeze), default=0.0) if frozen_at >= 0 else None,
+            "gc_max_cpu_ms_after_freeze": max((cpu for _, cpu in after_freeze), default=0.0) if frozen_at >= 0 else None,
+            "full_gc_after_freeze": len(re.findall(rb"^gc2 ", logged[frozen_at:], re.M)) if frozen_at >= 0 else None,
         }
     finally:
         procs.stop_all()
@@ -514,7 +523,7 @@ def main() -> None:
           f"{args.rpcs} RPCs, {args.clients} client processes, idle-time-out {args.idle_timeout:g} s")
     header = (f"{'server':<15} {'N':>6} {'dropped':>7} {'RSS KiB/conn':>12} {'idle µs/conn/s':>14} "
               f"{'connect µs/conn':>15} {'RPC p50 ms':>10} {'p99 ms':>7} {'µs/msg':>7} "
-              f"{'GC max ms':>9} {'full GCs':>8} {'GC max ms connecting':>20}")
+              f"{'GC max ms':>9} {'(CPU ms)':>8} {'full GCs':>8} {'GC max ms connecting':>20}")
     print(header)
     for n in sizes:
         for kind in args.servers.split(","):
@@ -526,10 +535,12 @@ def main() -> None:
             print(f"{kind:<15} {n:>6} {r['dropped']:>7} {r['rss_kib_per_conn']:>12.1f} "
                   f"{r['idle_cpu_us_per_conn_s']:>14.2f} {r['connect_cpu_us_per_conn']:>15.0f} "
                   f"{fmt(r['rpc_p50_ms'], '.2f'):>10} {fmt(r['rpc_p99_ms'], '.2f'):>7} "
-                  f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7} {fmt(r['gc_max_ms'], '.1f'):>9} "
+                  f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7} {fmt(r['gc_max_ms'], '.1f'):>9} {fmt(r['gc_max_cpu_ms'], '.1f'):>8} "
                   f"{fmt(r['full_gc_count'], 'd'):>8} {fmt(r['gc_max_ms_connecting'], '.1f'):>20}", flush=True)
             if r["frozen_objects"]:
-                print(f"        froze {', then '.join(f'{x:,}' for x in r['frozen_objects'])} objects", flush=True)
+                print(f"        froze {', then '.join(f'{x:,}' for x in r['frozen_objects'])} objects; after the (first) freeze "
+                      f"{r['full_gc_after_freeze']} full GCs, longest pause {r['gc_max_ms_after_freeze']:.1f} ms "
+                      f"({r['gc_max_cpu_ms_after_freeze']:.1f} ms CPU)", flush=True)
             if r["reasons"] or r["rpc_failures"]:
                 print(f"        drop reasons {r['reasons']}; RPC failures {r['rpc_failures']}", flush=True)
             if args.json:
