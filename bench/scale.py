@@ -538,7 +538,7 @@ def main() -> None:
                   f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7} {fmt(r['gc_max_ms'], '.1f'):>9} {fmt(r['gc_max_cpu_ms'], '.1f'):>8} "
                   f"{fmt(r['full_gc_count'], 'd'):>8} {fmt(r['gc_max_ms_connecting'], '.1f'):>20}", flush=True)
             if r["frozen_objects"]:
-                print(f"        froze {', then '.join(f'{x:,}' for x in r['frozen_objects'])} objects; after the (first) freeze "
+                print(f"        froze {r['frozen_objects'][0]:,} objects, {len(r['frozen_objects'])} freezes; after the first "
                       f"{r['full_gc_after_freeze']} full GCs, longest pause {r['gc_max_ms_after_freeze']:.1f} ms "
                       f"({r['gc_max_cpu_ms_after_freeze']:.1f} ms CPU)", flush=True)
             if r["reasons"] or r["rpc_failures"]:

@@ -197,6 +197,11 @@ class GcFreeze:
     ``settle`` seconds, ``check`` says ``"freeze"``: everything alive then goes to the
     permanent generation, and full collections walk only what is newer.
 
+    Objects that become long-lived after a freeze (a connection's first heartbeat, the
+    timer's entries) are frozen too: while frozen, each full collection that happens is
+    followed by another ``"freeze"``, which moves its survivors out of view (``gc.freeze`` is
+    cheap: it splices lists), so the next full collection walks only what is newer still.
+
     The price: garbage cycles among frozen objects are not collected while frozen, and a
     closed connection's engine, sessions and links point at each other. So once a
     ``churn`` fraction of the connections alive at the freeze have ended, ``check`` says
@@ -225,10 +230,12 @@ class GcFreeze:
         self._base = 0  # the connection count at the last freeze (0: none yet, or unfrozen)
         self._mark: tuple[int, float] | None = None  # the count when growth last seen, and when
         self._frozen: set[int] = set()  # ids of the connections alive at the freeze
+        self._full_collections = 0  # full collections counted at the last freeze
         self.frozen = False
 
-    def check(self, now: float, connections: Collection[object]) -> Literal["freeze", "unfreeze"] | None:
-        """What to do now (``None``: nothing), given the connections served at ``now``."""
+    def check(self, now: float, connections: Collection[object], full_collections: int = 0) -> Literal["freeze", "unfreeze"] | None:
+        """What to do now (``None``: nothing), given the connections served at ``now`` and
+        how many full collections the process has made so far (``gc.get_stats()[2]``)."""
         count = len(connections)
         if self.frozen:
             alive = sum(1 for conn in connections if id(conn) in self._frozen)
@@ -238,6 +245,9 @@ class GcFreeze:
                 self._base = 0
                 self._mark = (count, now)
                 return "unfreeze"
+            if full_collections > self._full_collections:
+                self._full_collections = full_collections
+                return "freeze"  # what that collection kept is long-lived too
         if self._mark is None or count > self._mark[0] + self._tolerance:
             self._mark = (count, now)  # still growing: the settle time starts again
             return None
@@ -247,16 +257,17 @@ class GcFreeze:
             self.frozen = True
             self._frozen = {id(conn) for conn in connections}
             self._base = count
+            self._full_collections = full_collections
             return "freeze"
         return None
 
     def apply(self, now: float, connections: Collection[object]) -> None:
         """``check``, then do what it says with the ``gc`` module (process-wide)."""
-        action = self.check(now, connections)
+        action = self.check(now, connections, gc.get_stats()[2]["collections"])
         if action == "freeze":
             gc.collect(1)  # the young generations' garbage first (cheap): frozen, it would stay
             gc.freeze()
-            log.info("%d connections settled: %d objects frozen out of garbage collection", len(connections), gc.get_freeze_count())
+            log.info("%d connections: %d objects frozen out of garbage collection", len(connections), gc.get_freeze_count())
         elif action == "unfreeze":
             gc.unfreeze()
             log.info("a quarter of the frozen connections ended: objects given back to garbage collection")

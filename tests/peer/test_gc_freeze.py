@@ -60,6 +60,16 @@ def test_GcFreeze_unfreezes_when_a_churn_share_of_the_frozen_connections_ended_a
     assert policy.check(4.0, replaced) == "freeze"  # settled at 20 again
 
 
+def test_GcFreeze_freezes_again_after_each_full_collection_while_frozen() -> None:
+    policy = GcFreeze(settle=1, min_growth=10)
+    conns = [object() for _ in range(10)]
+    policy.check(0.0, conns, full_collections=3)
+    assert policy.check(1.0, conns, full_collections=3) == "freeze"
+    assert policy.check(2.0, conns, full_collections=3) is None
+    assert policy.check(3.0, conns, full_collections=4) == "freeze"  # its survivors too
+    assert policy.check(4.0, conns, full_collections=4) is None
+
+
 def test_GcFreeze_needs_new_growth_after_a_freeze() -> None:
     policy = GcFreeze(settle=1, min_growth=10)
     conns = [object() for _ in range(10)]
