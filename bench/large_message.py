@@ -39,8 +39,8 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def receive(adapter: str, url: str) -> None:
-    """Child: receive one message on ``large``; print the JSON result."""
+def receive(adapter: str, url: str, address: str) -> None:
+    """Child: receive one message on ``address``; print the JSON result."""
     from amqp10 import Message
 
     def report(message: Message, before: int) -> None:
@@ -56,7 +56,7 @@ def receive(adapter: str, url: str) -> None:
 
         async def main() -> None:
             async with amqp10.trio.connect(url, timeout=30) as conn:
-                receiver = await conn.open_receiver(ADDRESS, credit=1, auto_accept=True)
+                receiver = await conn.open_receiver(address, credit=1, auto_accept=True)
                 before = _rss()
                 print("ready", flush=True)
                 delivery = await receiver.receive(timeout=TIMEOUT)
@@ -67,21 +67,21 @@ def receive(adapter: str, url: str) -> None:
     import amqp10
 
     with amqp10.connect(url, timeout=30) as conn:
-        receiver = conn.open_receiver(ADDRESS, credit=1, auto_accept=True)
+        receiver = conn.open_receiver(address, credit=1, auto_accept=True)
         before = _rss()
         print("ready", flush=True)
         delivery = receiver.receive(timeout=TIMEOUT)
         report(delivery.message, before)
 
 
-def send(url: str, size: int) -> None:
-    """Child: send one ``size``-byte message to ``large``; print when the send started."""
+def send(url: str, size: int, address: str) -> None:
+    """Child: send one ``size``-byte message to ``address``; print when the send started."""
     import amqp10
     from amqp10 import Message
 
     body = os.urandom(size)
     with amqp10.connect(url, timeout=30) as conn:
-        sender = conn.open_sender(ADDRESS)
+        sender = conn.open_sender(address)
         message = Message(body=body)
         started = time.monotonic_ns()
         sender.send(message, timeout=TIMEOUT)
@@ -128,7 +128,11 @@ def _port(line: str) -> int:
     return int(match[1])
 
 
-def one_run(receiver_argv: list[str], sender_argv: list[str], env: dict[str, str] | None) -> dict[str, Any]:
+def one_run(receiver_argv: list[str], sender_argv: list[str], env: dict[str, str] | None, address: str) -> dict[str, Any]:
+    # A queue of its own per run: a receiver stopped before its accept went out leaves its
+    # message to be delivered again, which must not reach the next run.
+    receiver_argv = [a.replace("{address}", address) for a in receiver_argv]
+    sender_argv = [a.replace("{address}", address) for a in sender_argv]
     receiver = _Proc(receiver_argv, env)
     sender: _Proc | None = None
     try:
@@ -153,12 +157,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--role", choices=("receive", "send", "serve"), help=argparse.SUPPRESS)
     parser.add_argument("--adapter", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--address", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "receive":
-        receive(args.adapter, args.url)
+        receive(args.adapter, args.url, args.address)
         return 0
     if args.role == "send":
-        send(args.url, args.size)
+        send(args.url, args.size, args.address)
         return 0
     if args.role == "serve":
         from amqp10.peer.server import start
@@ -182,18 +187,18 @@ def main(argv: list[str]) -> int:
             port = _port(server.line(30))
             url = f"amqp://127.0.0.1:{port}"
             for adapter in args.adapters.split(","):
-                clients.append((f"amqp10 {path}, {adapter}", me + ["--role", "receive", "--adapter", adapter, "--url", url],
-                                me + ["--role", "send", "--url", url, "--size", str(args.size)], env))
+                clients.append((f"amqp10 {path}, {adapter}", me + ["--role", "receive", "--adapter", adapter, "--url", url, "--address", "{address}"],
+                                me + ["--role", "send", "--url", url, "--size", str(args.size), "--address", "{address}"], env))
         server = _Proc(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0"])
         servers.append(server)
         port = _port(server.line(30))
-        rhea = ["node", str(REPO / "bench" / "rhea_large.js"), f"amqp://127.0.0.1:{port}", ADDRESS]
+        rhea = ["node", str(REPO / "bench" / "rhea_large.js"), f"amqp://127.0.0.1:{port}", "{address}"]
         clients.append(("rhea", rhea + ["receive"], rhea + ["send", str(args.size)], None))
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in clients}
         for round_ in range(args.repeat):
             for name, receiver_argv, sender_argv, env in clients:
                 print(f"{name} (run {round_ + 1} of {args.repeat}) ...", file=sys.stderr, flush=True)
-                runs[name].append(one_run(receiver_argv, sender_argv, env))
+                runs[name].append(one_run(receiver_argv, sender_argv, env, f"{ADDRESS}-{len(runs[name])}-{abs(hash(name))}"))
     finally:
         for server in servers:
             server.stop()
