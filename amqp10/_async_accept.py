@@ -26,10 +26,12 @@ __all__ = ["AcceptedConnection", "Listener", "ServedPump", "accepting_handler"]
 
 class ServedPump:
     """What an adapter's driver needs of a pump, for a connection its server pumps: wake
-    that connection (``ServerConnection.wakeup``), and whether its I/O has ended."""
+    that connection (``ServerConnection.wakeup``), and whether its I/O has ended. A
+    command's output is left to the server's pump (``kick`` wakes it)."""
 
     def __init__(self, served: ServerConnection) -> None:
         self.wakeup = served.wakeup
+        self.kick = served.wakeup
         self.done = False
 
 

@@ -60,6 +60,8 @@ class _Pump(Protocol):
 
     def wakeup(self) -> None: ...
 
+    def kick(self) -> None: ...
+
 
 class _Writing(Protocol):
     """What ``start_connection`` needs of the pump it has an adapter make."""
@@ -88,9 +90,10 @@ class AsyncDriver:
     resilience: AsyncRedialer | None = None
 
     def run(self, fn: Callable[[], _T]) -> _T:
-        """Run an engine command (we are on the event loop's thread), then wake the pump."""
+        """Run an engine command (we are on the event loop's thread), then get its output
+        moving: written at once from this task when the connection is idle (``kick``)."""
         result = fn()
-        self.pump.wakeup()
+        self.pump.kick()
         return result
 
     def changed(self) -> None:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""amqp10 (Cython and pure, both adapters) against python-qpid-proton and rhea, peer to peer on
+"""amqp10 (Cython and pure, each adapter) against python-qpid-proton and rhea, peer to peer on
 loopback: messages/s at-least-once and at-most-once, and request/reply latency.
 
     python bench/peer_compare.py [--count 20000] [--calls 1000] [--window 100] [--repeat 1]
+        [--adapters trio,asyncio,blocking] [--paths cython,pure] [--no-proton]
 
 The same work for every client, each against its own kind of listener, in separate processes:
 
@@ -148,6 +149,46 @@ def amqp10_trio(url: str, echo_url: str, count: int, calls: int, window: int) ->
     return trio.run(main)  # type: ignore[no-any-return]
 
 
+def amqp10_asyncio(url: str, echo_url: str, count: int, calls: int, window: int) -> dict[str, Any]:
+    """Child: the workloads with ``amqp10.asyncio``, as ``amqp10_trio`` does them."""
+    import asyncio
+
+    import amqp10.asyncio
+    from amqp10 import Message
+
+    async def throughput(settle_mode: str) -> tuple[float, float]:
+        address = f"bench-{settle_mode}-{os.getpid()}"
+        async with amqp10.asyncio.connect(url) as conn:
+            receiver = await conn.open_receiver(address, credit=1000, auto_accept=True, settle_mode=settle_mode)
+            sender = await conn.open_sender(address, settle_mode=settle_mode)
+            messages = (Message(body=f"message-{i}") for i in range(count))
+            started, cpu = time.perf_counter(), time.process_time()
+            sending = asyncio.ensure_future(
+                sender.send_many(messages, timeout=60, window=window if settle_mode == "at-least-once" else None))
+            for _ in range(count):
+                await receiver.receive(timeout=60)
+            await sending
+            return count / (time.perf_counter() - started), (time.process_time() - cpu) / count * 1e6
+
+    async def request_reply() -> dict[str, float]:
+        async with amqp10.asyncio.connect(echo_url) as conn, conn.open_requester("echo") as requester:
+            samples = []
+            for i in range(WARMUP + calls):
+                started = time.perf_counter()
+                await requester.request(Message(body=f"request-{i}"), timeout=30)
+                if i >= WARMUP:
+                    samples.append(time.perf_counter() - started)
+            return _latencies(samples)
+
+    async def main() -> dict[str, Any]:
+        alo, alo_cpu = await throughput("at-least-once")
+        amo, amo_cpu = await throughput("at-most-once")
+        return {"at-least-once": alo, "at-most-once": amo, "alo-cpu-us": alo_cpu, "amo-cpu-us": amo_cpu,
+                "request-reply": await request_reply()}
+
+    return asyncio.run(main())
+
+
 # -- python-qpid-proton -----------------------------------------------------------------------------
 
 def proton_client(url: str, count: int, calls: int, window: int) -> dict[str, Any]:
@@ -285,46 +326,51 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_all(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """Start every listener, then run every client ``--repeat`` times, round-robin (so a
+    burst of load elsewhere on the machine hits all of them alike), and keep each one's best."""
     me = [sys.executable, str(Path(__file__).resolve())]
     work = ["--count", str(args.count), "--calls", str(args.calls), "--window", str(args.window)]
-    results: list[tuple[str, dict[str, Any]]] = []
-    for path in ("cython", "pure"):
-        env = dict(os.environ)
-        env.pop("AMQP10_PURE", None)
-        if path == "pure":
-            env["AMQP10_PURE"] = "1"
-        impl = subprocess.run([sys.executable, "-c", "import amqp10.codec as c; print(c.IMPL)"],
-                              capture_output=True, text=True, env=env).stdout.strip()
-        if path == "cython" and impl != "cython":
-            print("amqp10 (cython): the speedups are not built here; skipped", file=sys.stderr)
-            continue
-        server = Server(me + ["--serve-amqp10"], env)
-        try:
-            broker, echo = server.ports
-            for adapter in ("trio", "blocking"):
-                print(f"amqp10 {path} {adapter} ...", file=sys.stderr, flush=True)
-                results.append((f"amqp10 {path}, {adapter}", _best([_child(
-                    me + ["--client", f"amqp10-{adapter}", "--url", f"amqp://127.0.0.1:{broker}",
-                          "--echo-url", f"amqp://127.0.0.1:{echo}", *work], env) for _ in range(args.repeat)])))
-        finally:
+    builds = [("amqp10", None)] + ([("amqp10-base", str(Path(args.baseline).resolve()))] if args.baseline else [])
+    clients: list[tuple[str, list[str], dict[str, str] | None]] = []  # name, argv, env
+    servers: list[Server] = []
+    try:
+        for path in args.paths:
+            for build, source in builds:
+                env = dict(os.environ)
+                env.pop("AMQP10_PURE", None)
+                if path == "pure":
+                    env["AMQP10_PURE"] = "1"
+                if source is not None:
+                    env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
+                impl = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--impl"],
+                                      capture_output=True, text=True, env=env, cwd=REPO).stdout.strip()
+                if path == "cython" and impl != "cython":
+                    print(f"{build} (cython): the speedups are not built there; skipped", file=sys.stderr)
+                    continue
+                server = Server(me + ["--serve-amqp10"], env)
+                servers.append(server)
+                broker, echo = server.ports
+                for adapter in args.adapters:
+                    clients.append((f"{build} {path}, {adapter}", me + [
+                        "--client", f"amqp10-{adapter}", "--url", f"amqp://127.0.0.1:{broker}",
+                        "--echo-url", f"amqp://127.0.0.1:{echo}", *work], env))
+        if not args.no_proton:
+            server = Server([sys.executable, str(REPO / "interop" / "proton" / "listener.py"), "--port", "0", "--credit", "1000"])
+            servers.append(server)
+            clients.append(("python-qpid-proton", me + ["--client", "proton", "--url", f"amqp://127.0.0.1:{server.ports[0]}", *work], None))
+        server = Server(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0", "--credit", "1000"])
+        servers.append(server)
+        clients.append(("rhea", ["node", str(REPO / "bench" / "rhea_bench.js"), f"amqp://127.0.0.1:{server.ports[0]}",
+                                 str(args.count), str(args.calls), str(args.window)], None))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in clients}
+        for round_ in range(args.repeat):
+            for name, argv, env in clients:
+                print(f"{name} (run {round_ + 1} of {args.repeat}) ...", file=sys.stderr, flush=True)
+                runs[name].append(_child(argv, env))
+        return [(name, _best(runs[name])) for name, _, _ in clients]
+    finally:
+        for server in servers:
             server.stop()
-    server = Server([sys.executable, str(REPO / "interop" / "proton" / "listener.py"), "--port", "0", "--credit", "1000"])
-    try:
-        print("python-qpid-proton ...", file=sys.stderr, flush=True)
-        results.append(("python-qpid-proton", _best([_child(
-            me + ["--client", "proton", "--url", f"amqp://127.0.0.1:{server.ports[0]}", *work])
-            for _ in range(args.repeat)])))
-    finally:
-        server.stop()
-    server = Server(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0", "--credit", "1000"])
-    try:
-        print("rhea ...", file=sys.stderr, flush=True)
-        results.append(("rhea", _best([_child(["node", str(REPO / "bench" / "rhea_bench.js"),
-                                               f"amqp://127.0.0.1:{server.ports[0]}", str(args.count), str(args.calls),
-                                               str(args.window)]) for _ in range(args.repeat)])))
-    finally:
-        server.stop()
-    return results
 
 
 def report(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) -> str:
@@ -332,16 +378,16 @@ def report(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) 
         f"{args.count:,} messages per throughput run (at most {args.window} unsettled), best of {args.repeat}, "
         f"{args.calls:,} request/reply calls; loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
         "",
-        f"{'client':<28}{'at-least-once msg/s':>22}{'at-most-once msg/s':>21}{'req/reply median ms':>22}{'p99 ms':>9}"
+        f"{'client':<32}{'at-least-once msg/s':>22}{'at-most-once msg/s':>21}{'req/reply median ms':>22}{'p99 ms':>9}"
         f"{'alo CPU us/msg':>16}{'amo CPU us/msg':>16}",
     ]
     for name, r in results:
         rr = r["request-reply"]
-        lines.append(f"{name:<28}{r['at-least-once']:>22,.0f}{r['at-most-once']:>21,.0f}{rr['median_ms']:>22.3f}{rr['p99_ms']:>9.3f}"
+        lines.append(f"{name:<32}{r['at-least-once']:>22,.0f}{r['at-most-once']:>21,.0f}{rr['median_ms']:>22.3f}{rr['p99_ms']:>9.3f}"
                      f"{r['alo-cpu-us']:>16.1f}{r['amo-cpu-us']:>16.1f}")
     by_name = dict(results)
     lines += ["", "ratios (amqp10 / other; throughput: higher is better for amqp10, latency: lower is)"]
-    ours = [n for n, _ in results if n.startswith("amqp10")]
+    ours = [n for n, _ in results if n.startswith("amqp10 ")]
     others = [n for n, _ in results if not n.startswith("amqp10")]
     for mine in ours:
         for other in others:
@@ -353,7 +399,18 @@ def report(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) 
                 f"p99 x{a['request-reply']['p99_ms'] / b['request-reply']['p99_ms']:.2f}  "
                 f"alo CPU x{a['alo-cpu-us'] / b['alo-cpu-us']:.2f}"
             )
-    for adapter in ("trio", "blocking"):
+    for name, r in results:
+        if name.startswith("amqp10-base "):
+            mine = "amqp10 " + name[len("amqp10-base "):]
+            a = by_name.get(mine)
+            if a is not None:
+                lines.append(
+                    f"  {mine:<26} vs {name:<20} alo x{a['at-least-once'] / r['at-least-once']:.2f}  "
+                    f"amo x{a['at-most-once'] / r['at-most-once']:.2f}  "
+                    f"rr median x{a['request-reply']['median_ms'] / r['request-reply']['median_ms']:.2f}  "
+                    f"alo CPU x{a['alo-cpu-us'] / r['alo-cpu-us']:.2f}"
+                )
+    for adapter in args.adapters:
         cy, pure = by_name.get(f"amqp10 cython, {adapter}"), by_name.get(f"amqp10 pure, {adapter}")
         if cy and pure:
             lines.append(
@@ -371,16 +428,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window", type=int, default=100, help="most unsettled messages at-least-once")
     parser.add_argument("--repeat", type=int, default=1, help="run each client this many times and keep its best")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    parser.add_argument("--adapters", type=lambda v: v.split(","), default=["trio", "asyncio", "blocking"],
+                        help="amqp10 adapters to run, comma-separated (default: trio,asyncio,blocking)")
+    parser.add_argument("--paths", type=lambda v: v.split(","), default=["cython", "pure"],
+                        help="amqp10 codec paths to run, comma-separated (default: cython,pure)")
+    parser.add_argument("--no-proton", action="store_true", help="leave python-qpid-proton out")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run amqp10 from DIR/amqp10 (an assembled older tree: amqp10/ with codec/ and "
+                             "_speedups/ inside), as 'amqp10-base', for before/after ratios in one run")
+    parser.add_argument("--impl", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-amqp10", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", choices=("amqp10-trio", "amqp10-blocking", "proton"), help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=("amqp10-trio", "amqp10-asyncio", "amqp10-blocking", "proton"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--echo-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.impl:
+        import amqp10.codec
+
+        print(amqp10.codec.IMPL)
+        return 0
     if args.serve_amqp10:
         serve_amqp10()
         return 0
     if args.client == "amqp10-trio":
         print(json.dumps(amqp10_trio(args.url, args.echo_url, args.count, args.calls, args.window)))
+        return 0
+    if args.client == "amqp10-asyncio":
+        print(json.dumps(amqp10_asyncio(args.url, args.echo_url, args.count, args.calls, args.window)))
         return 0
     if args.client == "amqp10-blocking":
         print(json.dumps(amqp10_blocking(args.url, args.echo_url, args.count, args.calls, args.window)))

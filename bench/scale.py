@@ -18,8 +18,11 @@ For each size N and each server, in fresh processes:
 
 Printed per N: the server's RSS per connection (growth over its baseline / N), idle CPU per
 connection per second, CPU to connect all (per connection), RPC latency p50/p99, CPU per
-routed message (the RPC phase's server CPU, less its idle share, / 2 per call), and how many
-connections were dropped. CPU is the server process's utime+stime from ``/proc/<pid>/stat``,
+routed message (the RPC phase's server CPU, less its idle share, / 2 per call), how many
+connections were dropped, and, for amqp10, its garbage collection pauses (timed in the
+server by a ``gc.callbacks`` hook): the longest of any generation and the number of full
+collections after connecting (idle and RPC phases), and the longest while connecting.
+``--servers amqp10-nofreeze`` serves with ``--no-gc-freeze`` to compare. CPU is the server process's utime+stime from ``/proc/<pid>/stat``,
 so it is the server's own work even on a busy machine; latency is not (clients and server
 share the cores).
 
@@ -52,19 +55,23 @@ REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CONNECT_BATCH = 200
-# Runs `amqp10 serve` with a gc callback that logs each full (generation 2) collection's pause
+# Runs `amqp10 serve` with a gc callback that logs each collection's pause (every generation)
 # to stderr, so the report can say how long the server stopped for garbage collection.
 GC_LOGGING_SERVER = """
 import gc, runpy, sys, time
-started = [0.0]
+started = [0.0, 0.0]
 def watch(phase, info):
-    if info["generation"] != 2:
-        return
     if phase == "start":
-        started[0] = time.perf_counter()
+        started[0], started[1] = time.perf_counter(), time.thread_time()
     else:
-        print(f"gc2 {(time.perf_counter() - started[0]) * 1e3:.1f}", file=sys.stderr, flush=True)
+        wall, cpu = (time.perf_counter() - started[0]) * 1e3, (time.thread_time() - started[1]) * 1e3
+        print(f"gc{info['generation']} {wall:.2f} {cpu:.2f}", file=sys.stderr, flush=True)
 gc.callbacks.append(watch)
+freeze = gc.freeze
+def logged_freeze():
+    freeze()
+    print(f"frozen {gc.get_freeze_count()}", file=sys.stderr, flush=True)
+gc.freeze = logged_freeze
 sys.argv = ["amqp10"] + sys.argv[1:]
 runpy.run_module("amqp10", run_name="__main__", alter_sys=True)
 """  # connections a client process has in progress (not yet attached) at once
@@ -375,8 +382,10 @@ def read_line(proc: "subprocess.Popen[bytes]", timeout: float) -> str:
 
 def start_server(kind: str, procs: Processes, idle_timeout: float, amqp10_path: str | None, gc_log: Any) -> tuple["subprocess.Popen[bytes]", int]:
     cwd: Any = REPO
-    if kind == "amqp10":
+    if kind.startswith("amqp10"):
         argv = [sys.executable, "-c", GC_LOGGING_SERVER, "serve", "--trio", "--port", "0", "--idle-timeout", str(idle_timeout)]
+        if kind == "amqp10-nofreeze":
+            argv.append("--no-gc-freeze")
         cwd = amqp10_path or REPO  # `python -c` finds the amqp10 package in its working directory first
     else:
         argv = [sys.executable, str(REPO / "interop/proton/listener.py"), "--port", "0",
@@ -410,6 +419,7 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         connect_wall = time.monotonic() - started
         time.sleep(1.0)  # let the last handshakes settle
         connect_cpu = cpu_seconds(server.pid) - base_cpu
+        connected_at = os.fstat(gc_log.fileno()).st_size  # GC pauses logged while connecting end here
         rss = rss_bytes(server.pid)
         idle_cpu0, idle_t0 = cpu_seconds(server.pid), time.monotonic()
         time.sleep(args.idle)
@@ -435,8 +445,15 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             for reason, count in r["reasons"].items():
                 reasons[reason] = reasons.get(reason, 0) + count
         gc_log.seek(0)
-        pauses = [float(m) for m in re.findall(rb"^gc2 ([0-9.]+)$", gc_log.read(), re.M)]
+        logged = gc_log.read()
+        # each line: generation, wall ms, the server thread's CPU ms (a busy machine stretches
+        # the wall time of a pause, not its CPU time)
+        pauses = [(int(g), float(ms), float(cpu)) for g, ms, cpu in re.findall(rb"^gc([012]) ([0-9.]+) ([0-9.]+)$", logged[connected_at:], re.M)]
+        connecting = [float(ms) for ms in re.findall(rb"^gc[012] ([0-9.]+) ", logged[:connected_at], re.M)]
+        frozen_at = logged.find(b"\nfrozen ")
+        after_freeze = [(float(ms), float(cpu)) for ms, cpu in re.findall(rb"^gc[012] ([0-9.]+) ([0-9.]+)$", logged[frozen_at:], re.M)] if frozen_at >= 0 else []
         idle_rate = idle_cpu / idle_secs  # server CPU seconds per second while idle
+        amqp10 = kind.startswith("amqp10")
         latencies = sorted(result.get("latencies", []))
         routed = 2 * len(latencies)
         return {
@@ -450,8 +467,17 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             "rpc_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3 if latencies else None,
             "rpc_failures": result.get("failures", result.get("error")),
             "cpu_us_per_routed_msg": (rpc_cpu - idle_rate * rpc_secs) / routed * 1e6 if routed else None,
-            "full_gc_count": len(pauses) if kind == "amqp10" else None,
-            "full_gc_max_ms": max(pauses, default=0.0) if kind == "amqp10" else None,
+            # after connecting (idle and RPC phases): full collections and the longest pause
+            # of any generation; and the longest pause while connecting
+            "full_gc_count": sum(1 for g, _, _ in pauses if g == 2) if amqp10 else None,
+            "full_gc_max_ms": max((ms for g, ms, _ in pauses if g == 2), default=0.0) if amqp10 else None,
+            "gc_max_ms": max((ms for _, ms, _ in pauses), default=0.0) if amqp10 else None,
+            "gc_max_cpu_ms": max((cpu for _, _, cpu in pauses), default=0.0) if amqp10 else None,
+            "gc_max_ms_connecting": max(connecting, default=0.0) if amqp10 else None,
+            "frozen_objects": [int(x) for x in re.findall(rb"^frozen ([0-9]+)$", logged, re.M)],
+            "gc_max_ms_after_freeze": max((ms for ms, _ in after_freeze), default=0.0) if frozen_at >= 0 else None,
+            "gc_max_cpu_ms_after_freeze": max((cpu for _, cpu in after_freeze), default=0.0) if frozen_at >= 0 else None,
+            "full_gc_after_freeze": len(re.findall(rb"^gc2 ", logged[frozen_at:], re.M)) if frozen_at >= 0 else None,
         }
     finally:
         procs.stop_all()
@@ -466,7 +492,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--role", choices=("bench", "nodes", "rpc"), default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="100,1000,3000,10000", help="connection counts (comma-separated)")
-    parser.add_argument("--servers", default="amqp10,proton", help="amqp10 and/or proton (comma-separated)")
+    parser.add_argument("--servers", default="amqp10,proton",
+                        help="amqp10, amqp10-nofreeze (served with --no-gc-freeze) and/or proton (comma-separated)")
     parser.add_argument("--clients", type=int, default=4, help="client processes holding the connections")
     parser.add_argument("--idle", type=float, default=60.0, help="seconds to stay idle before the RPC phase")
     parser.add_argument("--rpcs", type=int, default=2000, help="request/reply calls to random nodes")
@@ -494,23 +521,26 @@ def main() -> None:
         sys.exit(f"RLIMIT_NOFILE hard limit {hard} is too low for {max(sizes)} connections")
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; idle {args.idle:g} s, "
           f"{args.rpcs} RPCs, {args.clients} client processes, idle-time-out {args.idle_timeout:g} s")
-    header = (f"{'server':<7} {'N':>6} {'dropped':>7} {'RSS KiB/conn':>12} {'idle µs/conn/s':>14} "
-              f"{'connect µs/conn':>15} {'RPC p50 ms':>10} {'p99 ms':>7} {'µs/msg':>7}")
+    header = (f"{'server':<15} {'N':>6} {'dropped':>7} {'RSS KiB/conn':>12} {'idle µs/conn/s':>14} "
+              f"{'connect µs/conn':>15} {'RPC p50 ms':>10} {'p99 ms':>7} {'µs/msg':>7} "
+              f"{'GC max ms':>9} {'(CPU ms)':>8} {'full GCs':>8} {'GC max ms connecting':>20}")
     print(header)
     for n in sizes:
         for kind in args.servers.split(","):
             try:
                 r = measure(kind, n, args)
             except Exception as exc:  # report and go on with the next size
-                print(f"{kind:<7} {n:>6} failed: {type(exc).__name__}: {exc}", flush=True)
+                print(f"{kind:<15} {n:>6} failed: {type(exc).__name__}: {exc}", flush=True)
                 continue
-            print(f"{kind:<7} {n:>6} {r['dropped']:>7} {r['rss_kib_per_conn']:>12.1f} "
+            print(f"{kind:<15} {n:>6} {r['dropped']:>7} {r['rss_kib_per_conn']:>12.1f} "
                   f"{r['idle_cpu_us_per_conn_s']:>14.2f} {r['connect_cpu_us_per_conn']:>15.0f} "
                   f"{fmt(r['rpc_p50_ms'], '.2f'):>10} {fmt(r['rpc_p99_ms'], '.2f'):>7} "
-                  f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7}", flush=True)
-            if r["full_gc_count"]:
-                print(f"        {r['full_gc_count']} full garbage collections, longest {r['full_gc_max_ms']:.0f} ms",
-                      flush=True)
+                  f"{fmt(r['cpu_us_per_routed_msg'], '.0f'):>7} {fmt(r['gc_max_ms'], '.1f'):>9} {fmt(r['gc_max_cpu_ms'], '.1f'):>8} "
+                  f"{fmt(r['full_gc_count'], 'd'):>8} {fmt(r['gc_max_ms_connecting'], '.1f'):>20}", flush=True)
+            if r["frozen_objects"]:
+                print(f"        froze {r['frozen_objects'][0]:,} objects, {len(r['frozen_objects'])} freezes; after the first "
+                      f"{r['full_gc_after_freeze']} full GCs, longest pause {r['gc_max_ms_after_freeze']:.1f} ms "
+                      f"({r['gc_max_cpu_ms_after_freeze']:.1f} ms CPU)", flush=True)
             if r["reasons"] or r["rpc_failures"]:
                 print(f"        drop reasons {r['reasons']}; RPC failures {r['rpc_failures']}", flush=True)
             if args.json:

@@ -6,10 +6,14 @@ wake-up. Mirrors ``amqp10.trio._driver`` piece by piece (``Pump``, ``describe_fa
 
 - trio's reader task is ``Pump.data_received`` / ``eof_received`` / ``connection_lost``
   here (asyncio calls them with what the transport read);
-- trio's writer task is ``Pump._writer``, the only code that writes; like trio's
-  ``send_all``, it waits after each write until the transport has handed every byte to the
-  kernel (the transport's high-water mark is 0, so ``pause_writing`` means "not all taken"),
-  which keeps ``in_flight`` exact and the write buffer limit honest;
+- trio's writer task is ``Pump._writer``; like trio's ``send_all``, it waits after each
+  write until the transport has handed every byte to the kernel (the transport's high-water
+  mark is 0, so ``pause_writing`` means "not all taken"), which keeps ``in_flight`` exact
+  and the write buffer limit honest;
+- trio's direct write (``kick``, the reader's flush) is the same here: while the transport
+  holds nothing, a command's output, or what a read made the engine say, is handed to the
+  transport by whoever made it (``transport.write`` never suspends), and the writer task is
+  woken only for what it alone does (waiting for the kernel, an earlier deadline, the end);
 - neither is ever cancelled by a user's cancelled call: user code only changes engine state
   and wakes the writer, so cancelling a user's ``send``/``receive`` can never cut a frame in
   half.
@@ -184,6 +188,7 @@ class Pump(asyncio.Protocol):
         self._wake: set[asyncio.Future[None]] = set()
         self._woken = False
         self._paused = False  # the transport holds bytes the kernel has not taken yet
+        self._deadline: float | None = None  # the engine's deadline the writer sleeps until
         self._gone: asyncio.Future[None] = self._loop.create_future()
         self._broken: str | None = None
         self.done = False
@@ -206,6 +211,43 @@ class Pump(asyncio.Protocol):
                 self._loop.call_soon_threadsafe(self.wakeup)
             except RuntimeError:  # the loop is closed: nothing left to wake
                 pass
+
+    def kick(self) -> None:
+        """A command queued output: hand it to the transport now from the calling task if the
+        transport holds nothing, else wake the writer. Event loop thread only (``wakeup`` is
+        the thread-safe one). A command that queued nothing and moved no deadline wakes
+        nobody; one that only settled or accepted deliveries wakes the writer, so those
+        dispositions are batched and ride with whatever frame the task writes next (a
+        reply's accept goes out with the next request)."""
+        if self._paused or self._broken is not None or self.done or self._gone.done():
+            self.wakeup()
+            return
+        if not self.engine.bytes_to_send:
+            if self.engine.has_data_to_send:
+                self.wakeup()
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        """Tick, take the engine's output and write it to the transport at once; wake the
+        writer only for what it must do (wait until the kernel took it all, an earlier
+        deadline, a finished engine). Caller checked: not paused, broken or gone."""
+        engine = self.engine
+        deadline = engine.tick(self._loop.time())
+        self._deliver(engine.take_events())
+        out = engine.data_to_send()  # counted as written at this tick (idle.py)
+        if out:
+            self.transport.write(out)
+            if self._paused:  # not all taken: the writer reports it written once it is
+                self._woken = True
+                unpark_all(self._wake)
+                return
+            if self._on_written is not None:
+                self._on_written()
+        planned = self._deadline
+        if engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+            self._woken = True
+            unpark_all(self._wake)
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -234,8 +276,23 @@ class Pump(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._broken is not None:
             return
+        engine = self.engine
         try:
-            self._deliver(self.engine.receive_data(data))
+            self._deliver(engine.receive_data(data))
+            if engine.bytes_to_send and not engine.finished and not self._paused and not self._gone.done() and self._broken is None:
+                # Frames the input made the engine say (a flow, an answer) go out from here,
+                # without a writer turn. Dispositions alone are left to the writer: they are
+                # batched, and a task woken by this input may add its own (an accept) or a
+                # next request for them to ride with.
+                self._flush()
+                return
+            if not engine.has_data_to_send and not engine.finished:
+                # Nothing to say: stamp the read and wake the writer only for an earlier
+                # deadline (an idle connection's heartbeat costs no writer turn).
+                deadline = engine.tick(self._loop.time())
+                planned = self._deadline
+                if not engine.has_data_to_send and not engine.finished and (deadline is None or (planned is not None and deadline >= planned)):
+                    return
         except Exception as exc:
             self._fail(exc)
             return
@@ -319,6 +376,13 @@ class Pump(asyncio.Protocol):
     async def _writer(self) -> None:
         engine, loop = self.engine, self._loop
         while self._broken is None:
+            if self._paused:  # a direct write (``kick``) left bytes in the transport
+                while self._paused and self._broken is None:
+                    await park(self._wake, None)
+                if self._broken is not None:
+                    return
+                if self._on_written is not None:
+                    self._on_written()
             self._woken = False
             deadline = engine.tick(loop.time())
             self._deliver(engine.take_events())
@@ -336,6 +400,7 @@ class Pump(asyncio.Protocol):
                 continue  # the engine counted it as written at this turn's tick (idle.py)
             if engine.finished:
                 return
+            self._deadline = deadline
             if not self._woken:
                 await park(self._wake, deadline)
 

@@ -66,6 +66,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--incoming-window", type=int, default=None, metavar="N",
         help="transfer frames a client may send per session before the window reopens (default 2048)",
     )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true",
+        help="never freeze long-held objects out of garbage collection (default: once 1,000 or more "
+             "connections have come and stopped growing for 10 s; docs/scale.md)",
+    )
     adapters = parser.add_mutually_exclusive_group()
     adapters.add_argument("--trio", action="store_true", help="serve with the trio adapter instead of the blocking one")
     adapters.add_argument("--asyncio", action="store_true", help="serve with the asyncio adapter instead of the blocking one")
@@ -118,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             limits=limits,
             credit_window=args.credit_window,
             on_ready=ready,
+            gc_freeze=not args.no_gc_freeze,
             **options,
         )
     except OSError as exc:

@@ -4,24 +4,26 @@ Owns: wiring a ``Broker`` to ``amqp10.listen`` (``start``: in the background, re
 to ``amqp10.trio.serve`` (``serve_trio``: runs until cancelled) or to ``amqp10.asyncio.serve``
 (``serve_asyncio``: runs until cancelled), with the options the peer
 needs (ANONYMOUS-RELAY offered, anonymous SASL allowed), and ``run``, the foreground loop of
-``amqp10 serve``. Uses only the public adapter API. Must never: implement protocol behaviour
-(``broker.py`` does).
+``amqp10 serve``, which owns its process and so also decides when to take the long-held heap
+out of the garbage collector's view (``GcFreeze``). Uses only the public adapter API. Must
+never: implement protocol behaviour (``broker.py`` does).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
 import time
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Callable, Collection, Literal, TypeVar
 
 from .._handler import Handler
 from .broker import ANONYMOUS_RELAY, Broker
 from .nodes import NodeLimits
 from .recovery import SuspendedLinks
 
-__all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "start", "serve_trio", "serve_asyncio", "run"]
+__all__ = ["PRODUCTION_NOTE", "EmbeddedPeer", "GcFreeze", "start", "serve_trio", "serve_asyncio", "run"]
 
 log = logging.getLogger("amqp10.peer")
 
@@ -183,6 +185,94 @@ def _as_handler(broker: Broker) -> Handler:
     return broker
 
 
+class GcFreeze:
+    """When a long-running server takes its long-held objects out of the garbage collector's
+    view (``gc.freeze``), and when it gives them back (``gc.unfreeze``).
+
+    Each connection holds a few hundred objects for its whole life (engine, session, links,
+    their buffers). With 10,000 connections a full (oldest-generation) collection walks
+    millions of objects that are not garbage and will not be while their connections last:
+    a pause of a second or two in which nothing is served. Once the connection count has
+    grown by at least ``min_growth`` since the last freeze and then stopped growing for
+    ``settle`` seconds, ``check`` says ``"freeze"``: everything alive then goes to the
+    permanent generation, and full collections walk only what is newer.
+
+    Objects that become long-lived after a freeze (a connection's first heartbeat, the
+    timer's entries) are frozen too: while frozen, each full collection that happens is
+    followed by another ``"freeze"``, which moves its survivors out of view (``gc.freeze`` is
+    cheap: it splices lists), so the next full collection walks only what is newer still.
+
+    The price: garbage cycles among frozen objects are not collected while frozen, and a
+    closed connection's engine, sessions and links point at each other. So once a
+    ``churn`` fraction of the connections alive at the freeze have ended, ``check`` says
+    ``"unfreeze"``: the next full collection frees them (one long pause), and a count that
+    settles again is frozen again. Memory kept by ended connections is so bounded by about
+    ``churn`` times what the frozen connections hold.
+
+    Sans-IO: the caller passes the time and the connections, and applies the answer
+    (``apply`` does, with the ``gc`` module; only the process's owner should: ``run``).
+
+    Args:
+        settle: seconds without growth before freezing.
+        min_growth: connections gained since the last freeze (or start) worth a freeze.
+        churn: the fraction of the frozen connections that may end before unfreezing.
+        interval: how often the owner should call ``check``, seconds.
+    """
+
+    def __init__(self, *, settle: float = 10.0, min_growth: int = 1000, churn: float = 0.25, interval: float = 1.0) -> None:
+        if settle < 0 or min_growth < 1 or not 0 < churn <= 1 or interval <= 0:
+            raise ValueError("GcFreeze needs settle >= 0, min_growth >= 1, 0 < churn <= 1 and interval > 0")
+        self.settle = settle
+        self.min_growth = min_growth
+        self.churn = churn
+        self.interval = interval
+        self._tolerance = max(1, min_growth // 10)  # growth this small still counts as settled
+        self._base = 0  # the connection count at the last freeze (0: none yet, or unfrozen)
+        self._mark: tuple[int, float] | None = None  # the count when growth last seen, and when
+        self._frozen: set[int] = set()  # ids of the connections alive at the freeze
+        self._full_collections = 0  # full collections counted at the last freeze
+        self.frozen = False
+
+    def check(self, now: float, connections: Collection[object], full_collections: int = 0) -> Literal["freeze", "unfreeze"] | None:
+        """What to do now (``None``: nothing), given the connections served at ``now`` and
+        how many full collections the process has made so far (``gc.get_stats()[2]``)."""
+        count = len(connections)
+        if self.frozen:
+            alive = sum(1 for conn in connections if id(conn) in self._frozen)
+            if len(self._frozen) - alive >= self.churn * len(self._frozen):
+                self.frozen = False
+                self._frozen = set()
+                self._base = 0
+                self._mark = (count, now)
+                return "unfreeze"
+            if full_collections > self._full_collections:
+                self._full_collections = full_collections
+                return "freeze"  # what that collection kept is long-lived too
+        if self._mark is None or count > self._mark[0] + self._tolerance:
+            self._mark = (count, now)  # still growing: the settle time starts again
+            return None
+        if count < self._mark[0]:
+            self._mark = (count, self._mark[1])  # shrinking is not growth; regrowth is
+        if count >= self._base + self.min_growth and now - self._mark[1] >= self.settle:
+            self.frozen = True
+            self._frozen = {id(conn) for conn in connections}
+            self._base = count
+            self._full_collections = full_collections
+            return "freeze"
+        return None
+
+    def apply(self, now: float, connections: Collection[object]) -> None:
+        """``check``, then do what it says with the ``gc`` module (process-wide)."""
+        action = self.check(now, connections, gc.get_stats()[2]["collections"])
+        if action == "freeze":
+            gc.collect(1)  # the young generations' garbage first (cheap): frozen, it would stay
+            gc.freeze()
+            log.info("%d connections: %d objects frozen out of garbage collection", len(connections), gc.get_freeze_count())
+        elif action == "unfreeze":
+            gc.unfreeze()
+            log.info("a quarter of the frozen connections ended: objects given back to garbage collection")
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 5672,
@@ -191,6 +281,7 @@ def run(
     limits: NodeLimits | None = None,
     credit_window: int = 200,
     on_ready: Callable[[str], None] | None = None,
+    gc_freeze: GcFreeze | bool = True,
     **options: Any,
 ) -> None:
     """Serve in the foreground until SIGINT or SIGTERM (``amqp10 serve``).
@@ -198,14 +289,34 @@ def run(
     Args:
         adapter: serve with the blocking listener, with trio or with asyncio.
         on_ready: called with the URL once listening (the port is known then).
+        gc_freeze: when to freeze long-held objects out of garbage collection (``GcFreeze``;
+            ``True``: its defaults; ``False``: never). It acts on the whole process, which
+            this function owns while it runs; a frozen heap is given back when it returns.
         Others: as for ``start``.
     """
-    if adapter == "trio":
-        _run_trio(host, port, limits, credit_window, on_ready, options)
-        return
-    if adapter == "asyncio":
-        _run_asyncio(host, port, limits, credit_window, on_ready, options)
-        return
+    policy = gc_freeze if isinstance(gc_freeze, GcFreeze) else GcFreeze() if gc_freeze else None
+    try:
+        if adapter == "trio":
+            _run_trio(host, port, limits, credit_window, on_ready, policy, options)
+            return
+        if adapter == "asyncio":
+            _run_asyncio(host, port, limits, credit_window, on_ready, policy, options)
+            return
+        _run_blocking(host, port, limits, credit_window, on_ready, policy, options)
+    finally:
+        if policy is not None and policy.frozen:
+            gc.unfreeze()
+
+
+def _run_blocking(
+    host: str,
+    port: int,
+    limits: NodeLimits | None,
+    credit_window: int,
+    on_ready: Callable[[str], None] | None,
+    policy: GcFreeze | None,
+    options: dict[str, Any],
+) -> None:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
@@ -213,8 +324,9 @@ def run(
             if on_ready is not None:
                 on_ready(peer.url)
             try:
-                while not stop.wait(0.5):
-                    pass
+                while not stop.wait(0.5 if policy is None else min(0.5, policy.interval)):
+                    if policy is not None:
+                        policy.apply(time.monotonic(), peer._listener.connections)
             except KeyboardInterrupt:
                 pass
     finally:
@@ -227,9 +339,15 @@ def _run_trio(
     limits: NodeLimits | None,
     credit_window: int,
     on_ready: Callable[[str], None] | None,
+    policy: GcFreeze | None,
     options: dict[str, Any],
 ) -> None:
     import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
+
+    async def watch_gc(server: Any, policy: GcFreeze) -> None:
+        while True:
+            await trio.sleep(policy.interval)
+            policy.apply(trio.current_time(), server.connections)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -238,6 +356,8 @@ def _run_trio(
                     host, port, limits=limits, credit_window=credit_window, task_status=task_status, **options
                 )
             )
+            if policy is not None:
+                nursery.start_soon(watch_gc, server, policy)
             if on_ready is not None:
                 on_ready(server.url)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -254,9 +374,16 @@ def _run_asyncio(
     limits: NodeLimits | None,
     credit_window: int,
     on_ready: Callable[[str], None] | None,
+    policy: GcFreeze | None,
     options: dict[str, Any],
 ) -> None:
     import asyncio
+
+    async def watch_gc(server: Any, policy: GcFreeze) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(policy.interval)
+            policy.apply(loop.time(), server.connections)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -270,10 +397,13 @@ def _run_asyncio(
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        watching = None if policy is None else asyncio.ensure_future(watch_gc(started.result(), policy))
         if on_ready is not None:
             on_ready(started.result().url)
         await stop.wait()
         serving.cancel()
-        await asyncio.wait((serving,))
+        if watching is not None:
+            watching.cancel()
+        await asyncio.wait((serving,) if watching is None else (serving, watching))
 
     asyncio.run(main())

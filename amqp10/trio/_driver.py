@@ -2,9 +2,14 @@
 
 Owns: moving bytes between a ``trio.abc.Stream`` (TCP or ``trio.SSLStream``) and a sans-IO
 engine, ticking it with ``trio.current_time()`` and sleeping until its next deadline or a
-wake-up. The writer is the only task that sends, the reader the only one that receives, and
-neither is ever cancelled by a user's cancelled call: user code only changes engine state and
-wakes the writer, so cancelling a user's ``send``/``receive`` can never cut a frame in half.
+wake-up. The reader is the only task that receives; the writer task sends what the others
+cannot write at once. On a plain TCP stream whose writer is idle, output is written straight
+to the socket by whoever made it (``Pump.kick`` from a user's command, the reader after the
+frames it processed), with one non-blocking ``write`` that cannot be cancelled half-way:
+a request then leaves without a writer task switch, and what the socket does not take is
+left to the writer, which alone waits for room. Nothing is ever cancelled mid-frame: user
+code only changes engine state and kicks or wakes the pump, so cancelling a user's
+``send``/``receive`` can never cut a frame in half.
 
 Must never: interpret events (the owner's callback does) or block the trio thread.
 """
@@ -15,6 +20,7 @@ import heapq
 import itertools
 import logging
 import math
+import os
 import ssl
 from typing import Any, Awaitable, Callable
 
@@ -164,6 +170,13 @@ class Pump:
         #: shutting down says so rather than dropping the socket)
         self.goodbye: Error | None = None
         self._token = trio.lowlevel.current_trio_token()
+        #: the socket a direct write goes to: plain TCP on POSIX only (TLS must go through
+        #: ``SSLStream``; elsewhere ``os.write`` does not take sockets)
+        self._fd: int | None = stream.socket.fileno() if type(stream) is trio.SocketStream and os.name == "posix" else None
+        #: the writer is sending, or holds bytes a direct write left over: only it may write
+        self._writing = False
+        #: what the socket did not take of a direct write; the writer sends it first
+        self._backlog: bytes | None = None
 
     def wakeup(self) -> None:
         """The engine has new output or needs a tick. Thread-safe."""
@@ -178,6 +191,56 @@ class Pump:
                 self._token.run_sync_soon(self.wakeup)
             except trio.RunFinishedError:
                 pass
+
+    def kick(self) -> None:
+        """A command queued output: write it now from the calling task if the stream is
+        idle (nothing being written, plain TCP), else wake the writer. On the trio thread
+        only (``wakeup`` is the thread-safe one).
+
+        The socket is written with one non-blocking call, so the caller is never suspended
+        and a cancellation cannot cut a frame; what it does not take goes to the writer.
+        A command that queued nothing and moved no deadline wakes nobody; one that only
+        settled or accepted deliveries wakes the writer, so those dispositions are batched
+        and ride with whatever frame the task writes next (a reply's accept goes out with the
+        next request).
+        """
+        if self._fd is None or self._writing or self._broken is not None or self.done:
+            self._waker.set()
+            return
+        if not self.engine.bytes_to_send:
+            if self.engine.has_data_to_send:
+                self._waker.set()
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        """Tick, take the engine's output and write it to the socket at once; wake the writer
+        only for what it must do (the rest of a partial write, a finished engine, an earlier
+        deadline). Caller checked: plain TCP, nothing being written, not broken."""
+        engine = self.engine
+        deadline = engine.tick(trio.current_time())
+        self._deliver(engine.take_events())
+        out = engine.data_to_send()  # counted as written at this tick (idle.py)
+        if out:
+            try:
+                sent = os.write(self._fd, out)  # type: ignore[arg-type]  # checked by the caller
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                sent = 0  # broken: the writer's send fails the same way and says why
+            if sent < len(out):
+                self._backlog = out[sent:]
+                self._writing = True
+                self.in_flight = len(self._backlog)
+                self._waker.set()
+                return
+            if self._on_written is not None:
+                self._on_written()
+        planned = self._deadline
+        if engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+            self._waker.set()
+        else:
+            self._deadline = deadline  # later: the timer re-files rather than wakes us
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -206,7 +269,7 @@ class Pump:
                             # Cancelled while open: the writer only returns otherwise once the
                             # engine is finished or the stream broke.
                             self.engine.close(self.goodbye)
-                            await self.stream.send_all(self.engine.data_to_send())
+                            await self.stream.send_all((self._backlog or b"") + self.engine.data_to_send())
                         await self.stream.aclose()
                     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                         pass
@@ -243,8 +306,13 @@ class Pump:
                 deadline = engine.tick(trio.current_time())
                 self._deliver(engine.take_events())
                 out = engine.data_to_send()
+                backlog = self._backlog
+                if backlog is not None:  # a direct write's rest goes first
+                    self._backlog = None
+                    out = backlog + out
                 if out:
                     self.in_flight = len(out)
+                    self._writing = True
                     try:
                         await self.stream.send_all(out)
                     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -252,6 +320,7 @@ class Pump:
                         return False
                     finally:
                         self.in_flight = 0
+                        self._writing = False
                     if self._on_written is not None:
                         self._on_written()
                     continue  # the engine counted it as written at this turn's tick (idle.py)
@@ -289,15 +358,20 @@ class Pump:
                 self._waker.set()
                 return
             events = engine.receive_data(data)
-            if events or engine.finished:
+            if events:
                 self._deliver(events)
+            if engine.finished:
                 self._waker.set()
-                if engine.finished:
-                    return
+                return
+            if engine.bytes_to_send and self._fd is not None and not self._writing and self._broken is None:
+                # Frames the input made the engine say (a flow, an answer) go out from here,
+                # as a command's do, without a writer turn. Dispositions alone are left to
+                # the writer (below): they are batched, and a task woken by this input may
+                # add its own (an accept) or a next request for them to ride with.
+                self._flush()
                 continue
-            # Bytes that made no event (a heartbeat, part of a frame): stamp the read by
-            # ticking here and wake the writer only if that queued a frame or moved the
-            # deadline earlier, so an idle connection's heartbeat costs no writer turn.
+            # Stamp the read by ticking here and wake the writer only if that queued a frame
+            # or moved the deadline earlier: an idle connection's heartbeat costs no writer turn.
             deadline = engine.tick(trio.current_time())
             planned = self._deadline
             if engine.has_data_to_send or engine.finished or (deadline is not None and (planned is None or deadline < planned)):

@@ -187,7 +187,9 @@ def test_the_trio_pump_makes_no_event_or_cancel_scope_per_wake_up(monkeypatch: A
                         assert (await receiver.receive(timeout=5)).message.body == n
 
     exchange()
-    assert wakes[0] >= 200  # four pumps (two each side) woke for 50 round trips
+    # the server's two pumps woke for each of 50 round trips (the clients' commands mostly
+    # write directly, without waking their writers)
+    assert wakes[0] >= 100
     # one cancel scope per pump's run, its writer and its shutdown; none per wake-up
     assert counting.made["Event"] == 0
     assert counting.made["CancelScope"] <= 4 * 4
