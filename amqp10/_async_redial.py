@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
-from ._api import PENDING, ClientCore, Pending
-from ._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
-from .errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, DeliveryInDoubtError, ReconnectFailedError, SASLError, Timeout
+from ._api import PENDING, ClientCore
+from ._reconnect import Outage, OutageState, Plan, ReconnectSettings, begin_outage
+from .errors import AMQPError, ConnectionClosedError, DeliveryInDoubtError, ReconnectFailedError, Timeout
 from .url import URL
 
 __all__ = ["AsyncRedialer", "Dialer"]
@@ -24,8 +24,6 @@ log = logging.getLogger("amqp10.client")
 
 _T = TypeVar("_T")
 
-#: following a redirect on a connection without a reconnect policy: one dial
-_REDIRECT_ONCE = Reconnect(max_attempts=1, deadline=None)
 
 
 class Dialer(Protocol):
@@ -62,41 +60,11 @@ class AsyncRedialer:
 
     def lost(self) -> None:
         """The pump ended: begin an outage if reconnecting applies (on the loop)."""
-        core = self.core
-        if self.outage.state is not OutageState.UP:
-            return  # a dial's connection failed: the dialling goes on
-        if core.closing or self.stopped:
-            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
+        plan = begin_outage(self.core, self.outage, self.settings, self.url, opened=self.opened, stopping=self.stopped, now=self.dialer._now())
+        if plan is None:
             return
-        cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
-        if isinstance(cause, SASLError) or (not self.opened and cause.condition != CONNECTION_REDIRECT):
-            # connect() raises what went wrong while opening; only a redirect is followed then
-            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
-            return
-        policy = self.settings.policy
-        redirect: URL | None = None
-        if cause.condition == CONNECTION_REDIRECT:
-            redirect = redirect_url(cause.info, self.url)
-            if not self.settings.follow_redirects or redirect is None:
-                core.error = ConnectionRedirectError(
-                    f"the peer redirected the connection to {redirect or 'an unnamed host'} (following redirects is off)",
-                    condition=cause.condition,
-                    info=cause.info,
-                    url=None if redirect is None else str(redirect),
-                )
-                self.outage.fail(None)
-                return
-            policy = policy or _REDIRECT_ONCE
-        if policy is None:
-            self.outage.fail(None)
-            return
-        self.outage.begin(cause)
-        core.reconnecting = True
-        remote = core.engine.remote_open
-        advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
-        plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=self.dialer._now())
-        if redirect is not None:
-            plan.redirect(redirect)
+        cause = self.outage.cause
+        assert cause is not None  # begin_outage began it with one
         self.dialer._spawn(lambda: self._redial(plan, cause))
 
     async def _redial(self, plan: Plan, cause: Exception) -> None:

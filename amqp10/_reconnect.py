@@ -18,9 +18,13 @@ import dataclasses
 import enum
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from .errors import ConnectionClosedError, ConnectionRedirectError, SASLError
 from .url import URL, parse_url
+
+if TYPE_CHECKING:
+    from ._api import ClientCore
 
 __all__ = [
     "Reconnect",
@@ -28,6 +32,7 @@ __all__ = [
     "Plan",
     "Outage",
     "OutageState",
+    "begin_outage",
     "split_options",
     "retryable",
     "in_doubt",
@@ -298,3 +303,53 @@ def advertised_failover(properties: Mapping[Any, Any] | None, current: URL) -> l
                 if url is not None:
                     urls.append(url)
     return urls
+
+
+#: following a redirect on a connection without a reconnect policy: one dial
+_REDIRECT_ONCE = Reconnect(max_attempts=1, deadline=None)
+
+
+def begin_outage(
+    core: "ClientCore", outage: Outage, settings: ReconnectSettings, url: URL, *, opened: bool, stopping: bool, now: float
+) -> Plan | None:
+    """The connection was lost: decide, once for every adapter, whether a reconnect follows.
+
+    Returns the ``Plan`` to dial by (the outage has begun and ``core.reconnecting`` is set),
+    or ``None`` when no reconnect comes (the outage has failed, so waiting calls raise their
+    error; a refused redirect leaves ``ConnectionRedirectError`` as ``core.error``). Before the
+    first OPEN only a redirect is followed: ``connect()`` raises what went wrong while opening.
+    """
+    if outage.state is not OutageState.UP:
+        return None  # a dial's connection failed: the dialling goes on
+    if core.closing or stopping:
+        outage.fail(None)
+        return None
+    cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
+    if isinstance(cause, SASLError) or (not opened and cause.condition != CONNECTION_REDIRECT):
+        outage.fail(None)
+        return None
+    policy = settings.policy
+    redirect: URL | None = None
+    if cause.condition == CONNECTION_REDIRECT:
+        redirect = redirect_url(cause.info, url)
+        if not settings.follow_redirects or redirect is None:
+            core.error = ConnectionRedirectError(
+                f"the peer redirected the connection to {redirect or 'an unnamed host'} (following redirects is off)",
+                condition=cause.condition,
+                info=cause.info,
+                url=None if redirect is None else str(redirect),
+            )
+            outage.fail(None)
+            return None
+        policy = policy or _REDIRECT_ONCE
+    if policy is None:
+        outage.fail(None)
+        return None
+    outage.begin(cause)
+    core.reconnecting = True
+    remote = core.engine.remote_open
+    advertised = advertised_failover(remote.properties if remote is not None else None, url)
+    plan = Plan(policy, url, [*settings.failover, *advertised], started=now)
+    if redirect is not None:
+        plan.redirect(redirect)
+    return plan

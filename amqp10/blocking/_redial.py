@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from .._api import ClientCore
 from .._options import ClientOptions
-from .._reconnect import CONNECTION_REDIRECT, Outage, OutageState, Plan, Reconnect, ReconnectSettings, advertised_failover, redirect_url
+from .._reconnect import Outage, OutageState, Plan, ReconnectSettings, begin_outage
 from .._resume import attached_again, rebind
 from ..engine.connection import Connection as EngineConnection
-from ..errors import AMQPError, ConnectionClosedError, ConnectionRedirectError, DeliveryInDoubtError, ReconnectFailedError, SASLError, Timeout
+from ..errors import AMQPError, ConnectionClosedError, DeliveryInDoubtError, ReconnectFailedError, Timeout
 from ..url import URL
 from ._reactor import Channel, Reactor
 from ._transport import Transport
@@ -36,8 +36,6 @@ log = logging.getLogger("amqp10.blocking")
 
 _T = TypeVar("_T")
 
-#: following a redirect on a connection without a reconnect policy: one dial
-_REDIRECT_ONCE = Reconnect(max_attempts=1, deadline=None)
 
 
 class Redialer:
@@ -68,41 +66,11 @@ class Redialer:
     # -- the outage ---------------------------------------------------------------------------
     def on_lost(self) -> None:
         """The socket closed (I/O thread, lock held): begin an outage if reconnecting applies."""
-        core = self.core
-        if self.outage.state is not OutageState.UP:
-            return  # a dial's connection failed: the dialling goes on
-        if core.closing or self._stop.is_set():
-            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
+        plan = begin_outage(self.core, self.outage, self.settings, self.url, opened=self.opened, stopping=self._stop.is_set(), now=time.monotonic())
+        if plan is None:
             return
-        cause = core.error or ConnectionClosedError(f"the connection to {core.peer} is closed")
-        if isinstance(cause, SASLError) or (not self.opened and cause.condition != CONNECTION_REDIRECT):
-            # connect() raises what went wrong while opening; only a redirect is followed then
-            self.outage.fail(None)  # no reconnect comes: waiting calls raise their error
-            return
-        policy = self.settings.policy
-        redirect: URL | None = None
-        if cause.condition == CONNECTION_REDIRECT:
-            redirect = redirect_url(cause.info, self.url)
-            if not self.settings.follow_redirects or redirect is None:
-                core.error = ConnectionRedirectError(
-                    f"the peer redirected the connection to {redirect or 'an unnamed host'} (following redirects is off)",
-                    condition=cause.condition,
-                    info=cause.info,
-                    url=None if redirect is None else str(redirect),
-                )
-                self.outage.fail(None)
-                return
-            policy = policy or _REDIRECT_ONCE
-        if policy is None:
-            self.outage.fail(None)
-            return
-        self.outage.begin(cause)
-        core.reconnecting = True
-        remote = core.engine.remote_open
-        advertised = advertised_failover(remote.properties if remote is not None else None, self.url)
-        plan = Plan(policy, self.url, [*self.settings.failover, *advertised], started=time.monotonic())
-        if redirect is not None:
-            plan.redirect(redirect)
+        cause = self.outage.cause
+        assert cause is not None  # begin_outage began it with one
         self.sync.resilience = self
         self.reactor.stop_when_idle = False  # the reactor serves the next socket
         self._thread = threading.Thread(target=self._redial, args=(plan, cause), name=f"amqp10 reconnect {self.url}", daemon=True)
