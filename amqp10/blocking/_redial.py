@@ -1,12 +1,13 @@
 """The blocking adapter's reconnecting: a thread that dials again after the connection is
 lost, and the retry of calls that failed meanwhile (docs/reconnect.md).
 
-Owns: when an outage begins (the socket's ``on_closed``, in the I/O thread), the dialling
-thread (``Plan`` delays on an ``Event`` a close interrupts; each dial: TCP, TLS, a new engine,
-``_resume.rebind`` under the lock, a new ``Channel`` on the same reactor, then waiting for the
-OPEN and every link's ATTACH), and ``retry``: a call that failed because of an outage waits
-for its end and is performed again. Must never: decide what is re-sent (``_resume``) or
-where to dial (``_reconnect.Plan``).
+Owns: when an outage begins (the socket's ``on_closed``, in the I/O thread), and the dialling
+thread that performs the ``_redialing`` steps: a ``Sleep`` on an ``Event`` a close
+interrupts; a ``Dial`` (TCP, TLS, a new engine, ``_resume.rebind`` under the lock, a new
+``Channel`` on the same reactor, then waiting for the OPEN and every link's ATTACH); a
+``Finish`` under the lock. ``retry``: a call that failed because of an outage waits for its
+end and is performed again. Must never: decide what is re-sent (``_resume``), where to dial
+(``_reconnect.Plan``), or the order of the dialling (``_redialing``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from .._api import ClientCore
 from .._options import ClientOptions
-from .._reconnect import Outage, OutageState, Plan, ReconnectSettings, begin_outage
+from .._reconnect import Outage, Plan, ReconnectSettings, begin_outage
+from .._redialing import Dial, Finish, Sleep, end_outage, failed_call, over, redial
 from .._resume import attached_again, rebind
 from ..engine.connection import Connection as EngineConnection
-from ..errors import AMQPError, ConnectionClosedError, DeliveryInDoubtError, ReconnectFailedError, Timeout
+from ..errors import AMQPError, ConnectionClosedError
 from ..url import URL
 from ._reactor import Channel, Reactor
 from ._transport import Transport
@@ -81,38 +83,23 @@ class Redialer:
         self._stop.set()
 
     def _redial(self, plan: Plan, cause: Exception) -> None:
-        callback = self.settings.on_disconnect
-        if callback is not None:
-            try:
-                callback(cause)
-            except Exception:
-                log.exception("on_disconnect failed")
-        last: Exception = cause
+        steps = redial(self.core, plan, cause, self.settings, self.url, stopped=self._stop.is_set, now=time.monotonic)
+        reply: Exception | None = None
         while True:
-            step = plan.next(time.monotonic())
-            if step is None or self._stop.is_set() or self.core.closing:
-                what = "the connection was closed" if self._stop.is_set() or self.core.closing else f"{plan.attempt} attempts"
-                error = ReconnectFailedError(f"could not reconnect to {self.url} ({what}); last failure: {last}")
-                error.__cause__ = last
-                self._finish(error)
-                return
-            url, delay = step
-            if delay and self._stop.wait(delay):
-                continue
             try:
-                self._dial(url)
-            except (AMQPError, OSError) as exc:
-                log.info("reconnecting to %s failed: %s", url, exc)
-                last = exc
-                continue
-            self._finish(None)
-            callback_ok = self.settings.on_reconnect
-            if callback_ok is not None:
+                step = steps.send(reply)
+            except StopIteration:
+                return
+            reply = None
+            if isinstance(step, Sleep):
+                self._stop.wait(step.seconds)  # a close cuts it short
+            elif isinstance(step, Dial):
                 try:
-                    callback_ok(str(url))
-                except Exception:
-                    log.exception("on_reconnect failed")
-            return
+                    self._dial(step.url)
+                except (AMQPError, OSError) as exc:
+                    reply = exc
+            else:
+                self._finish(step)
 
     def _dial(self, url: URL) -> None:
         options = self.options
@@ -137,22 +124,16 @@ class Redialer:
             channel = self.new_channel(transport, engine)
             self.reactor.add_channel(channel)
             self.sync.channel = channel
-            self.url = url
         self.reactor.wakeup()
         self.sync.wait(lambda: attached_again(self.core), timeout, f"reconnecting to {url}")
 
-    def _finish(self, error: Exception | None) -> None:
+    def _finish(self, step: Finish) -> None:
         with self.reactor.lock:
-            if error is None:
-                self.outage.end()
-                self.core.reconnecting = False
-                self.reactor.stop_when_idle = True
-            else:
-                self.outage.fail(error)
-                self.core.reconnecting = False
-                self.core.error = error if isinstance(error, AMQPError) else self.core.error
-                self.core.finished = True
-                self.reactor.stop_when_idle = True
+            end_outage(self.core, self.outage, step.error)
+            if step.error is None:
+                self.url = step.url
+            self.reactor.stop_when_idle = True
+            if step.error is not None:
                 self.reactor.wakeup()
             self.core.wake_all()
             self.reactor.changed.notify_all()
@@ -170,19 +151,12 @@ class Redialer:
             try:
                 return perform()
             except AMQPError as exc:
-                if isinstance(exc, Timeout) or not (retry_ok or doubt) or core.closing:
-                    raise
-                if not outage.retry_after(generation, core.finished or core.error is not None):
-                    raise
-                if doubt:
-                    raise DeliveryInDoubtError(
-                        f"the connection to {core.peer} was lost while an at-most-once message was being sent: "
-                        "it may or may not have arrived, and is not sent again"
-                    ) from exc
+                error = failed_call(exc, outage, core, generation, retry_ok=retry_ok, doubt=doubt)
+                if error is not None:
+                    raise error
                 with self.reactor.lock:
                     while not outage.back(reconnects) and not core.closing:
                         self.reactor.changed.wait(0.5)
-                    if outage.state is OutageState.FAILED:
-                        raise outage.failure or core.error or exc
-                    if core.closing:
-                        raise ConnectionClosedError(f"the connection to {core.peer} is closed (you closed it)")
+                    error = over(outage, core, exc)
+                    if error is not None:
+                        raise error
