@@ -85,7 +85,19 @@ class Timer:
     """Wakes many pumps at their deadlines from one task, so a connection's heartbeat costs a
     heap entry instead of a cancel scope whose deadline fires (a server's connections share
     one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per earliest deadline.
+
+    A due pump whose stream is idle is ticked and written to right here (``Pump._due``: a
+    heartbeat is one non-blocking write), so a heartbeat costs no task switch of its own;
+    only a pump that is busy writing, or a TLS one, has its writer woken. The timer sleeps
+    until ``SLACK`` past the earliest deadline and then serves every deadline due by then,
+    so the wake-ups (each a cancel scope firing) are shared by the heartbeats of a few
+    connections rather than paid once per heartbeat. A deadline is served at most ``SLACK``
+    late, never early: against a heartbeat interval of 3/4 of the peer's advertised
+    idle-time-out (``engine/idle.py``) that is 50 ms of the quarter kept for lateness.
     """
+
+    #: how late (seconds) a deadline may be served so that nearby ones share one wake-up
+    SLACK = 0.05
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Pump]] = []
@@ -101,9 +113,10 @@ class Timer:
             self._waker.set()
 
     async def run(self) -> None:
-        """Wake pumps as their deadlines pass, until cancelled."""
+        """Serve pumps' deadlines as they pass, until cancelled."""
         heap = self._heap
         waker = self._waker
+        slack = self.SLACK
         while True:
             now = trio.current_time()
             while heap and heap[0][0] <= now:
@@ -114,9 +127,9 @@ class Timer:
                 if pump._deadline is not None and pump._deadline > now:
                     self.schedule(pump, pump._deadline)  # it moved later: nothing due yet
                 else:
-                    pump._waker.set()
+                    pump._due(now)
             waker.woken = False
-            with trio.move_on_at(heap[0][0] if heap else math.inf):
+            with trio.move_on_at(heap[0][0] + slack if heap else math.inf):
                 await waker.park()
 
 
@@ -213,12 +226,13 @@ class Pump:
             return
         self._flush()
 
-    def _flush(self) -> None:
-        """Tick, take the engine's output and write it to the socket at once; wake the writer
-        only for what it must do (the rest of a partial write, a finished engine, an earlier
-        deadline). Caller checked: plain TCP, nothing being written, not broken."""
+    def _flush(self, now: float | None = None) -> None:
+        """Tick (at ``now``, default the current time), take the engine's output and write it
+        to the socket at once; wake the writer only for what it must do (the rest of a
+        partial write, a finished engine, an earlier deadline when there is no timer).
+        Caller checked: plain TCP, nothing being written, not broken."""
         engine = self.engine
-        deadline = engine.tick(trio.current_time())
+        deadline = engine.tick(trio.current_time() if now is None else now)
         self._deliver(engine.take_events())
         out = engine.data_to_send()  # counted as written at this tick (idle.py)
         if out:
@@ -236,11 +250,43 @@ class Pump:
                 return
             if self._on_written is not None:
                 self._on_written()
+        self._plan(deadline)
+
+    def _plan(self, deadline: float | None) -> None:
+        """After a tick outside the writer: make sure someone wakes this pump at ``deadline``
+        (the engine's next one). With a timer, an earlier deadline is filed with it here; a
+        later one is found when the current entry comes due. Without one, the writer is woken
+        to sleep until an earlier deadline."""
+        if self.engine.finished:
+            self._waker.set()
+            return
+        timer = self._timer
+        if timer is not None:
+            self._deadline = deadline
+            if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
+                timer.schedule(self, deadline)
+            return
         planned = self._deadline
-        if engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+        if deadline is not None and (planned is None or deadline < planned):
             self._waker.set()
         else:
-            self._deadline = deadline  # later: the timer re-files rather than wakes us
+            self._deadline = deadline  # later: the writer's wait ends early and re-plans
+
+    def _due(self, now: float) -> None:
+        """The timer found this pump's deadline due (``now``). On an idle plain TCP stream,
+        tick and write what that makes (a heartbeat) from the timer's task, without a writer
+        turn; otherwise, or if that fails, wake the writer to do it."""
+        if self._fd is None or self._writing or self._broken is not None:
+            self._waker.set()
+            return
+        try:
+            self._flush(now)
+        except Exception as exc:  # a bug: cost this connection only, as ``_guard`` does
+            log.error("internal error on a connection's deadline; closing it", exc_info=exc)
+            try:
+                self._lost(f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("cleaning up a failed connection failed")
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -346,9 +392,28 @@ class Pump:
 
     async def _reader(self) -> None:
         engine = self.engine
+        # Plain TCP (``_fd``): wait until readable, then one ``os.read``. ``receive_some``
+        # tries a read first and waits only after it fails, so every frame of an idle
+        # connection (a heartbeat) cost a failed read and its exception as well. After a
+        # read that filled the buffer, more is likely waiting: read again after a checkpoint.
+        fd = self._fd
+        more = False
         while True:
             try:
-                data = await self.stream.receive_some(READ_SIZE)
+                if fd is None:
+                    data = await self.stream.receive_some(READ_SIZE)
+                else:
+                    if more:
+                        await trio.lowlevel.checkpoint()
+                    while True:
+                        if not more:
+                            await trio.lowlevel.wait_readable(fd)
+                        try:
+                            data = os.read(fd, READ_SIZE)
+                            break
+                        except BlockingIOError:
+                            more = False
+                    more = len(data) == READ_SIZE
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._lost(describe_failure(exc))
                 return
@@ -371,10 +436,10 @@ class Pump:
                 self._flush()
                 continue
             # Stamp the read by ticking here and wake the writer only if that queued a frame
-            # or moved the deadline earlier: an idle connection's heartbeat costs no writer turn.
+            # (or, without a timer, moved the deadline earlier): an idle connection's
+            # heartbeat costs no writer turn.
             deadline = engine.tick(trio.current_time())
-            planned = self._deadline
-            if engine.has_data_to_send or engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+            if engine.has_data_to_send:
                 self._waker.set()
             else:
-                self._deadline = deadline  # later: the timer re-files rather than wakes us
+                self._plan(deadline)
