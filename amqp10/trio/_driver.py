@@ -152,6 +152,12 @@ class Pump:
         in_flight: bytes taken from the engine that the stream has not accepted yet.
     """
 
+    # a server holds one per connection for the connection's life: no instance dict
+    __slots__ = (
+        "stream", "engine", "_on_events", "_on_lost", "_on_written", "in_flight", "_waker", "_timer",
+        "_deadline", "_timer_at", "_broken", "done", "goodbye", "_token", "_fd", "_writing", "_backlog",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
@@ -334,60 +340,65 @@ class Pump:
             scope.cancel()
 
     async def _writer(self) -> None:
+        if self._timer is not None:
+            # The timer wakes us at our deadlines: no cancel scope at all (one costs a
+            # CancelStatus and its two sets for the connection's life).
+            await self._writer_turns(None)
+            return
         # One cancel scope serves every park until its deadline fires (a heartbeat is due):
-        # only then is a new one made. With a ``Timer`` the scope never gets a deadline: the
-        # timer wakes us. A wake-up moves no deadline and allocates nothing.
-        while await self._writer_turns():
-            pass
+        # only then is a new one made. A wake-up moves no deadline and allocates nothing.
+        while True:
+            with trio.CancelScope() as scope:
+                if await self._writer_turns(scope):
+                    return
 
-    async def _writer_turns(self) -> bool:
-        """Run writer turns inside one cancel scope; True: the scope's deadline fired (run
-        again), False: done (the engine finished or the stream broke)."""
+    async def _writer_turns(self, scope: trio.CancelScope | None) -> bool:
+        """Run writer turns (inside ``scope``, which sleeps until the engine's deadline; with
+        a timer there is none). True: done (the engine finished or the stream broke); False:
+        the scope's deadline fired as we were woken, so run again in a new one."""
         engine = self.engine
         waker = self._waker
         timer = self._timer
-        with trio.CancelScope() as scope:
-            while self._broken is None:
-                waker.woken = False
-                deadline = engine.tick(trio.current_time())
-                self._deliver(engine.take_events())
-                out = engine.data_to_send()
-                backlog = self._backlog
-                if backlog is not None:  # a direct write's rest goes first
-                    self._backlog = None
-                    out = backlog + out
-                if out:
-                    self.in_flight = len(out)
-                    self._writing = True
-                    try:
-                        await self.stream.send_all(out)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                        self._lost(describe_failure(exc))
-                        return False
-                    finally:
-                        self.in_flight = 0
-                        self._writing = False
-                    if self._on_written is not None:
-                        self._on_written()
-                    continue  # the engine counted it as written at this turn's tick (idle.py)
-                if engine.finished:
-                    return False
-                if waker.woken:
-                    continue
-                self._deadline = deadline
-                if timer is not None:
-                    # Only an earlier deadline needs a new entry; a later one is found when
-                    # the current entry comes due (heartbeat deadlines mostly move later).
-                    if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
-                        timer.schedule(self, deadline)
-                    await waker.park()
-                    continue
-                scope.deadline = math.inf if deadline is None else deadline
+        while self._broken is None:
+            waker.woken = False
+            deadline = engine.tick(trio.current_time())
+            self._deliver(engine.take_events())
+            out = engine.data_to_send()
+            backlog = self._backlog
+            if backlog is not None:  # a direct write's rest goes first
+                self._backlog = None
+                out = backlog + out
+            if out:
+                self.in_flight = len(out)
+                self._writing = True
+                try:
+                    await self.stream.send_all(out)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                    self._lost(describe_failure(exc))
+                    return True
+                finally:
+                    self.in_flight = 0
+                    self._writing = False
+                if self._on_written is not None:
+                    self._on_written()
+                continue  # the engine counted it as written at this turn's tick (idle.py)
+            if engine.finished:
+                return True
+            if waker.woken:
+                continue
+            self._deadline = deadline
+            if scope is None:
+                # Only an earlier deadline needs a new timer entry; a later one is found
+                # when the current entry comes due (heartbeat deadlines mostly move later).
+                if timer is not None and deadline is not None and (self._timer_at is None or deadline < self._timer_at):
+                    timer.schedule(self, deadline)
                 await waker.park()
-                if scope.cancel_called:  # the deadline passed as we were woken: a send in
-                    return True  # this scope would be cancelled half-way, so take a new one
-                scope.deadline = math.inf
-            return False
+                continue
+            scope.deadline = math.inf if deadline is None else deadline
+            await waker.park()
+            if scope.cancel_called:  # the deadline passed as we were woken: a send in
+                return False  # this scope would be cancelled half-way, so take a new one
+            scope.deadline = math.inf
         return True
 
     async def _reader(self) -> None:
