@@ -84,30 +84,36 @@ class _Waker:
 class Timer:
     """Wakes many pumps at their deadlines from one task, so a connection's heartbeat costs a
     heap entry instead of a cancel scope whose deadline fires (a server's connections share
-    one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per earliest deadline.
+    one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per wake-up.
 
     A due pump whose stream is idle is ticked and written to right here (``Pump._due``: a
     heartbeat is one non-blocking write), so a heartbeat costs no task switch of its own;
-    only a pump that is busy writing, or a TLS one, has its writer woken. The timer sleeps
-    until ``SLACK`` past the earliest deadline and then serves every deadline due by then,
-    so the wake-ups (each a cancel scope firing) are shared by the heartbeats of a few
-    connections rather than paid once per heartbeat. A deadline is served at most ``SLACK``
-    late, never early: against a heartbeat interval of 3/4 of the peer's advertised
-    idle-time-out (``engine/idle.py``) that is 50 ms of the quarter kept for lateness.
+    only a pump that is busy writing, or a TLS one, has its writer woken. A deadline may be
+    served a little late, by ``LATENESS`` of how far ahead it was filed and at most
+    ``SLACK``: the timer sleeps until the earliest such latest time and then serves every
+    deadline already due, so the wake-ups (each a cancel scope firing) are shared by the
+    heartbeats of several connections rather than paid once per heartbeat. Never early. A
+    heartbeat filed 3/4 of the peer's advertised idle-time-out ahead (``engine/idle.py``)
+    thus leaves at most at 0.7575 of it (50 ms of the quarter kept for lateness at 15 s).
     """
 
-    #: how late (seconds) a deadline may be served so that nearby ones share one wake-up
+    #: the most (seconds) a deadline may be served late so that nearby ones share a wake-up
     SLACK = 0.05
+    #: ... as a fraction of how far ahead it was filed (a short interval gets a short slack)
+    LATENESS = 0.01
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Pump]] = []
+        # (latest time to serve it, sequence, pump, its deadline)
+        self._heap: list[tuple[float, int, Pump, float]] = []
         self._seq = itertools.count()
         self._waker = _Waker()
 
     def schedule(self, pump: "Pump", deadline: float) -> None:
         """Wake ``pump`` at ``deadline`` (trio thread only)."""
         pump._timer_at = deadline
-        entry = (deadline, next(self._seq), pump)
+        ahead = deadline - trio.current_time()
+        latest = deadline + min(self.SLACK, ahead * self.LATENESS) if ahead > 0 else deadline
+        entry = (latest, next(self._seq), pump, deadline)
         heapq.heappush(self._heap, entry)
         if self._heap[0] is entry:  # earlier than what the timer sleeps for
             self._waker.set()
@@ -116,11 +122,10 @@ class Timer:
         """Serve pumps' deadlines as they pass, until cancelled."""
         heap = self._heap
         waker = self._waker
-        slack = self.SLACK
         while True:
             now = trio.current_time()
-            while heap and heap[0][0] <= now:
-                at, _, pump = heapq.heappop(heap)
+            while heap and heap[0][3] <= now:
+                _, _, pump, at = heapq.heappop(heap)
                 if pump._timer_at != at or pump.done:
                     continue  # stale: an earlier entry replaced it, or the pump is gone
                 pump._timer_at = None
@@ -129,7 +134,7 @@ class Timer:
                 else:
                     pump._due(now)
             waker.woken = False
-            with trio.move_on_at(heap[0][0] + slack if heap else math.inf):
+            with trio.move_on_at(heap[0][0] if heap else math.inf):
                 await waker.park()
 
 
