@@ -142,6 +142,10 @@ class Listening:
         self.connections: list[ServedConnection] = []
 
 
+#: the CLOSE a server shutting down sends (one for every connection: it is never changed)
+_SHUTTING_DOWN = Error(condition="amqp:connection:forced", description="the server is shutting down")
+
+
 class AsyncPump(Protocol):
     """What ``serve_async`` needs of an async adapter's pump (trio's and asyncio's ``Pump``)."""
 
@@ -180,7 +184,7 @@ async def serve_async(
             on_events(events)
 
     pump = make_pump(on_events, on_lost)
-    pump.goodbye = Error(condition="amqp:connection:forced", description="the server is shutting down")
+    pump.goodbye = _SHUTTING_DOWN
     conn = ServedConnection(engine, address, identity, pump.wakeup)
     connections.append(conn)
     try:

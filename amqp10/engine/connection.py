@@ -150,6 +150,12 @@ class Connection:
                     ConnectionClosedError("the transport closed before the AMQP close handshake"),
                     by_peer=True,
                 )
+            elif data == EMPTY_FRAME and not self._reader.buffered and self._handshake.done:
+                # One whole heartbeat (an idle peer's every frame): nothing to decode, route
+                # or answer; it only counts as a frame read (spec 2.4.5).
+                self._idle.received()
+                if trace.ENABLED:
+                    self._trace("<-", 0, None)
             else:
                 reader = self._reader
                 expected = reader.buffered + len(data)

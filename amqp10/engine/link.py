@@ -83,6 +83,17 @@ class Link:
     the same name (``engine.recovery`` has the rules).
     """
 
+    # Slots, not an instance dict: a server holds a link or two per connection for the
+    # connection's life, and a dict of this many keys is not key-shared (CPython shares
+    # keys up to 29), so a Sender's dict alone cost 1.5 KiB.
+    __slots__ = (
+        "session", "name", "handle", "remote_handle", "source", "target", "snd_settle_mode",
+        "rcv_settle_mode", "max_message_size", "initial_delivery_count", "offered_capabilities",
+        "desired_capabilities", "properties", "local_unsettled", "_reconciled", "_sent_incomplete",
+        "_refused_by_peer", "_orphans", "remote_attach", "remote_detach", "_detach_error", "credit",
+        "_fsm", "__weakref__",
+    )
+
     role: Role
 
     def __init__(
@@ -370,6 +381,7 @@ class Sender(Link):
     """The sending end: ``send`` queues deliveries; they go out as credit and window allow."""
 
     role = Role.SENDER
+    __slots__ = ("_queue", "_current", "_drain_answer_due", "_tag_counter", "_wire_handle", "_undecided", "_peer_incomplete")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -646,6 +658,7 @@ class Receiver(Link):
     """The receiving end: grant credit with ``flow``; deliveries arrive as events."""
 
     role = Role.RECEIVER
+    __slots__ = ("streaming", "_incoming", "_awaiting")
 
     def __init__(self, *args: Any, streaming: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -84,37 +84,55 @@ class _Waker:
 class Timer:
     """Wakes many pumps at their deadlines from one task, so a connection's heartbeat costs a
     heap entry instead of a cancel scope whose deadline fires (a server's connections share
-    one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per earliest deadline.
+    one: ``serve`` runs it). Only ``run`` waits, with one cancel scope per wake-up.
+
+    A due pump whose stream is idle is ticked and written to right here (``Pump._due``: a
+    heartbeat is one non-blocking write), so a heartbeat costs no task switch of its own;
+    only a pump that is busy writing, or a TLS one, has its writer woken. A deadline may be
+    served a little late, by ``LATENESS`` of how far ahead it was filed and at most
+    ``SLACK``: the timer sleeps until the earliest such latest time and then serves every
+    deadline already due, so the wake-ups (each a cancel scope firing) are shared by the
+    heartbeats of several connections rather than paid once per heartbeat. Never early. A
+    heartbeat filed 3/4 of the peer's advertised idle-time-out ahead (``engine/idle.py``)
+    thus leaves at most at 0.7575 of it (50 ms of the quarter kept for lateness at 15 s).
     """
 
+    #: the most (seconds) a deadline may be served late so that nearby ones share a wake-up
+    SLACK = 0.05
+    #: ... as a fraction of how far ahead it was filed (a short interval gets a short slack)
+    LATENESS = 0.01
+
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Pump]] = []
+        # (latest time to serve it, sequence, pump, its deadline)
+        self._heap: list[tuple[float, int, Pump, float]] = []
         self._seq = itertools.count()
         self._waker = _Waker()
 
     def schedule(self, pump: "Pump", deadline: float) -> None:
         """Wake ``pump`` at ``deadline`` (trio thread only)."""
         pump._timer_at = deadline
-        entry = (deadline, next(self._seq), pump)
+        ahead = deadline - trio.current_time()
+        latest = deadline + min(self.SLACK, ahead * self.LATENESS) if ahead > 0 else deadline
+        entry = (latest, next(self._seq), pump, deadline)
         heapq.heappush(self._heap, entry)
         if self._heap[0] is entry:  # earlier than what the timer sleeps for
             self._waker.set()
 
     async def run(self) -> None:
-        """Wake pumps as their deadlines pass, until cancelled."""
+        """Serve pumps' deadlines as they pass, until cancelled."""
         heap = self._heap
         waker = self._waker
         while True:
             now = trio.current_time()
-            while heap and heap[0][0] <= now:
-                at, _, pump = heapq.heappop(heap)
+            while heap and heap[0][3] <= now:
+                _, _, pump, at = heapq.heappop(heap)
                 if pump._timer_at != at or pump.done:
                     continue  # stale: an earlier entry replaced it, or the pump is gone
                 pump._timer_at = None
                 if pump._deadline is not None and pump._deadline > now:
                     self.schedule(pump, pump._deadline)  # it moved later: nothing due yet
                 else:
-                    pump._waker.set()
+                    pump._due(now)
             waker.woken = False
             with trio.move_on_at(heap[0][0] if heap else math.inf):
                 await waker.park()
@@ -138,6 +156,12 @@ class Pump:
     Attributes:
         in_flight: bytes taken from the engine that the stream has not accepted yet.
     """
+
+    # a server holds one per connection for the connection's life: no instance dict
+    __slots__ = (
+        "stream", "engine", "_on_events", "_on_lost", "_on_written", "in_flight", "_waker", "_timer",
+        "_deadline", "_timer_at", "_broken", "done", "goodbye", "_token", "_fd", "_writing", "_backlog",
+    )
 
     def __init__(
         self,
@@ -213,12 +237,13 @@ class Pump:
             return
         self._flush()
 
-    def _flush(self) -> None:
-        """Tick, take the engine's output and write it to the socket at once; wake the writer
-        only for what it must do (the rest of a partial write, a finished engine, an earlier
-        deadline). Caller checked: plain TCP, nothing being written, not broken."""
+    def _flush(self, now: float | None = None) -> None:
+        """Tick (at ``now``, default the current time), take the engine's output and write it
+        to the socket at once; wake the writer only for what it must do (the rest of a
+        partial write, a finished engine, an earlier deadline when there is no timer).
+        Caller checked: plain TCP, nothing being written, not broken."""
         engine = self.engine
-        deadline = engine.tick(trio.current_time())
+        deadline = engine.tick(trio.current_time() if now is None else now)
         self._deliver(engine.take_events())
         out = engine.data_to_send()  # counted as written at this tick (idle.py)
         if out:
@@ -236,11 +261,43 @@ class Pump:
                 return
             if self._on_written is not None:
                 self._on_written()
+        self._plan(deadline)
+
+    def _plan(self, deadline: float | None) -> None:
+        """After a tick outside the writer: make sure someone wakes this pump at ``deadline``
+        (the engine's next one). With a timer, an earlier deadline is filed with it here; a
+        later one is found when the current entry comes due. Without one, the writer is woken
+        to sleep until an earlier deadline."""
+        if self.engine.finished:
+            self._waker.set()
+            return
+        timer = self._timer
+        if timer is not None:
+            self._deadline = deadline
+            if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
+                timer.schedule(self, deadline)
+            return
         planned = self._deadline
-        if engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+        if deadline is not None and (planned is None or deadline < planned):
             self._waker.set()
         else:
-            self._deadline = deadline  # later: the timer re-files rather than wakes us
+            self._deadline = deadline  # later: the writer's wait ends early and re-plans
+
+    def _due(self, now: float) -> None:
+        """The timer found this pump's deadline due (``now``). On an idle plain TCP stream,
+        tick and write what that makes (a heartbeat) from the timer's task, without a writer
+        turn; otherwise, or if that fails, wake the writer to do it."""
+        if self._fd is None or self._writing or self._broken is not None:
+            self._waker.set()
+            return
+        try:
+            self._flush(now)
+        except Exception as exc:  # a bug: cost this connection only, as ``_guard`` does
+            log.error("internal error on a connection's deadline; closing it", exc_info=exc)
+            try:
+                self._lost(f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("cleaning up a failed connection failed")
 
     def _deliver(self, events: list[Event]) -> None:
         if events:
@@ -288,67 +345,91 @@ class Pump:
             scope.cancel()
 
     async def _writer(self) -> None:
+        if self._timer is not None:
+            # The timer wakes us at our deadlines: no cancel scope at all (one costs a
+            # CancelStatus and its two sets for the connection's life).
+            await self._writer_turns(None)
+            return
         # One cancel scope serves every park until its deadline fires (a heartbeat is due):
-        # only then is a new one made. With a ``Timer`` the scope never gets a deadline: the
-        # timer wakes us. A wake-up moves no deadline and allocates nothing.
-        while await self._writer_turns():
-            pass
+        # only then is a new one made. A wake-up moves no deadline and allocates nothing.
+        while True:
+            with trio.CancelScope() as scope:
+                if await self._writer_turns(scope):
+                    return
 
-    async def _writer_turns(self) -> bool:
-        """Run writer turns inside one cancel scope; True: the scope's deadline fired (run
-        again), False: done (the engine finished or the stream broke)."""
+    async def _writer_turns(self, scope: trio.CancelScope | None) -> bool:
+        """Run writer turns (inside ``scope``, which sleeps until the engine's deadline; with
+        a timer there is none). True: done (the engine finished or the stream broke); False:
+        the scope's deadline fired as we were woken, so run again in a new one."""
         engine = self.engine
         waker = self._waker
         timer = self._timer
-        with trio.CancelScope() as scope:
-            while self._broken is None:
-                waker.woken = False
-                deadline = engine.tick(trio.current_time())
-                self._deliver(engine.take_events())
-                out = engine.data_to_send()
-                backlog = self._backlog
-                if backlog is not None:  # a direct write's rest goes first
-                    self._backlog = None
-                    out = backlog + out
-                if out:
-                    self.in_flight = len(out)
-                    self._writing = True
-                    try:
-                        await self.stream.send_all(out)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                        self._lost(describe_failure(exc))
-                        return False
-                    finally:
-                        self.in_flight = 0
-                        self._writing = False
-                    if self._on_written is not None:
-                        self._on_written()
-                    continue  # the engine counted it as written at this turn's tick (idle.py)
-                if engine.finished:
-                    return False
-                if waker.woken:
-                    continue
-                self._deadline = deadline
-                if timer is not None:
-                    # Only an earlier deadline needs a new entry; a later one is found when
-                    # the current entry comes due (heartbeat deadlines mostly move later).
-                    if deadline is not None and (self._timer_at is None or deadline < self._timer_at):
-                        timer.schedule(self, deadline)
-                    await waker.park()
-                    continue
-                scope.deadline = math.inf if deadline is None else deadline
+        while self._broken is None:
+            waker.woken = False
+            deadline = engine.tick(trio.current_time())
+            self._deliver(engine.take_events())
+            out = engine.data_to_send()
+            backlog = self._backlog
+            if backlog is not None:  # a direct write's rest goes first
+                self._backlog = None
+                out = backlog + out
+            if out:
+                self.in_flight = len(out)
+                self._writing = True
+                try:
+                    await self.stream.send_all(out)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                    self._lost(describe_failure(exc))
+                    return True
+                finally:
+                    self.in_flight = 0
+                    self._writing = False
+                if self._on_written is not None:
+                    self._on_written()
+                continue  # the engine counted it as written at this turn's tick (idle.py)
+            if engine.finished:
+                return True
+            if waker.woken:
+                continue
+            self._deadline = deadline
+            if scope is None:
+                # Only an earlier deadline needs a new timer entry; a later one is found
+                # when the current entry comes due (heartbeat deadlines mostly move later).
+                if timer is not None and deadline is not None and (self._timer_at is None or deadline < self._timer_at):
+                    timer.schedule(self, deadline)
                 await waker.park()
-                if scope.cancel_called:  # the deadline passed as we were woken: a send in
-                    return True  # this scope would be cancelled half-way, so take a new one
-                scope.deadline = math.inf
-            return False
+                continue
+            scope.deadline = math.inf if deadline is None else deadline
+            await waker.park()
+            if scope.cancel_called:  # the deadline passed as we were woken: a send in
+                return False  # this scope would be cancelled half-way, so take a new one
+            scope.deadline = math.inf
         return True
 
     async def _reader(self) -> None:
         engine = self.engine
+        # Plain TCP (``_fd``): wait until readable, then one ``os.read``. ``receive_some``
+        # tries a read first and waits only after it fails, so every frame of an idle
+        # connection (a heartbeat) cost a failed read and its exception as well. After a
+        # read that filled the buffer, more is likely waiting: read again after a checkpoint.
+        fd = self._fd
+        more = False
         while True:
             try:
-                data = await self.stream.receive_some(READ_SIZE)
+                if fd is None:
+                    data = await self.stream.receive_some(READ_SIZE)
+                else:
+                    if more:
+                        await trio.lowlevel.checkpoint()
+                    while True:
+                        if not more:
+                            await trio.lowlevel.wait_readable(fd)
+                        try:
+                            data = os.read(fd, READ_SIZE)
+                            break
+                        except BlockingIOError:
+                            more = False
+                    more = len(data) == READ_SIZE
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._lost(describe_failure(exc))
                 return
@@ -371,10 +452,10 @@ class Pump:
                 self._flush()
                 continue
             # Stamp the read by ticking here and wake the writer only if that queued a frame
-            # or moved the deadline earlier: an idle connection's heartbeat costs no writer turn.
+            # (or, without a timer, moved the deadline earlier): an idle connection's
+            # heartbeat costs no writer turn.
             deadline = engine.tick(trio.current_time())
-            planned = self._deadline
-            if engine.has_data_to_send or engine.finished or (deadline is not None and (planned is None or deadline < planned)):
+            if engine.has_data_to_send:
                 self._waker.set()
             else:
-                self._deadline = deadline  # later: the timer re-files rather than wakes us
+                self._plan(deadline)

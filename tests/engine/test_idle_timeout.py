@@ -192,3 +192,51 @@ def test_a_frame_completed_by_its_last_byte_counts_as_input() -> None:
     pair.server.receive_data(frame[-1:])
     assert pair.server.tick(pair.clock.now) == pytest.approx(1.9)  # stamped when it completed
     assert not pair.server.finished
+
+
+def test_a_heartbeat_read_on_its_own_counts_as_input_and_makes_no_events() -> None:
+    # An idle peer's every read is one whole empty frame: the engine takes it without
+    # decoding or routing anything, and it still keeps the connection alive.
+    pair = opened_pair(server=server_config(idle_timeout=1.0))
+    pair.tick(0.0)
+    for _ in range(5):
+        now = pair.clock.advance(0.9)
+        assert pair.server.receive_data(EMPTY_FRAME) == []
+        assert pair.server.tick(now) == pytest.approx(now + 1.0)  # stamped at this tick
+    assert not pair.server.finished
+    assert pair.server.data_to_send() == b""  # nothing to answer
+    now = pair.clock.advance(1.1)  # then silence: closed as usual
+    assert pair.server.tick(now) is None
+    (violation,) = of_type(pair.server.take_events(), ProtocolViolationDetected)
+    assert violation.violation is Violation.IDLE_TIMEOUT
+
+
+def test_a_heartbeat_read_on_its_own_is_in_the_frame_trace(caplog: pytest.LogCaptureFixture) -> None:
+    pair = opened_pair()
+    trace.set_enabled(True)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="amqp10.frames"):
+            pair.server.receive_data(EMPTY_FRAME)
+    finally:
+        trace.set_enabled(False)
+    assert [r.getMessage().split("] ", 1)[1] for r in caplog.records] == ["<- heartbeat"]
+
+
+def test_an_empty_frame_in_place_of_the_protocol_header_is_refused() -> None:
+    pair = make_pair()
+    pair.server.open()
+    events = pair.server.receive_data(EMPTY_FRAME)
+    assert pair.server.finished or of_type(events, ProtocolViolationDetected)
+
+
+def test_a_heartbeat_after_part_of_a_frame_completes_nothing_on_its_own() -> None:
+    # Eight bytes that happen to be an empty frame, read after the start of another frame,
+    # are that frame's next bytes, not a heartbeat.
+    pair = opened_pair(server=server_config(idle_timeout=1.0))
+    pair.tick(0.0)
+    frame = FrameFactory.frame(Flow(incoming_window=1, next_outgoing_id=0, outgoing_window=1))
+    assert len(frame) > 10 + len(EMPTY_FRAME)
+    pair.server.receive_data(frame[:10])  # its header and two bytes of its body
+    now = pair.clock.advance(0.9)
+    pair.server.receive_data(EMPTY_FRAME)
+    assert pair.server.tick(now) == pytest.approx(1.0)  # no frame completed: not stamped
