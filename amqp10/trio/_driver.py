@@ -367,7 +367,7 @@ class Pump:
                 self._read_eagerly = len(data) >= _EAGER_READ
                 return data
         while True:
-            await trio.lowlevel.wait_readable(self.stream.socket)
+            await trio.lowlevel.wait_readable(fd)
             try:
                 data = os.read(fd, READ_SIZE)
             except BlockingIOError:
@@ -378,6 +378,7 @@ class Pump:
     async def _reader(self) -> None:
         engine = self.engine
         fd = self._fd
+        data: bytes | bytearray
         while True:
             try:
                 if fd is not None:
