@@ -25,7 +25,8 @@ from typing import Any, Callable
 from ..codec.composite import Composite
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
 from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SessionEndedError
-from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, encode_frame
+from ..codec import encode_described_list
+from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, begin_frame, encode_frame, finish_frame
 from ..framing.reader import FrameReader
 from . import trace
 from .config import Config, ConnectionRole, SaslNegotiator
@@ -416,6 +417,15 @@ class Connection:
         if trace.ENABLED:
             self._trace("->", channel, body)
         encode_frame(self._buffer(), channel, body)
+
+    def _send_wire_fields(self, channel: int, code: int, fields: list[Any]) -> None:
+        """Like ``_send_frame`` with ``flush=False``, for a performative already given as its
+        wire values (a hot frame's untraced fast path: no performative object is built)."""
+        self._note_output()
+        out = self._buffer()
+        start = begin_frame(out, FrameType.AMQP, channel)
+        encode_described_list(out, code, fields)
+        finish_frame(out, start)
 
     def _write_transfer(self, channel: int, writer: "OutgoingTransfer | StreamedTransfer") -> bool:
         self._note_output()
