@@ -483,6 +483,8 @@ class Connection:
                     self._apply_violation(violation)
                 if not self._reading:
                     return
+            if not reader.buffered:
+                return  # all taken: another read_frames would find nothing (a bad header stays buffered)
 
     def _on_amqp_header(self) -> None:
         """The handshake handed over: the AMQP headers are exchanged (spec 2.2)."""
