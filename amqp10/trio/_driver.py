@@ -35,9 +35,6 @@ __all__ = ["Pump", "Timer", "describe_failure", "READ_SIZE"]
 log = logging.getLogger("amqp10.trio")
 
 READ_SIZE = 1 << 16
-#: a read at least this large suggests more is already buffered: the next read is tried at
-#: once rather than after waiting for readability (``Pump._read_when_ready``)
-_EAGER_READ = 4096
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -176,7 +173,6 @@ class Pump:
         #: the socket a direct write goes to: plain TCP on POSIX only (TLS must go through
         #: ``SSLStream``; elsewhere ``os.write`` does not take sockets)
         self._fd: int | None = stream.socket.fileno() if type(stream) is trio.SocketStream and os.name == "posix" else None
-        self._read_eagerly = False  # the last read was large (_read_when_ready)
         #: the writer is sending, or holds bytes a direct write left over: only it may write
         self._writing = False
         #: what the socket did not take of a direct write; the writer sends it first
@@ -348,43 +344,11 @@ class Pump:
             return False
         return True
 
-    async def _read_when_ready(self, fd: int) -> bytes:
-        """The next bytes of a plain TCP stream, read when the socket is readable.
-
-        ``receive_some`` tries a read first and waits only when it finds nothing; but the
-        reader comes back as soon as it has handed the last bytes on, before the peer can
-        have answered, so that first read nearly always fails (a wasted system call and an
-        exception per message on the way to the task waiting for a reply). Waiting first
-        reads once per message; the wait is a checkpoint, as ``receive_some`` is.
-        """
-        if self._read_eagerly:
-            try:
-                data = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                pass
-            else:
-                await trio.lowlevel.checkpoint()  # as receive_some: a checkpoint every read
-                self._read_eagerly = len(data) >= _EAGER_READ
-                return data
-        while True:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                data = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                continue
-            self._read_eagerly = len(data) >= _EAGER_READ
-            return data
-
     async def _reader(self) -> None:
         engine = self.engine
-        fd = self._fd
-        data: bytes | bytearray
         while True:
             try:
-                if fd is not None:
-                    data = await self._read_when_ready(fd)
-                else:
-                    data = await self.stream.receive_some(READ_SIZE)
+                data = await self.stream.receive_some(READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._lost(describe_failure(exc))
                 return
@@ -414,4 +378,3 @@ class Pump:
                 self._waker.set()
             else:
                 self._deadline = deadline  # later: the timer re-files rather than wakes us
-
