@@ -124,17 +124,22 @@ class _Async(AsyncDriver):
             watchers.pop(watch, None)
 
     async def _wait_on(self, watch: object, predicate: Callable[[], "_T | Pending"], deadline: float, timeout: float | None, what: str) -> _T:
+        result, event = self._evaluate(watch, predicate)
+        if result is not PENDING:
+            return result  # no scope at all when it is there already (a buffered delivery)
+        if trio.current_time() >= deadline:
+            raise Timeout(f"{what} did not complete within {timeout:g} s")
         # One cancel scope for the whole wait, not one per wake-up: entering and leaving a
         # scope with a deadline costs trio a deadline-heap update each time.
         with trio.CancelScope(deadline=deadline):
             while True:
-                result, event = self._evaluate(watch, predicate)
-                if result is not PENDING:
-                    return result
                 if event is None:
                     await self.lot.park()
                 else:
                     await event.wait()
+                result, event = self._evaluate(watch, predicate)
+                if result is not PENDING:
+                    return result
         # The deadline passed while parked: one last look, then the timeout.
         result, _ = self._evaluate(watch, predicate)
         if result is not PENDING:
