@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..codec import encode_described_list
 from ..codec.composite import Composite
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
 from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SessionEndedError
-from ..codec import encode_described_list
 from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, begin_frame, encode_frame, finish_frame
 from ..framing.reader import FrameReader
 from . import trace

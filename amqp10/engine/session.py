@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..codec.composite import Composite
 from ..codec.spec import (
+    Accepted,
     Attach,
     Begin,
     Detach,
@@ -21,14 +22,17 @@ from ..codec.spec import (
     End,
     Error,
     Flow,
+    Modified,
+    Received,
     ReceiverSettleMode,
+    Rejected,
+    Released,
     Role,
     SenderSettleMode,
     Source,
     Target,
     Transfer,
 )
-from ..codec.spec import Accepted, Modified, Received, Rejected, Released
 from ..codec.types import UInt
 from ..errors import LocalProtocolError, SessionEndedError
 from . import trace
