@@ -42,9 +42,12 @@ class Requests:
             message = Message(body=message)
         properties = message.properties
         if properties is None:
-            properties = Properties()
-        message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
-        properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
+            # The common case, built directly: ``replace`` costs 4x a plain Properties(...).
+            message_id: Any = uuid.uuid4()
+            properties = Properties(message_id=message_id, reply_to=self.receiver.address)
+        else:
+            message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
+            properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
         copy = Message(
             body=message.body,
             header=message.header,

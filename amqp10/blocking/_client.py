@@ -173,11 +173,24 @@ class _Sync:
     ) -> _T:
         """Wait by reading the socket in this thread ("leader/follower"): when the reply or
         delivery this thread waits for arrives, this thread takes it in, with no hand-off
-        from the I/O thread (a thread switch, most of a request's latency). The I/O thread
-        still watches the same socket; whichever reads first processes the bytes under the
-        lock, the other finds nothing to read. The I/O thread's delivering it instead (or a
+        from the I/O thread (a thread switch, most of a request's latency). While it waits in
+        ``select`` the I/O thread does not watch the socket for reading (``Channel.leaders``;
+        it still writes, ticks and watches for writability), so the reply wakes one thread,
+        not two racing for the lock; several leading threads race as before, whichever reads
+        first processes the bytes under the lock. The I/O thread's delivering it instead (or a
         failure) wakes this thread through its own socketpair, never lost between a check
         and ``select``. Lock held on entry and exit."""
+        try:
+            return self._lead_loop(channel, waker, predicate, deadline, timeout, what)
+        finally:
+            if waker.leading:
+                waker.leading = False
+                channel.leaders -= 1
+                self.reactor.watch(channel)
+
+    def _lead_loop(
+        self, channel: Channel, waker: _Waker, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
+    ) -> _T:
         reactor = self.reactor
         lock = reactor.lock
         sock = channel.transport.sock
@@ -198,6 +211,13 @@ class _Sync:
                 if remaining <= 0:
                     raise Timeout(f"{what} did not complete within {timeout:g} s")
                 slice_ = min(slice_, remaining)
+            if not waker.leading:
+                # Reading it ourselves from now on: the I/O thread stops watching it for
+                # reading until we are done (``Channel.leaders``). Not before the first wait:
+                # a reply already in needs no selector change.
+                waker.leading = True
+                channel.leaders += 1
+                reactor.watch(channel)
             waker.waiting = True
             lock.release()
             try:
@@ -268,6 +288,8 @@ class _Waker:
         self._w.setblocking(False)
         #: the owning thread is in (or about to enter) ``select``; only then is a byte sent
         self.waiting = False
+        #: the owning thread counts in its channel's ``leaders`` (reads the socket itself)
+        self.leading = False
 
     def notify(self) -> None:
         """Wake the owner if it sleeps (called with the reactor lock held)."""

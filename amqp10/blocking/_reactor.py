@@ -80,7 +80,12 @@ class Channel:
         self.closed = False
         self._linger_until: float | None = None
         self._tls_until: float | None = None
-        self._mask = 0
+        self._mask = 0  # what the selector watches on this socket (0: not registered)
+        #: threads reading this socket themselves (``_client._Sync._lead``): while there is
+        #: one, the reactor does not watch it for reading, so a reply wakes only the thread
+        #: waiting for it, not the I/O thread too (a second wake-up, lock and GIL hand-off,
+        #: and, when the I/O thread read first, a hand-off back)
+        self.leaders = 0
         #: the engine's next deadline as of the last service, and the time of this channel's
         #: live entry in the reactor's deadline heap (older entries are stale and skipped)
         self._deadline: float | None = None
@@ -256,8 +261,7 @@ class Reactor:
     def add_channel(self, channel: Channel) -> None:
         """Serve ``channel`` (lock held or before ``start``)."""
         self._channels[channel] = None
-        channel._mask = selectors.EVENT_READ
-        self._selector.register(channel.transport.sock, selectors.EVENT_READ, channel)
+        self.watch(channel)
         self._wake_channel(channel)
 
     def add_listener(self, sock: socket.socket, on_accept: Callable[[socket.socket, tuple[str, int]], None]) -> None:
@@ -276,11 +280,31 @@ class Reactor:
             sock.close()
 
     def _forget(self, channel: Channel) -> None:
-        if self._channels.pop(channel, False) is None:
+        if self._channels.pop(channel, False) is None and channel._mask:
+            channel._mask = 0
             try:
                 self._selector.unregister(channel.transport.sock)
             except (KeyError, ValueError):
                 pass
+
+    def watch(self, channel: Channel) -> None:
+        """Make the selector watch what ``channel`` needs now (lock held): reading unless a
+        thread reads it itself (``Channel.leaders``), writing while its transport holds bytes."""
+        if channel.closed or channel not in self._channels:
+            return
+        mask = (0 if channel.leaders else selectors.EVENT_READ) | (
+            selectors.EVENT_WRITE if channel.transport.wants_write else 0
+        )
+        if mask == channel._mask:
+            return
+        sock = channel.transport.sock
+        if not mask:
+            self._selector.unregister(sock)
+        elif not channel._mask:
+            self._selector.register(sock, mask, channel)
+        else:
+            self._selector.modify(sock, mask, channel)
+        channel._mask = mask
 
     def channels(self) -> list[Channel]:
         """The channels being served (lock held)."""
@@ -345,10 +369,7 @@ class Reactor:
             if channel.closed:
                 continue
             self._schedule(channel, deadline)
-            mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.transport.wants_write else 0)
-            if mask != channel._mask:
-                channel._mask = mask
-                self._selector.modify(channel.transport.sock, mask, channel)
+            self.watch(channel)
         # When this thread will next look at the channels: a client thread that serviced its
         # channel itself (``_client._Sync.kick``) wakes us only for an earlier deadline.
         if self._wake_all or woken:  # a service woke a channel (a handler wrote to another)

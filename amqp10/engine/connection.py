@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..codec import encode_described_list
 from ..codec.composite import Composite
 from ..codec.spec import Attach, Begin, Close, Detach, Disposition, End, Error, Flow, Open, Transfer
 from ..errors import AMQPError, ConnectionClosedError, FramingError, LocalProtocolError, SessionEndedError
-from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, encode_frame
+from ..framing.frame import EMPTY_FRAME, MIN_MAX_FRAME_SIZE, Frame, FrameType, begin_frame, encode_frame, finish_frame
 from ..framing.reader import FrameReader
 from . import trace
 from .config import Config, ConnectionRole, SaslNegotiator
@@ -423,6 +424,15 @@ class Connection:
             self._trace("->", channel, body)
         encode_frame(self._buffer(), channel, body)
 
+    def _send_wire_fields(self, channel: int, code: int, fields: list[Any]) -> None:
+        """Like ``_send_frame`` with ``flush=False``, for a performative already given as its
+        wire values (a hot frame's untraced fast path: no performative object is built)."""
+        self._note_output()
+        out = self._buffer()
+        start = begin_frame(out, FrameType.AMQP, channel)
+        encode_described_list(out, code, fields)
+        finish_frame(out, start)
+
     def _write_transfer(self, channel: int, writer: "OutgoingTransfer | StreamedTransfer") -> bool:
         self._note_output()
         if self._dispositions_pending:
@@ -479,6 +489,8 @@ class Connection:
                     self._apply_violation(violation)
                 if not self._reading:
                     return
+            if not reader.buffered:
+                return  # all taken: another read_frames would find nothing (a bad header stays buffered)
 
     def _on_amqp_header(self) -> None:
         """The handshake handed over: the AMQP headers are exchanged (spec 2.2)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..codec.composite import Composite
 from ..codec.spec import (
+    Accepted,
     Attach,
     Begin,
     Detach,
@@ -21,14 +22,20 @@ from ..codec.spec import (
     End,
     Error,
     Flow,
+    Modified,
+    Received,
     ReceiverSettleMode,
+    Rejected,
+    Released,
     Role,
     SenderSettleMode,
     Source,
     Target,
     Transfer,
 )
+from ..codec.types import UInt
 from ..errors import LocalProtocolError, SessionEndedError
+from . import trace
 from .delivery import Delivery
 from .events import (
     DeliverySettled,
@@ -54,6 +61,10 @@ if TYPE_CHECKING:
 __all__ = ["Session", "session_error"]
 
 _ACTIVE = (SessionState.BEGIN_SENT, SessionState.MAPPED)
+_DISPOSITION_CODE = Disposition._amqp_code_
+#: delivery states a DISPOSITION may carry as they are (each is a delivery-state, so the
+#: check ``Disposition._amqp_fields_`` makes is known to pass); ``None``: no state
+_PLAIN_OUTCOMES = frozenset({type(None), Accepted, Rejected, Released, Modified, Received})
 _DISCARDING = (SessionState.DISCARDING, SessionState.END_SENT)
 
 
@@ -311,6 +322,15 @@ class Session:
         self._write_disposition(role, first, last, state, settled)
 
     def _write_disposition(self, role: Role, first: int, last: int, state: Any, settled: bool) -> None:
+        if type(state) in _PLAIN_OUTCOMES and not trace.ENABLED:
+            # The hot case (an accept, a settle): the DISPOSITION as wire values, in spec 2.7.6
+            # field order with trailing nulls left off, encoded as Disposition(...) would be
+            # but without building and re-checking one (tests/engine/test_disposition_fast_path.py).
+            fields: list[Any] = [role is Role.RECEIVER, UInt(first), None if last == first else UInt(last), settled or None, state]
+            while fields[-1] is None:
+                fields.pop()
+            self.connection._send_wire_fields(self.channel, _DISPOSITION_CODE, fields)
+            return
         self.connection._send_frame(
             self.channel,
             Disposition(
@@ -521,7 +541,7 @@ class Session:
         settled = bool(disposition.settled)
         state = disposition.state
         # The peer's role names its end: a receiver's disposition is about what we sent.
-        ours = Role(_m(disposition.role)) is Role.RECEIVER
+        ours = bool(_m(disposition.role))  # Role.RECEIVER is truthy (BoolEnum), as is True
         if ours:
             lo, hi = self._first_delivery_id, self._next_delivery_id
             table = self._outgoing
@@ -536,7 +556,9 @@ class Session:
                 channel=self.channel,
             )
         span = serial_diff(last, first) + 1
-        if span <= len(table):
+        if span == 1:  # the common case: one delivery
+            ids = [first] if first in table else []
+        elif span <= len(table):
             ids = [serial_add(first, i) for i in range(span) if serial_add(first, i) in table]
         else:
             ids = sorted(

@@ -124,7 +124,33 @@ class _Async(AsyncDriver):
             watchers.pop(watch, None)
 
     async def _wait_on(self, watch: object, predicate: Callable[[], "_T | Pending"], deadline: float, timeout: float | None, what: str) -> _T:
+        result, event = self._evaluate(watch, predicate)
+        if result is not PENDING:
+            return result  # no scope at all when it is there already (a buffered delivery)
+        if trio.current_time() >= deadline:
+            raise Timeout(f"{what} did not complete within {timeout:g} s")
+        # One cancel scope for the whole wait, not one per wake-up: entering and leaving a
+        # scope with a deadline costs trio a deadline-heap update each time.
+        with trio.CancelScope(deadline=deadline):
+            while True:
+                if event is None:
+                    await self.lot.park()
+                else:
+                    await event.wait()
+                result, event = self._evaluate(watch, predicate)
+                if result is not PENDING:
+                    return result
+        # The deadline passed while parked: one last look, then the timeout.
+        result, _ = self._evaluate(watch, predicate)
+        if result is not PENDING:
+            return result
+        raise Timeout(f"{what} did not complete within {timeout:g} s")
+
+    def _evaluate(self, watch: object, predicate: Callable[[], "_T | Pending"]) -> "tuple[_T | Pending, trio.Event | None]":
+        """The predicate's value, and the event a change to ``watch`` will set (registered
+        before the predicate runs, so no change after its look is missed)."""
         while True:
+            event = None
             if watch is not None:
                 event = trio.Event()
                 self.core.watchers[watch] = event.set
@@ -132,18 +158,10 @@ class _Async(AsyncDriver):
             if self.core.output_pending:
                 self.core.output_pending = False
                 self.pump.wakeup()
-            if result is not PENDING:
-                return result
-            if self.pump.done and not self.core.finished:
+            if result is PENDING and self.pump.done and not self.core.finished:
                 self.core.finished = True
                 continue
-            if trio.current_time() >= deadline:
-                raise Timeout(f"{what} did not complete within {timeout:g} s")
-            with trio.move_on_at(deadline):
-                if watch is None:
-                    await self.lot.park()
-                else:
-                    await event.wait()
+            return result, event
 
 
 @asynccontextmanager
