@@ -124,6 +124,7 @@ class Redialer:
             channel = self.new_channel(transport, engine)
             self.reactor.add_channel(channel)
             self.sync.channel = channel
+            self.url = url  # now, not at Finish: connect() may return on this dial's OPEN
         self.reactor.wakeup()
         self.sync.wait(lambda: attached_again(self.core), timeout, f"reconnecting to {url}")
 
