@@ -79,6 +79,9 @@ class Connection:
         self._events_sink: list[Event] = []
         self._dispositions_pending: set[Session] = set()
         self._out = bytearray()
+        # Output queued before what ``_out`` holds: frame headers and, by reference, large
+        # transfer payload slices (engine/transfer.py), joined once by data_to_send.
+        self._out_parts: list[bytes | bytearray | memoryview] = []
         #: Called with no arguments when this connection queues output (a frame or a batched
         #: disposition) for the first time since ``data_to_send()`` last drained it: at most
         #: once per drain, so a server adapter can keep a set of connections to flush instead
@@ -181,9 +184,15 @@ class Connection:
                 session._answer_drains()
         self._flush_all_dispositions()
         self._output_noted = False
-        if not self._out:
+        parts = self._out_parts
+        if parts:
+            parts.append(self._out)
+            data = b"".join(parts)  # the one copy of a large payload on its way out
+            parts.clear()
+        elif not self._out:
             return b""
-        data = bytes(self._out)
+        else:
+            data = bytes(self._out)
         self._out.clear()
         self._idle.sent()
         return data
@@ -193,6 +202,8 @@ class Connection:
         """How many bytes ``data_to_send()`` holds for the transport now (encoded frames;
         batched dispositions and drain answers are encoded when it is called). Adapters add
         it to what their transport holds to bound the memory a slow peer can cost."""
+        if self._out_parts:
+            return len(self._out) + sum(map(len, self._out_parts))
         return len(self._out)
 
     @property
@@ -200,7 +211,7 @@ class Connection:
         """``data_to_send()`` would return bytes now (frames queued, dispositions batched, or
         a drain to answer). Lets a server adapter flush exactly the connections a handler
         call wrote to, whichever connection the call was about."""
-        if self._out or self._dispositions_pending:
+        if self._out or self._out_parts or self._dispositions_pending:
             return True
         if not self._handshake.header_sent or self.finished:
             return False
@@ -421,7 +432,7 @@ class Connection:
         self._note_output()
         if self._dispositions_pending:
             self._flush_all_dispositions()
-        done = writer.write_frame(self._out, channel, self.remote_max_frame_size)
+        done = writer.write_frame(self._out, channel, self.remote_max_frame_size, self._out_parts)
         if trace.ENABLED:
             self._trace("->", channel, writer.performative())
         return done

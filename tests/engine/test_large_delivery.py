@@ -14,6 +14,8 @@ import pytest
 
 from amqp10.codec import Message
 from amqp10.engine.events import DeliveryAborted, DeliveryReceived, ProtocolViolationDetected
+from amqp10.framing import FrameReader
+from amqp10.framing.performatives import decode_body
 from amqp10.testing import EnginePair
 
 from support.engine_pairs import link_pair, of_type, opened_pair, server_config
@@ -135,3 +137,50 @@ def test_a_delivery_over_max_message_size_is_refused_before_its_bytes_are_gather
     # never more than the limit plus a read was held, and none of it is kept afterwards
     assert peak < limit + 4 * READ, f"peak {peak} bytes"
     assert current < 2 * READ, f"{current} bytes still held"
+
+
+def test_large_delivery_frames_keep_their_order_among_small_ones_and_fit_the_frame_size() -> None:
+    pair = opened_pair(server=server_config(max_frame_size=READ))
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(4)
+    pair.pump()
+    big = _pattern(300_000)
+    exact = _pattern(READ - 40)  # one frame, its payload large enough to go by reference
+    sender.send(b"before")
+    sender.send(big)
+    sender.send(exact)
+    sender.send(b"after")
+    queued = pair.client.bytes_to_send
+    data = pair.client.data_to_send()
+    assert queued == len(data)
+    reader = FrameReader(READ)
+    reader.feed(data)
+    frames = reader.read_frames()
+    assert all(len(f.body) + 8 <= READ for f in frames)
+    transfers = [decode_body(f)[0] for f in frames]
+    assert [bool(t.more) for t in transfers].count(False) == 4
+    events = pair.server.receive_data(data)
+    got = [bytes(e.delivery.payload) for e in of_type(events, DeliveryReceived)]
+    assert got == [b"before", big, exact, b"after"]
+
+
+def test_sending_a_large_delivery_copies_its_bytes_once() -> None:
+    # Before issue 9 each frame's payload was copied into the output buffer and that buffer
+    # copied again into the bytes returned: twice the message at the peak.
+    size = 4 << 20
+    pair = opened_pair(server=server_config(max_frame_size=READ))
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(1)
+    pair.pump()
+    payload = _pattern(size)
+    tracemalloc.start()
+    try:
+        sender.send(payload)
+        data = pair.client.data_to_send()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(data) > size
+    assert peak < size * 1.3, f"peak {peak / size:.2f}x the message"
+    (got,) = of_type(_feed(pair, data), DeliveryReceived)
+    assert got.delivery.payload == payload
