@@ -23,6 +23,8 @@ __all__ = ["Transport", "TransportError", "READ_SIZE"]
 
 #: Bytes asked of the socket per read: large enough for a 64 KiB frame in one go.
 READ_SIZE = 1 << 16
+#: A write at least this long is sent from the caller's bytes rather than copied first.
+_LARGE_WRITE = 1 << 16
 
 
 class TransportError(Exception):
@@ -54,6 +56,10 @@ class Transport:
             pass
         self.sock = sock
         self._raw_out = bytearray()  # bytes ready for the socket (ciphertext under TLS)
+        # A large write the socket has not taken yet, sent from where it is instead of being
+        # copied into ``_raw_out`` (a 10 MiB message would be copied once more); it goes
+        # before ``_raw_out``, which is empty when it is set.
+        self._large_out: memoryview | None = None
         self._plain_out = bytearray()  # application bytes waiting for the TLS handshake
         self._first_in: bytes | None = None  # the first bytes the peer sent (to explain a failed handshake)
         self.eof = False
@@ -87,12 +93,13 @@ class Transport:
     @property
     def wants_write(self) -> bool:
         """Bytes are waiting for the socket to become writable."""
-        return bool(self._raw_out)
+        return bool(self._raw_out) or self._large_out is not None
 
     @property
     def buffered(self) -> int:
         """Bytes given to ``write`` (or made by TLS) that the socket has not taken yet."""
-        return len(self._raw_out) + len(self._plain_out)
+        large = 0 if self._large_out is None else len(self._large_out)
+        return len(self._raw_out) + len(self._plain_out) + large
 
     def read(self) -> bytes:
         """Read what the socket has and return the application bytes (maybe none yet).
@@ -178,7 +185,10 @@ class Transport:
         if not data:
             return
         if self._tls is None:
-            self._raw_out += data
+            if type(data) is bytes and len(data) >= _LARGE_WRITE and not self._raw_out and self._large_out is None:
+                self._large_out = memoryview(data)  # ``data`` is immutable bytes: no copy
+            else:
+                self._raw_out += data
         elif not self.handshake_done:
             self._plain_out += data
         else:
@@ -191,6 +201,16 @@ class Transport:
         Raises:
             TransportError: the socket failed (e.g. the peer reset the connection).
         """
+        large = self._large_out
+        while large is not None:
+            try:
+                sent = self.sock.send(large)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                raise TransportError(f"socket error: {exc}") from exc
+            large = large[sent:] if sent < len(large) else None
+            self._large_out = large
         while self._raw_out:
             try:
                 sent = self.sock.send(self._raw_out)
