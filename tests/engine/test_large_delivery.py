@@ -184,3 +184,41 @@ def test_sending_a_large_delivery_copies_its_bytes_once() -> None:
     assert peak < size * 1.3, f"peak {peak / size:.2f}x the message"
     (got,) = of_type(_feed(pair, data), DeliveryReceived)
     assert got.delivery.payload == payload
+
+
+def test_data_to_send_parts_hands_a_large_payload_on_without_copying_it() -> None:
+    size = 4 << 20
+    pair = opened_pair(server=server_config(max_frame_size=READ))
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(3)
+    pair.pump()
+    payload = _pattern(size)
+    sender.send(b"small before")
+    tracemalloc.start()
+    try:
+        sender.send(payload)
+        sender.send(b"small after")
+        queued = pair.client.bytes_to_send
+        parts = pair.client.data_to_send_parts()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 8, f"peak {peak} bytes"
+    assert sum(map(len, parts)) == queued
+    assert pair.client.data_to_send_parts() == []
+    events = _feed(pair, b"".join(parts))
+    got = [bytes(e.delivery.payload) for e in of_type(events, DeliveryReceived)]
+    assert got == [b"small before", payload, b"small after"]
+
+
+def test_data_to_send_parts_of_small_messages_is_one_buffer() -> None:
+    pair = opened_pair()
+    sender, receiver, _, _ = link_pair(pair)
+    receiver.flow(2)
+    pair.pump()
+    sender.send(b"a")
+    sender.send(b"b")
+    parts = pair.client.data_to_send_parts()
+    assert len(parts) == 1
+    events = pair.server.receive_data(parts[0])
+    assert [bytes(e.delivery.payload) for e in of_type(events, DeliveryReceived)] == [b"a", b"b"]
