@@ -30,7 +30,9 @@ class Delivery:
             (receiver); ``None`` while a sent delivery waits for credit.
         message_format: the message-format of the transfer (0 for a standard AMQP message).
         payload: the encoded message. Complete for a received delivery once
-            ``DeliveryReceived`` is reported.
+            ``DeliveryReceived`` is reported: ``bytes`` when it came in one frame, a
+            read-only ``memoryview`` of the one buffer its frames were gathered into when it
+            came in several (no copy is made to turn it into ``bytes``).
         local_state / remote_state: the last delivery state set here / reported by the peer
             (``Accepted``, ``Rejected``, ``Received``, ... passed through as decoded).
         settled / remote_settled: this end / the peer has settled it.
