@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..codec.spec import Accepted, Error, Modified, ReceiverSettleMode, Rejected, Released
 from ..errors import LocalProtocolError
+from ..framing.gather import Gather
 
 if TYPE_CHECKING:
     from .link import Link
@@ -32,7 +33,8 @@ class Delivery:
         payload: the encoded message. Complete for a received delivery once
             ``DeliveryReceived`` is reported: ``bytes`` when it came in one frame, a
             read-only ``memoryview`` of the one buffer its frames were gathered into when it
-            came in several (no copy is made to turn it into ``bytes``).
+            came in several (no copy is made to turn it into ``bytes``; see
+            ``framing/gather.py``).
         local_state / remote_state: the last delivery state set here / reported by the peer
             (``Accepted``, ``Rejected``, ``Received``, ... passed through as decoded).
         settled / remote_settled: this end / the peer has settled it.
@@ -90,7 +92,7 @@ class Delivery:
         self._chunks: list[bytes | memoryview] = []
         # A multi-frame delivery's bytes, gathered in one buffer as its frames arrive (see
         # ``_append``); ``None`` until a second chunk comes.
-        self._assembly: bytearray | None = None
+        self._assembly: Gather | None = None
         self._size = len(payload)
         self._sent = 0  # bytes of a sent delivery already written into transfer frames
         self._stream: StreamedTransfer | None = None  # a delivery from Sender.open_stream
@@ -192,13 +194,14 @@ class Delivery:
                 # Issue 9: a large delivery is copied once, frame by frame, into the buffer
                 # that becomes its payload; the frames' batches are freed as it goes, so it
                 # never holds its bytes twice (no list of parts, then a join).
-                assembly += chunk
+                assembly.append(chunk)
             elif self._chunks:
                 # A second frame: from now on gather into one buffer. It grows as frames
                 # arrive, each already checked against max-message-size, so a size the peer
                 # claims never decides what is allocated.
-                assembly = self._assembly = bytearray(self._chunks[0])
-                assembly += chunk
+                assembly = self._assembly = Gather()
+                assembly.append(self._chunks[0])
+                assembly.append(chunk)
                 self._chunks = []
             else:
                 # A chunk is a view of the frame reader's batch of frames, and keeping the
@@ -217,7 +220,7 @@ class Delivery:
         if assembly is not None:
             # The gathered buffer is the payload, read-only, with no copy (a join or
             # ``bytes()`` would hold the message twice at its peak).
-            self.payload = memoryview(assembly).toreadonly()
+            self.payload = assembly.finish()
             self._assembly = None
         else:
             chunks = self._chunks
