@@ -43,6 +43,8 @@ def _decode_handing_over(delivery: EngineDelivery, limits: Limits) -> tuple[Mess
     """
     view = delivery.payload
     assert isinstance(view, memoryview)
+    if type(view.obj) is not bytes:  # gathered on the pure path: a bytearray, never taken
+        return Message.decode(view, limits), None
     try:
         data = [(start, end) for descriptor, start, end in split_sections(view, limits) if descriptor == 0x75]
     except DecodeError:
@@ -73,7 +75,7 @@ def _decode_handing_over(delivery: EngineDelivery, limits: Limits) -> tuple[Mess
     holder = [obj]
     del obj, view
     taken, body = take_slice(holder, body_start, end)
-    if not taken:  # the pure path, or someone else holds the buffer
+    if not taken:  # someone else holds the buffer
         delivery.payload = memoryview(body)
         return Message.decode(delivery.payload, limits), None
     message.body = body
