@@ -146,10 +146,28 @@ cdef int _bind_message() except -1:
     _RANK_BY_CODE = tuple(sections.RANK_BY_CODE)
     _Header = spec.Header
     _Properties = spec.Properties
-    _HEADER_COMPOSER = _Composer(spec.Header)
-    _PROPERTIES_COMPOSER = _Composer(spec.Properties)
+    # The composers are made when the first header / properties section comes (see
+    # _header_composer): probing one costs milliseconds, which a process's first message
+    # paid on its way to the application, even one with neither section (issue 9: the
+    # compiled path was slower than the pure one end to end for a single large message).
+    _HEADER_COMPOSER = None
+    _PROPERTIES_COMPOSER = None
     _message_ready = True
     return 0
+
+
+cdef _Composer _header_composer():
+    global _HEADER_COMPOSER
+    if _HEADER_COMPOSER is None:
+        _HEADER_COMPOSER = _Composer(_Header)
+    return _HEADER_COMPOSER
+
+
+cdef _Composer _properties_composer():
+    global _PROPERTIES_COMPOSER
+    if _PROPERTIES_COMPOSER is None:
+        _PROPERTIES_COMPOSER = _Composer(_Properties)
+    return _PROPERTIES_COMPOSER
 
 
 # mirrors codec/message.py:decode_message
@@ -254,7 +272,7 @@ def decode_message(cls, data, limits):
             elif code == 0x73:  # properties
                 if type(value) is not list:
                     raise DecodeError(f"properties section at offset {start} must hold a list")
-                properties = _PROPERTIES_COMPOSER.build(value)
+                properties = _properties_composer().build(value)
             elif code == 0x74:  # application-properties (3.2.5: string keys, simple values)
                 if type(value) is not dict:
                     raise DecodeError(
@@ -270,7 +288,7 @@ def decode_message(cls, data, limits):
             elif code == 0x70:  # header
                 if type(value) is not list:
                     raise DecodeError(f"header section at offset {start} must hold a list")
-                header = _HEADER_COMPOSER.build(value)
+                header = _header_composer().build(value)
             elif code == 0x72:  # message-annotations
                 message_annotations = value if type(value) is dict else _check_map(value, code, start)
             elif code == 0x71:  # delivery-annotations

@@ -11,15 +11,75 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from ._outcomes import DeliveryState
+from .codec import DecodeError, Limits, split_sections
 from .codec.message import Message
 from .codec.spec import ReceiverSettleMode, Received
 from .codec.types import Symbol, UInt, ULong
 from .engine.delivery import Delivery as EngineDelivery
 from .errors import LocalProtocolError
+from .framing.gather import take_slice
 
 __all__ = ["Delivery", "Runner"]
 
 _T = TypeVar("_T")
+
+#: A payload gathered from several frames and at least this large gives its single data
+#: section to the message's body in place, when the compiled path can (``take_slice``).
+_HAND_OVER_AT = 1 << 16
+#: An empty data section, standing in for the body while the other sections are decoded.
+_EMPTY_DATA = b"\x00\x53\x75\xa0\x00"
+#: ``Delivery._handed`` while a hand-over is under way (the engine's payload may be gone).
+_PENDING: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+
+def _decode_handing_over(delivery: EngineDelivery, limits: Limits) -> tuple[Message, tuple[bytes, bytes, bytes] | None]:
+    """Decode a large received payload; when it is one data section between small ones, let
+    the body be the gathered buffer itself (issue 9: the message is then held once, not as a
+    payload and a copy of it). Returns the message, and when the body was handed over, the
+    bytes before it, the body and the bytes after it, which make the payload again.
+
+    Whatever the bytes are, the result or the ``DecodeError`` is that of ``Message.decode``:
+    anything unusual is decoded by it, whole.
+    """
+    view = delivery.payload
+    assert isinstance(view, memoryview)
+    if type(view.obj) is not bytes:  # gathered on the pure path: a bytearray, never taken
+        return Message.decode(view, limits), None
+    try:
+        data = [(start, end) for descriptor, start, end in split_sections(view, limits) if descriptor == 0x75]
+    except DecodeError:
+        data = []
+    if len(data) != 1:
+        return Message.decode(view, limits), None
+    start, end = data[0]
+    head = bytes(view[start : start + 4])
+    if head == b"\x00\x53\x75\xb0":
+        body_start = start + 8
+    elif head == b"\x00\x53\x75\xa0":
+        body_start = start + 5
+    else:
+        return Message.decode(view, limits), None
+    if end - body_start > limits.max_binary_size:
+        return Message.decode(view, limits), None
+    before, after = bytes(view[:body_start]), bytes(view[end:])
+    try:
+        message = Message.decode(before[:start] + _EMPTY_DATA + after, limits)
+    except DecodeError:
+        return Message.decode(view, limits), None  # its own error, with the whole's offsets
+    obj = view.obj
+    try:
+        view.release()  # refused while something reads through the view: then keep it
+    except BufferError:
+        return Message.decode(view, limits), None
+    delivery.payload = b""
+    holder = [obj]
+    del obj, view
+    taken, body = take_slice(holder, body_start, end)
+    if not taken:  # someone else holds the buffer
+        delivery.payload = memoryview(body)
+        return Message.decode(delivery.payload, limits), None
+    message.body = body
+    return message, (before, body, after)
 
 
 class Runner(Protocol):
@@ -42,12 +102,15 @@ class Delivery:
     call from any thread.
     """
 
-    __slots__ = ("_delivery", "_run", "_message")
+    __slots__ = ("_delivery", "_run", "_message", "_handed")
 
     def __init__(self, delivery: EngineDelivery, run: Runner) -> None:
         self._delivery = delivery
         self._run = run
         self._message: Message | None = None
+        # A large payload whose body went to the message (``_decode_handing_over``): the
+        # bytes before the body, the body, the bytes after it.
+        self._handed: tuple[bytes, bytes, bytes] | None = None
 
     def __repr__(self) -> str:
         return f"<Delivery tag={self.tag!r} settled={self.settled}>"
@@ -61,17 +124,48 @@ class Delivery:
         """
         if self._message is None:
             payload = self._delivery.payload
-            limits = self._delivery.link.session.connection.config.limits
-            if len(payload) > limits.max_message_size:
-                # The receiver took it under a larger max-message-size of its own (or 0, no
-                # limit), which already bounded it: decode what the link accepted.
-                limits = replace(limits, max_message_size=len(payload))
-            self._message = Message.decode(payload, limits)
+            try:
+                # The hand-over is read after the payload: it marks itself before it takes
+                # the payload, and releases the view (len() then raises ValueError).
+                large = self._handed is not None or (
+                    type(payload) is memoryview and len(payload) >= _HAND_OVER_AT
+                )
+            except ValueError:
+                large = True
+            if large:
+                self._run(self._decode_large)  # one at a time, under the engine's lock
+            else:
+                self._message = Message.decode(payload, self._limits(payload))
+        assert self._message is not None
         return self._message
+
+    def _limits(self, payload: bytes | memoryview) -> Limits:
+        limits = self._delivery.link.session.connection.config.limits
+        if len(payload) > limits.max_message_size:
+            # The receiver took it under a larger max-message-size of its own (or 0, no
+            # limit), which already bounded it: decode what the link accepted.
+            limits = replace(limits, max_message_size=len(payload))
+        return limits
+
+    def _decode_large(self) -> None:
+        if self._message is None:  # not decoded by another thread meanwhile
+            limits = self._limits(self._delivery.payload)
+            self._handed = _PENDING
+            try:
+                self._message, self._handed = _decode_handing_over(self._delivery, limits)
+            except BaseException:
+                self._handed = None  # a DecodeError comes before anything is taken
+                raise
 
     @property
     def payload(self) -> bytes:
         """The encoded message, as received."""
+        return self._run(self._payload)
+
+    def _payload(self) -> bytes:
+        handed = self._handed
+        if handed is not None:
+            return b"".join(handed)
         return bytes(self._delivery.payload)
 
     @property

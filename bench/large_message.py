@@ -3,6 +3,7 @@
 receiving process's peak memory growth, on loopback.
 
     python bench/large_message.py [--size 10485760] [--repeat 3] [--adapters blocking,trio]
+        [--baseline PYTHON]
 
 For each client, a receiver process attaches to the queue ``large`` of its own kind of
 listener (amqp10's embedded peer, ``amqp10.peer.server.start``; rhea's
@@ -13,7 +14,9 @@ just after the receiver holds the decoded message (both read ``CLOCK_MONOTONIC``
 store-and-forward hop. The receiver reports its peak RSS growth while receiving: its peak RSS
 (``ru_maxrss``) after the message, less its RSS just before, divided by the message size
 (the target is at most 2x). Each client's best of ``--repeat`` runs is kept; every process is
-started and stopped by its PID and every wait is bounded.
+started and stopped by its PID and every wait is bounded. ``--baseline`` names a Python
+whose ``amqp10`` is another build (a venv with ``main`` installed): its listener and clients
+run too, as ``base ...`` rows, round-robin with the others in the same run.
 """
 
 from __future__ import annotations
@@ -154,6 +157,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per client; the best is kept")
     parser.add_argument("--adapters", default="blocking,trio", help="amqp10 receiving adapters (comma-separated)")
     parser.add_argument("--paths", default="cython,pure", help="amqp10 codec paths (comma-separated)")
+    parser.add_argument("--baseline", metavar="PYTHON", help="also run a Python whose amqp10 is the baseline build")
     parser.add_argument("--role", choices=("receive", "send", "serve"), help=argparse.SUPPRESS)
     parser.add_argument("--adapter", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -173,22 +177,26 @@ def main(argv: list[str]) -> int:
             time.sleep(3600)
         return 0
 
-    me = [sys.executable, str(Path(__file__).resolve())]
+    script = str(Path(__file__).resolve())
+    builds = [("amqp10", [sys.executable, script])]
+    if args.baseline:
+        builds.append(("base", [args.baseline, script]))
     clients: list[tuple[str, list[str], list[str], dict[str, str] | None]] = []
     servers: list[_Proc] = []
     try:
         for path in args.paths.split(","):
-            env = dict(os.environ)
-            env.pop("AMQP10_PURE", None)
-            if path == "pure":
-                env["AMQP10_PURE"] = "1"
-            server = _Proc(me + ["--role", "serve"], env)
-            servers.append(server)
-            port = _port(server.line(30))
-            url = f"amqp://127.0.0.1:{port}"
-            for adapter in args.adapters.split(","):
-                clients.append((f"amqp10 {path}, {adapter}", me + ["--role", "receive", "--adapter", adapter, "--url", url, "--address", "{address}"],
-                                me + ["--role", "send", "--url", url, "--size", str(args.size), "--address", "{address}"], env))
+            for build, me in builds:
+                env = dict(os.environ)
+                env.pop("AMQP10_PURE", None)
+                if path == "pure":
+                    env["AMQP10_PURE"] = "1"
+                server = _Proc(me + ["--role", "serve"], env)
+                servers.append(server)
+                port = _port(server.line(30))
+                url = f"amqp://127.0.0.1:{port}"
+                for adapter in args.adapters.split(","):
+                    clients.append((f"{build} {path}, {adapter}", me + ["--role", "receive", "--adapter", adapter, "--url", url, "--address", "{address}"],
+                                    me + ["--role", "send", "--url", url, "--size", str(args.size), "--address", "{address}"], env))
         server = _Proc(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0"])
         servers.append(server)
         port = _port(server.line(30))
@@ -211,7 +219,9 @@ def main(argv: list[str]) -> int:
     rhea_seconds = best["rhea"][0]
     for name, (seconds, _) in best.items():
         if name != "rhea":
-            print(f"  {name} vs rhea: time x{seconds / rhea_seconds:.2f}")
+            base = best.get(name.replace("amqp10 ", "base ", 1)) if name.startswith("amqp10 ") else None
+            versus_base = f", vs base x{seconds / base[0]:.2f}" if base else ""
+            print(f"  {name} vs rhea: time x{seconds / rhea_seconds:.2f}{versus_base}")
     return 0
 
 

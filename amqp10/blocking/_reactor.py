@@ -121,9 +121,10 @@ class Channel:
             if engine is not None:
                 deadline = engine.tick(now)
                 self._deliver(engine.take_events())
-                out = engine.data_to_send()
+                # A large message's payload comes by reference, unjoined (issue 9).
+                out = engine.data_to_send_parts()
                 if out:  # counted as written at `now` (engine/idle.py): no second tick
-                    self.transport.write(out)
+                    self.transport.write_parts(out)
             elif self._make_engine is not None:  # the TLS handshake is still going on
                 if self._tls_until is None:
                     self._tls_until = now + TLS_HANDSHAKE_TIMEOUT

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any
+from collections import deque
+from typing import Any, Sequence
 
 from ..tls import handshake_failure
 
@@ -23,6 +24,11 @@ __all__ = ["Transport", "TransportError", "READ_SIZE"]
 
 #: Bytes asked of the socket per read: large enough for a 64 KiB frame in one go.
 READ_SIZE = 1 << 16
+#: A written buffer at least this long is sent from where it is rather than copied first.
+_LARGE_WRITE = 1 << 12
+#: Buffers handed to one ``sendmsg`` (well under any IOV_MAX).
+_IOV = 512
+_SENDMSG = hasattr(socket.socket, "sendmsg")
 
 
 class TransportError(Exception):
@@ -54,6 +60,10 @@ class Transport:
             pass
         self.sock = sock
         self._raw_out = bytearray()  # bytes ready for the socket (ciphertext under TLS)
+        # Buffers the socket has not taken yet, in order, sent before ``_raw_out``: large
+        # ones as views of the bytes given to ``write``/``write_parts`` (issue 9: a 10 MiB
+        # message is not copied once more here), small ones copied out of ``_raw_out``.
+        self._views: deque[memoryview] = deque()
         self._plain_out = bytearray()  # application bytes waiting for the TLS handshake
         self._first_in: bytes | None = None  # the first bytes the peer sent (to explain a failed handshake)
         self.eof = False
@@ -87,12 +97,12 @@ class Transport:
     @property
     def wants_write(self) -> bool:
         """Bytes are waiting for the socket to become writable."""
-        return bool(self._raw_out)
+        return bool(self._raw_out) or bool(self._views)
 
     @property
     def buffered(self) -> int:
         """Bytes given to ``write`` (or made by TLS) that the socket has not taken yet."""
-        return len(self._raw_out) + len(self._plain_out)
+        return len(self._raw_out) + len(self._plain_out) + sum(map(len, self._views))
 
     def read(self) -> bytes:
         """Read what the socket has and return the application bytes (maybe none yet).
@@ -178,12 +188,34 @@ class Transport:
         if not data:
             return
         if self._tls is None:
-            self._raw_out += data
+            if type(data) is bytes and len(data) >= _LARGE_WRITE:
+                self._queue_view(memoryview(data))  # immutable bytes: no copy
+            else:
+                self._raw_out += data
         elif not self.handshake_done:
             self._plain_out += data
         else:
             self._tls.write(data)
             self._pull_tls_output()
+
+    def write_parts(self, parts: Sequence[bytes | memoryview]) -> None:
+        """Queue buffers to be sent in order (``Connection.data_to_send_parts``): large ones
+        are sent from where they are, so they must not change until sent; ``flush`` sends.
+        """
+        if self._tls is not None:
+            self.write(b"".join(parts))
+            return
+        for part in parts:
+            if len(part) >= _LARGE_WRITE:
+                self._queue_view(part if type(part) is memoryview else memoryview(part))
+            elif part:
+                self._raw_out += part
+
+    def _queue_view(self, view: memoryview) -> None:
+        if self._raw_out:  # what was written before it goes first
+            self._views.append(memoryview(bytes(self._raw_out)))
+            self._raw_out.clear()
+        self._views.append(view)
 
     def flush(self) -> None:
         """Send as much as the socket takes now.
@@ -191,6 +223,34 @@ class Transport:
         Raises:
             TransportError: the socket failed (e.g. the peer reset the connection).
         """
+        views = self._views
+        while views:
+            try:
+                if _SENDMSG:  # one system call for many frames' headers and payloads
+                    batch = list(views) if len(views) <= _IOV else [views[i] for i in range(_IOV)]
+                    tail = memoryview(self._raw_out) if self._raw_out and len(batch) < _IOV else None
+                    if tail is not None:
+                        batch.append(tail)
+                    try:
+                        sent = self.sock.sendmsg(batch)
+                    finally:
+                        if tail is not None:
+                            tail.release()  # before _raw_out is resized below
+                else:
+                    sent = self.sock.send(views[0])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                raise TransportError(f"socket error: {exc}") from exc
+            if not sent:
+                return
+            while views and sent >= len(views[0]):
+                sent -= len(views.popleft())
+            if views:
+                if sent:
+                    views[0] = views[0][sent:]
+            elif sent:
+                del self._raw_out[:sent]  # the rest of the batch came out of _raw_out
         while self._raw_out:
             try:
                 sent = self.sock.send(self._raw_out)

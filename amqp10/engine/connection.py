@@ -80,6 +80,9 @@ class Connection:
         self._events_sink: list[Event] = []
         self._dispositions_pending: set[Session] = set()
         self._out = bytearray()
+        # Output queued before what ``_out`` holds: frame headers and, by reference, large
+        # transfer payload slices (engine/transfer.py), joined once by data_to_send.
+        self._out_parts: list[bytes | memoryview] = []
         #: Called with no arguments when this connection queues output (a frame or a batched
         #: disposition) for the first time since ``data_to_send()`` last drained it: at most
         #: once per drain, so a server adapter can keep a set of connections to flush instead
@@ -182,24 +185,55 @@ class Connection:
         Before draining, senders whose receiver asked to drain and that have nothing queued
         complete the drain (spec 2.6.7), and batched dispositions are written.
         """
+        self._before_drain()
+        parts = self._out_parts
+        if parts:
+            data = b"".join((*parts, self._out))  # the one copy of a large payload on its way out
+            parts.clear()
+        elif not self._out:
+            return b""
+        else:
+            data = bytes(self._out)
+        self._out.clear()
+        self._idle.sent()
+        return data
+
+    def data_to_send_parts(self) -> list[bytes | memoryview]:
+        """``data_to_send`` without joining: the bytes to write now, as buffers to write in
+        this order (an empty list when there is nothing).
+
+        A large delivery's frames come as their headers and, by reference, views of the
+        payload given to ``Sender.send``, so a 10 MiB message is not copied here at all
+        (issue 9); an adapter writes them with ``sendmsg``/``writelines``. Write them before
+        changing a mutable payload you sent (a ``bytes`` payload never changes).
+        """
+        self._before_drain()
+        parts = self._out_parts
+        out = self._out
+        if not parts and not out:
+            return []
+        self._out_parts = []
+        if out:
+            parts.append(bytes(out))
+            out.clear()
+        self._idle.sent()
+        return parts
+
+    def _before_drain(self) -> None:
         self._output_noted = True  # what this call writes leaves with it: nothing to note
         if self._handshake.header_sent and not self.finished:
             for session in list(self._sessions.values()):
                 session._answer_drains()
         self._flush_all_dispositions()
         self._output_noted = False
-        if not self._out:
-            return b""
-        data = bytes(self._out)
-        self._out.clear()
-        self._idle.sent()
-        return data
 
     @property
     def bytes_to_send(self) -> int:
         """How many bytes ``data_to_send()`` holds for the transport now (encoded frames;
         batched dispositions and drain answers are encoded when it is called). Adapters add
         it to what their transport holds to bound the memory a slow peer can cost."""
+        if self._out_parts:
+            return len(self._out) + sum(map(len, self._out_parts))
         return len(self._out)
 
     @property
@@ -207,7 +241,7 @@ class Connection:
         """``data_to_send()`` would return bytes now (frames queued, dispositions batched, or
         a drain to answer). Lets a server adapter flush exactly the connections a handler
         call wrote to, whichever connection the call was about."""
-        if self._out or self._dispositions_pending:
+        if self._out or self._out_parts or self._dispositions_pending:
             return True
         if not self._handshake.header_sent or self.finished:
             return False
@@ -437,7 +471,7 @@ class Connection:
         self._note_output()
         if self._dispositions_pending:
             self._flush_all_dispositions()
-        done = writer.write_frame(self._out, channel, self.remote_max_frame_size)
+        done = writer.write_frame(self._out, channel, self.remote_max_frame_size, self._out_parts)
         if trace.ENABLED:
             self._trace("->", channel, writer.performative())
         return done

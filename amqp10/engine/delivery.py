@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..codec.spec import Accepted, Error, Modified, ReceiverSettleMode, Rejected, Released
 from ..errors import LocalProtocolError
+from ..framing.gather import Gather
 
 if TYPE_CHECKING:
     from .link import Link
@@ -30,7 +31,10 @@ class Delivery:
             (receiver); ``None`` while a sent delivery waits for credit.
         message_format: the message-format of the transfer (0 for a standard AMQP message).
         payload: the encoded message. Complete for a received delivery once
-            ``DeliveryReceived`` is reported.
+            ``DeliveryReceived`` is reported: ``bytes`` when it came in one frame, a
+            read-only ``memoryview`` of the one buffer its frames were gathered into when it
+            came in several (no copy is made to turn it into ``bytes``; see
+            ``framing/gather.py``).
         local_state / remote_state: the last delivery state set here / reported by the peer
             (``Accepted``, ``Rejected``, ``Received``, ... passed through as decoded).
         settled / remote_settled: this end / the peer has settled it.
@@ -54,6 +58,7 @@ class Delivery:
         "resumed",
         "_ignored",
         "_chunks",
+        "_assembly",
         "_size",
         "_sent",
         "_stream",
@@ -85,6 +90,9 @@ class Delivery:
         # (ignored, 2.7.5 resume); at a sender, one to abort as it is resumed.
         self._ignored = False
         self._chunks: list[bytes | memoryview] = []
+        # A multi-frame delivery's bytes, gathered in one buffer as its frames arrive (see
+        # ``_append``); ``None`` until a second chunk comes.
+        self._assembly: Gather | None = None
         self._size = len(payload)
         self._sent = 0  # bytes of a sent delivery already written into transfer frames
         self._stream: StreamedTransfer | None = None  # a delivery from Sender.open_stream
@@ -181,18 +189,46 @@ class Delivery:
     # -- receive-side assembly (used by the receiver) --------------------------------------
     def _append(self, chunk: memoryview) -> None:
         if chunk:
-            # A chunk is a view of the frame reader's batch of frames, and keeping the view
-            # keeps the whole batch. Copy one that is under half its batch: what a partial
-            # delivery holds then stays within twice ``size``, which max-message-size bounds.
-            owner = chunk.obj
-            if type(owner) is bytes and len(owner) > 2 * len(chunk):
-                self._chunks.append(bytes(chunk))
+            assembly = self._assembly
+            if assembly is not None:
+                # Issue 9: a large delivery is copied once, frame by frame, into the buffer
+                # that becomes its payload; the frames' batches are freed as it goes, so it
+                # never holds its bytes twice (no list of parts, then a join).
+                assembly.append(chunk)
+            elif self._chunks:
+                # A second frame: from now on gather into one buffer. It grows as frames
+                # arrive, each already checked against max-message-size, so a size the peer
+                # claims never decides what is allocated.
+                assembly = self._assembly = Gather()
+                assembly.append(self._chunks[0])
+                assembly.append(chunk)
+                self._chunks = []
             else:
-                self._chunks.append(chunk)
+                # A chunk is a view of the frame reader's batch of frames, and keeping the
+                # view keeps the whole batch. Copy one that is under half its batch: what a
+                # partial delivery holds then stays within twice ``size``, which
+                # max-message-size bounds.
+                owner = chunk.obj
+                if type(owner) is bytes and len(owner) > 2 * len(chunk):
+                    self._chunks.append(bytes(chunk))
+                else:
+                    self._chunks.append(chunk)
             self._size += len(chunk)
 
     def _finish(self) -> None:
-        chunks = self._chunks
-        self.payload = bytes(chunks[0]) if len(chunks) == 1 else b"".join(chunks)
-        self._chunks = []
+        assembly = self._assembly
+        if assembly is not None:
+            # The gathered buffer is the payload, read-only, with no copy (a join or
+            # ``bytes()`` would hold the message twice at its peak).
+            self.payload = assembly.finish()
+            self._assembly = None
+        else:
+            chunks = self._chunks
+            self.payload = bytes(chunks[0]) if chunks else b""
+            self._chunks = []
         self.complete = True
+
+    def _discard(self) -> None:
+        """Drop what an unfinished incoming delivery gathered (aborted, refused, link gone)."""
+        self._chunks = []
+        self._assembly = None

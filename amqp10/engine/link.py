@@ -729,6 +729,7 @@ class Receiver(Link):
     def _drop_incoming(self, delivery: Delivery) -> None:
         """Discard the unfinished incoming delivery (aborted, refused, or the link gone)."""
         self._incoming = None
+        delivery._discard()  # its buffer goes now, not when the last event about it does
         if not self.streaming:
             self.session.connection._release_partial(delivery.size)
         self.session._untrack_incoming(delivery)

@@ -90,8 +90,11 @@ class StreamedTransfer:
             return Transfer(handle=f[0], delivery_id=f[1], more=self._more or None)
         return Transfer(handle=f[0], delivery_id=f[1], delivery_tag=f[2], more=self._more or None)
 
-    def write_frame(self, out: bytearray, channel: int, max_frame_size: int) -> bool:
-        """Append the next frame; return true when it was the delivery's last."""
+    def write_frame(
+        self, out: bytearray, channel: int, max_frame_size: int, parts: list[Any] | None = None
+    ) -> bool:
+        """Append the next frame; return true when it was the delivery's last (``parts`` is
+        ``OutgoingTransfer.write_frame``'s; a stream's bytes are its own buffer's, copied)."""
         start = begin_frame(out, FrameType.AMQP, channel)
         if not self._started:
             self._started = True

@@ -11,10 +11,16 @@ first frame's TRANSFER fields are built by the sender as a plain list of wire va
 into the outgoing buffer; only when the payload does
 not fit is it rewritten once with ``more=true`` (that delivery is at least a frame long, so the
 extra encode is noise). Continuation frames reuse one pre-encoded TRANSFER body.
+
+A large delivery's payload is not copied into the output buffer (issue 9): a frame's
+payload slice of at least ``_BY_REFERENCE`` bytes is handed on as a view of the encoded
+message, after the frame's header, in the connection's list of output parts, so the bytes
+are copied once, when ``Connection.data_to_send`` joins them, instead of twice.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from ..codec import encode_described_list
@@ -29,6 +35,24 @@ _TRANSFER_CODE = Transfer._amqp_code_
 #: Index of ``more`` in the TRANSFER field list (spec 2.7.5: handle, delivery-id,
 #: delivery-tag, message-format, settled, more, ...).
 _MORE = 5
+
+#: A payload slice at least this long goes out by reference (a view in the output parts)
+#: rather than copied into the output buffer; smaller ones are cheaper to copy.
+_BY_REFERENCE = 1 << 12
+
+_SIZE = struct.Struct(">I")
+
+
+def _put_payload(out: bytearray, start: int, chunk: memoryview, parts: list[Any] | None) -> None:
+    """End the frame begun at ``start`` in ``out`` with ``chunk`` as its payload."""
+    if parts is not None and len(chunk) >= _BY_REFERENCE:
+        _SIZE.pack_into(out, start, len(out) - start + len(chunk))
+        parts.append(bytes(out))
+        out.clear()
+        parts.append(chunk)
+    else:
+        out += chunk
+        finish_frame(out, start)
 
 
 class OutgoingTransfer:
@@ -73,8 +97,14 @@ class OutgoingTransfer:
         first["more"] = self._more or None
         return Transfer(**first)
 
-    def write_frame(self, out: bytearray, channel: int, max_frame_size: int) -> bool:
-        """Append the next frame; return true when it was the delivery's last."""
+    def write_frame(
+        self, out: bytearray, channel: int, max_frame_size: int, parts: list[Any] | None = None
+    ) -> bool:
+        """Append the next frame; return true when it was the delivery's last.
+
+        With ``parts`` (the output that precedes ``out``, see the module docstring), a large
+        payload slice is not copied: what ``out`` holds moves to ``parts``, then the slice.
+        """
         payload = self._payload
         if not self._started:
             self._started = True
@@ -82,8 +112,11 @@ class OutgoingTransfer:
             encode_described_list(out, _TRANSFER_CODE, self._fields)
             room = max_frame_size - (len(out) - start)
             if len(payload) <= room:
-                out += payload
-                finish_frame(out, start)
+                if parts is None or len(payload) < _BY_REFERENCE:  # the common small message
+                    out += payload
+                    finish_frame(out, start)
+                else:
+                    _put_payload(out, start, payload, parts)
                 self._offset = len(payload)
                 return True
             # Does not fit: rewrite the header once with more=true (spec 2.6.14).
@@ -98,8 +131,7 @@ class OutgoingTransfer:
             room = max_frame_size - (len(out) - start)
             if room <= 0:
                 raise ValueError("max-frame-size too small for a TRANSFER header")
-            out += payload[:room]
-            finish_frame(out, start)
+            _put_payload(out, start, payload[:room], parts)
             self._offset = room
             self._more = True
             return False
@@ -109,8 +141,7 @@ class OutgoingTransfer:
         out += body
         room = max_frame_size - (len(out) - start)
         end = min(len(payload), self._offset + room)
-        out += payload[self._offset : end]
-        finish_frame(out, start)
+        _put_payload(out, start, payload[self._offset : end], parts)
         self._offset = end
         done = end == len(payload)
         self._more = not done

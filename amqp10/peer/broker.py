@@ -460,7 +460,9 @@ class Broker(Handler):
     # -- messages in -----------------------------------------------------------------------------
     def _on_message(self, inlet: Inlet, delivery: Delivery) -> None:
         self._grant_due.add(inlet)
-        message = StoredMessage(bytes(delivery.payload), delivery.message_format, origin=inlet.link.session.connection)
+        # Stored as received (a multi-frame delivery's payload is a read-only view of the one
+        # buffer it was gathered into): copying it here would hold a large message twice.
+        message = StoredMessage(delivery.payload, delivery.message_format, origin=inlet.link.session.connection)
         node = inlet.node
         if node is None:
             try:

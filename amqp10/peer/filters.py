@@ -128,7 +128,7 @@ class MessageFields:
 
     __slots__ = ("header", "properties", "application_properties")
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes | memoryview) -> None:
         self.header: Header | None = None
         self.properties: Properties | None = None
         self.application_properties: Mapping[Any, Any] = {}

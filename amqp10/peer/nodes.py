@@ -79,7 +79,7 @@ class StoredMessage:
             ``undeliverable-here``, spec 3.4.5).
     """
 
-    payload: bytes
+    payload: bytes | memoryview
     message_format: int = 0
     excluded: set[object] = field(default_factory=set)
     #: the connection (engine) it arrived on, for the no-local filter; opaque here
@@ -277,7 +277,7 @@ class Queue:
                 if newest > state[0]:
                     state[1] = True
 
-    def resize(self, message: StoredMessage, new_payload: bytes) -> None:
+    def resize(self, message: StoredMessage, new_payload: bytes | memoryview) -> None:
         """Replace a held message's payload (a rewritten header), keeping the byte count."""
         self._held_bytes += len(new_payload) - message.size
         message.payload = new_payload

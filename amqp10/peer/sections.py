@@ -69,11 +69,11 @@ def find_to(payload: bytes | memoryview) -> str | None:
 
 
 def rewrite_for_redelivery(
-    payload: bytes,
+    payload: bytes | memoryview,
     *,
     delivery_failed: bool,
     annotations: Mapping[Any, Any] | None,
-) -> bytes:
+) -> bytes | memoryview:
     """Apply a ``modified`` outcome (spec 3.4.5) to the message it concerns.
 
     Args:

@@ -1,0 +1,13 @@
+"""Type stub for the compiled ``amqp10._speedups._gather`` (built from ``_gather.pyx``).
+
+The signatures are those of the pure-Python twins in ``amqp10.framing.gather``.
+"""
+
+from typing import Any
+
+class Gather:
+    def __len__(self) -> int: ...
+    def append(self, chunk: bytes | bytearray | memoryview) -> None: ...
+    def finish(self) -> memoryview: ...
+
+def take_slice(holder: list[Any], start: int, end: int) -> tuple[bool, Any]: ...
