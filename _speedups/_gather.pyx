@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled twin of ``amqp10.codec.gather`` (installed as ``amqp10._speedups._gather``).
+"""Compiled twin of ``amqp10/framing/gather.py`` (installed as ``amqp10._speedups._gather``).
 
 Owns: ``Gather``, which collects a multi-frame delivery's bytes into one ``bytes`` object
 that only it holds while it grows (``_PyBytes_Resize``: a realloc, so a large buffer moves
