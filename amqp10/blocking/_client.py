@@ -38,7 +38,7 @@ from ._reactor import Channel, Reactor
 from ._redial import Redialer
 from ._streams import IncomingStream, OutgoingStream
 from ._transaction import Transaction
-from ._transport import Transport
+from ._transport import Transport, dial
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -361,15 +361,7 @@ class Connection(ConnectionView):
     def _open(cls, options: ClientOptions, settings: ReconnectSettings | None = None) -> "Connection":
         url = options.url
         started = time.monotonic()
-        try:
-            sock = socket.create_connection((url.host, url.port), timeout=options.timeout)
-        except OSError as exc:
-            raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
-        try:
-            transport = Transport(sock, options.ssl_context, server_hostname=url.host if options.ssl_context else None)
-        except Exception:
-            sock.close()
-            raise
+        transport = dial(url, options.ssl_context, options.timeout)
         engine = EngineConnection(options.config)
         core = ClientCore(engine, str(url))
         core.write_buffer_limit = options.write_buffer_limit

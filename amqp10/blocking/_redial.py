@@ -13,7 +13,6 @@ end and is performed again. Must never: decide what is re-sent (``_resume``), wh
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -27,7 +26,7 @@ from ..engine.connection import Connection as EngineConnection
 from ..errors import AMQPError, ConnectionClosedError
 from ..url import URL
 from ._reactor import Channel, Reactor
-from ._transport import Transport
+from ._transport import Transport, dial
 
 if TYPE_CHECKING:
     from ._client import _Sync
@@ -104,15 +103,7 @@ class Redialer:
     def _dial(self, url: URL) -> None:
         options = self.options
         timeout = options.timeout
-        try:
-            sock = socket.create_connection((url.host, url.port), timeout=timeout)
-        except OSError as exc:
-            raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
-        try:
-            transport = Transport(sock, options.ssl_context, server_hostname=url.host if options.ssl_context else None)
-        except Exception:
-            sock.close()
-            raise
+        transport = dial(url, options.ssl_context, timeout)
         engine = EngineConnection(options.config)
         engine.open()
         with self.reactor.lock:

@@ -18,9 +18,11 @@ import ssl
 from collections import deque
 from typing import Any, Sequence
 
+from ..errors import ConnectionClosedError
 from ..tls import handshake_failure
+from ..url import URL
 
-__all__ = ["Transport", "TransportError", "READ_SIZE"]
+__all__ = ["Transport", "TransportError", "READ_SIZE", "dial"]
 
 #: Bytes asked of the socket per read: large enough for a 64 KiB frame in one go.
 READ_SIZE = 1 << 16
@@ -29,6 +31,24 @@ _LARGE_WRITE = 1 << 12
 #: Buffers handed to one ``sendmsg`` (well under any IOV_MAX).
 _IOV = 512
 _SENDMSG = hasattr(socket.socket, "sendmsg")
+
+
+def dial(url: URL, ssl_context: ssl.SSLContext | None, timeout: float | None) -> "Transport":
+    """A client ``Transport`` to ``url``: TCP (``timeout`` bounds the connect), then TLS when
+    ``ssl_context`` is given, verifying ``url.host``. ``connect`` and every reconnect dial here.
+
+    Raises:
+        ConnectionClosedError: the TCP connection could not be made.
+    """
+    try:
+        sock = socket.create_connection((url.host, url.port), timeout=timeout)
+    except OSError as exc:
+        raise ConnectionClosedError(f"could not connect to {url}: {exc}") from exc
+    try:
+        return Transport(sock, ssl_context, server_hostname=url.host if ssl_context else None)
+    except Exception:
+        sock.close()
+        raise
 
 
 class TransportError(Exception):
