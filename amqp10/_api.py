@@ -63,11 +63,17 @@ from .errors import (
 )
 from ._delivery import Delivery, Runner
 
-__all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for"]
+__all__ = ["PENDING", "Pending", "Runner", "ClientCore", "SessionRecord", "LinkRecord", "Delivery", "encode_for", "ACK_DELAY"]
 
 log = logging.getLogger("amqp10.client")
 
 
+
+#: The most (seconds) a delayed acknowledgement (``ClientCore.ack_delayed``: a reply's accept)
+#: waits for a frame to ride with before it is written alone. A request/reply caller's next
+#: request usually comes well within it, so the accept costs the peer no read of its own;
+#: TCP delays its ACKs for the same reason (RFC 1122 4.2.3.2), for up to 500 ms.
+ACK_DELAY = 0.005
 
 class Pending(enum.Enum):
     """The single value ``PENDING``: a predicate's "not yet"."""
@@ -117,6 +123,11 @@ class ClientCore:
         #: more deliveries buffered, so more accepts follow at once (an adapter that could
         #: write it at once lets its I/O batch it instead; read and cleared with the above)
         self.output_deferrable = False
+        #: a predicate accepted what it handed out and nothing else needs writing now: that
+        #: acknowledgement may wait up to ``ACK_DELAY`` for a frame to ride with (the caller's
+        #: next request, usually). The adapter has its output written by then at the latest,
+        #: without waking anything per call, then clears this (``output_pending`` wins).
+        self.ack_delayed = False
         #: bytes beyond which ``send`` waits for the transport to take some (``None``: no
         #: limit), and how many are not yet written: the engine's, plus what the adapter's
         #: transport holds (the adapter replaces this function to add its own count).

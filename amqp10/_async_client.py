@@ -62,6 +62,8 @@ class _Pump(Protocol):
 
     def kick(self) -> None: ...
 
+    def flush_by(self, at: float) -> None: ...
+
 
 class _Writing(Protocol):
     """What ``start_connection`` needs of the pump it has an adapter make."""

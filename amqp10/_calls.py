@@ -367,7 +367,9 @@ def request(run: Runner, requests: Requests, message: Message | Any, timeout: fl
     whenever it arrives (waiting for it first would also cost a wake-up per call). A request
     that never went out (timed out or cancelled first) is withdrawn.
     """
-    outgoing, key = run(lambda: requests.prepare(message))
+    # Correlation bookkeeping, not an engine command: no ``run``, whose write would send the
+    # previous reply's delayed accept on its own, just before the request it can ride with.
+    outgoing, key = requests.prepare(message)
     budget = Budget(timeout)
     try:
         delivery = yield from submit(run, requests.sender, outgoing, budget)
@@ -376,6 +378,7 @@ def request(run: Runner, requests: Requests, message: Message | Any, timeout: fl
         except BaseException:
             run(lambda: requests.sender.withdraw(delivery))
             raise
-    finally:
+    except BaseException:
         run(lambda: requests.forget(key))
-    return reply
+        raise
+    return reply  # ``Requests.reply`` forgot the key it answered

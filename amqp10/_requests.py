@@ -80,7 +80,9 @@ class Requests:
                 continue
             if not delivery.settled:
                 delivery.accept()
-                receiver.core.output_pending = True
+                # Not written at once: it rides with the caller's next request, or goes
+                # out alone within ACK_DELAY (the adapter sees to it).
+                receiver.core.ack_delayed = True
             corr = message.properties.correlation_id if message.properties else None
             if corr in self._waiting:
                 self._replies[corr] = message

@@ -29,7 +29,7 @@ import ssl
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from .. import _async_client as _shared
-from .._api import PENDING, ClientCore, Pending
+from .._api import ACK_DELAY, PENDING, ClientCore, Pending
 from .._async_client import AsyncDriver, _Opening, start_connection
 from .._async_client import Receiver as Receiver
 from .._async_client import Requester as Requester
@@ -143,9 +143,16 @@ class _Async(AsyncDriver):
         loop = asyncio.get_running_loop()
         while True:
             result = predicate()
-            if self.core.output_pending:
-                self.core.output_pending = False
+            core = self.core
+            if core.output_pending:
+                core.output_pending = False
+                core.ack_delayed = False  # the writer's turn writes the accept too
                 self.pump.wakeup()
+            elif core.ack_delayed:
+                # A reply's accept: it rides with the caller's next request, or goes out
+                # by ACK_DELAY (no writer turn per call).
+                core.ack_delayed = False
+                self.pump.flush_by(loop.time() + ACK_DELAY)
             if result is not PENDING:
                 return result
             if self.pump.done and not self.core.finished:

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, Iterable, Iterator, ParamSpec, TypeVar
 
 from .. import _calls, _settlement, _streaming, _transactions
-from .._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._api import ACK_DELAY, PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from .._calls import Steps
 from .._delivery import Delivery, Runner
 from .._outcomes import DeliveryState, Outcome
@@ -243,11 +243,21 @@ class _Sync:
             # buffered, when the I/O thread batches them (one write for many accepts,
             # not one per receive).
             core.output_pending = False
+            core.ack_delayed = False  # whatever writes that output writes the accept too
             if core.output_deferrable:
                 core.output_deferrable = False
                 self.reactor.wakeup()
             else:
                 self.kick()
+        elif core.ack_delayed:
+            # A reply's accept: the caller's next request (whose write takes it along) is
+            # likely to come first; the I/O thread writes it by ACK_DELAY otherwise.
+            core.ack_delayed = False
+            channel = self.channel
+            if channel is None or channel.closed or self.reactor.in_reactor_thread:
+                self.kick()
+            else:
+                self.reactor.service_by(channel, time.monotonic() + ACK_DELAY)
         return result
 
     def _wait_on(

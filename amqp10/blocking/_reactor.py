@@ -307,6 +307,20 @@ class Reactor:
             self._selector.modify(sock, mask, channel)
         channel._mask = mask
 
+    def service_by(self, channel: Channel, at: float) -> None:
+        """Service ``channel`` (tick, write its output) at ``at`` at the latest, unless
+        something services it sooner (lock held; any thread). The loop is interrupted only
+        when it would sleep past ``at``, and then only to plan its wait again: nothing is
+        written before ``at`` that no one else writes. How a delayed acknowledgement is
+        bounded without a wake-up per call."""
+        if channel.closed or channel not in self._channels:
+            return
+        current = channel._deadline
+        self._schedule(channel, at if current is None or at < current else current)
+        planned = self.planned_wake
+        if planned is None or at < planned:
+            self._interrupt()
+
     def channels(self) -> list[Channel]:
         """The channels being served (lock held)."""
         return list(self._channels)

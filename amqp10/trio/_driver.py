@@ -161,6 +161,7 @@ class Pump:
     __slots__ = (
         "stream", "engine", "_on_events", "_on_lost", "_on_written", "in_flight", "_waker", "_timer",
         "_deadline", "_timer_at", "_broken", "done", "goodbye", "_token", "_fd", "_writing", "_backlog",
+        "_scope",
     )
 
     def __init__(
@@ -199,6 +200,8 @@ class Pump:
         self._fd: int | None = stream.socket.fileno() if type(stream) is trio.SocketStream and os.name == "posix" else None
         #: the writer is sending, or holds bytes a direct write left over: only it may write
         self._writing = False
+        #: the cancel scope the writer sleeps in until the engine's deadline (no ``Timer``)
+        self._scope: trio.CancelScope | None = None
         #: what the socket did not take of a direct write; the writer sends it first
         self._backlog: bytes | None = None
 
@@ -236,6 +239,27 @@ class Pump:
                 self._waker.set()
             return
         self._flush()
+
+    def flush_by(self, at: float) -> None:
+        """Write the engine's output at ``at`` (trio time) at the latest, unless a command
+        writes it sooner: how a delayed acknowledgement rides with the caller's next frame
+        without a writer turn per call. Moves a deadline (the timer's entry, or the sleeping
+        writer's cancel scope); wakes nobody now. trio thread only."""
+        if self._fd is None or self._writing or self._broken is not None or self.done:
+            self._waker.set()  # TLS, or the writer is busy: it writes it with the rest
+            return
+        timer = self._timer
+        if timer is not None:
+            if self._deadline is None or at < self._deadline:
+                self._deadline = at
+            if self._timer_at is None or at < self._timer_at:
+                timer.schedule(self, at)
+            return
+        scope = self._scope
+        if scope is None or self._waker.woken:
+            self._waker.set()
+        elif at < scope.deadline:
+            scope.deadline = at  # the sleeping writer wakes then, takes a new scope and writes
 
     def _flush(self, now: float | None = None) -> None:
         """Tick (at ``now``, default the current time), take the engine's output and write it
@@ -354,6 +378,7 @@ class Pump:
         # only then is a new one made. A wake-up moves no deadline and allocates nothing.
         while True:
             with trio.CancelScope() as scope:
+                self._scope = scope
                 if await self._writer_turns(scope):
                     return
 

@@ -5,15 +5,28 @@ accept) still reach the peer without another command.
 Each test blocks the event loop's thread after the command (``time.sleep``, no ``await``), so
 no other task can run meanwhile: what the embedded peer (the blocking listener, on its own
 thread) sees then was written by the calling task itself. Waits are bounded; nothing is timed.
+
+A reply's accept is a delayed acknowledgement (``ClientCore.ack_delayed``), on every adapter:
+``request`` returns without writing it, the caller's next request carries it in the same
+write, and without a next request it goes out alone within ``ACK_DELAY``, with no wake-up of
+the I/O thread or writer task per call. The broker holds each reply on the requester's
+dynamic queue until the accept settles it, so what it holds says what the requester wrote.
+The "waits" tests set ``ACK_DELAY`` to a minute: only a request can have carried an accept
+the broker has seen.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import pytest
 
 import amqp10
+import amqp10.asyncio._client
+import amqp10.blocking._client
+import amqp10.trio._client
 from amqp10 import Message, Properties
 from amqp10.peer.server import EmbeddedPeer, start
 from support.async_adapters import AsyncAdapter, each_async_adapter
@@ -122,3 +135,113 @@ async def _eventually(adapter: AsyncAdapter, condition: Callable[[], bool]) -> b
 
             await asyncio.sleep(0.005)
     return True
+
+
+#: longer than any test: an accept the broker sees was carried by a request
+_NEVER = 60.0
+#: how long a test lets the client idle to show an accept was *not* written meanwhile
+_PAUSE = 0.3
+
+
+@pytest.fixture
+def echo_peer() -> Iterator[EmbeddedPeer]:
+    with start("127.0.0.1", 0) as peer:
+        stop = threading.Event()
+        service = threading.Thread(target=_echo_service, args=(peer.url, stop), daemon=True)
+        service.start()
+        try:
+            yield peer
+        finally:
+            stop.set()
+            service.join(BOUND)
+
+
+def _no_timely_ack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in (amqp10.blocking._client, amqp10.trio._client, amqp10.asyncio._client):
+        monkeypatch.setattr(module, "ACK_DELAY", _NEVER)
+
+
+def _wait_for(condition: Callable[[], bool]) -> bool:
+    end = time.monotonic() + BOUND
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_blocking_a_replys_accept_waits_for_the_next_request_and_rides_with_it(echo_peer: EmbeddedPeer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_timely_ack(monkeypatch)
+    with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
+        assert requester.request(Message(body=1), timeout=5).body == 1
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        time.sleep(_PAUSE)
+        assert _held(echo_peer, reply_to) == 1  # not written on its own
+        assert requester.request(Message(body=2), timeout=5).body == 2
+        # The first reply's accept went out with the second request; the second's waits.
+        assert _wait_for(lambda: _held(echo_peer, reply_to) == 1)
+        assert requester.request(Message(body=3), timeout=5).body == 3
+        time.sleep(_PAUSE)
+        assert _held(echo_peer, reply_to) == 1
+
+
+def test_blocking_a_replys_accept_goes_out_alone_without_another_request(echo_peer: EmbeddedPeer) -> None:
+    with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
+        for n in range(3):
+            assert requester.request(Message(body=n), timeout=5).body == n
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        # Nothing else happens on this connection: the I/O thread writes it by ACK_DELAY.
+        assert _wait_for(lambda: _held(echo_peer, reply_to) == 0)
+
+
+def test_blocking_requests_from_several_threads_leave_no_reply_unaccepted(echo_peer: EmbeddedPeer) -> None:
+    with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
+        failures: list[BaseException] = []
+
+        def calls(base: int) -> None:
+            try:
+                for n in range(base, base + 20):
+                    assert requester.request(Message(body=n), timeout=5).body == n
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=calls, args=(100 * k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(BOUND * 4)
+        assert not failures
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        assert _wait_for(lambda: _held(echo_peer, reply_to) == 0)
+
+
+@each_async_adapter
+async def test_async_a_replys_accept_waits_for_the_next_request_and_rides_with_it(adapter: AsyncAdapter, echo_peer: EmbeddedPeer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_timely_ack(monkeypatch)
+    async with adapter.connect(echo_peer.url, timeout=5) as conn:
+        requester = await conn.open_requester("service")
+        assert (await requester.request(Message(body=1), timeout=5)).body == 1
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        # Let every task run for a while: no writer turn writes the accept on its own.
+        await _pause(adapter, _PAUSE)
+        assert _held(echo_peer, reply_to) == 1
+        assert (await requester.request(Message(body=2), timeout=5)).body == 2
+        assert await _eventually(adapter, lambda: _held(echo_peer, reply_to) == 1)
+        await _pause(adapter, _PAUSE)
+        assert _held(echo_peer, reply_to) == 1
+
+
+async def _pause(adapter: AsyncAdapter, seconds: float) -> None:
+    """Yield to the event loop (every task may run) for ``seconds``."""
+    if adapter.name == "trio":
+        import trio
+
+        await trio.sleep(seconds)
+    else:
+        import asyncio
+
+        await asyncio.sleep(seconds)
