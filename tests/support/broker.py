@@ -71,6 +71,10 @@ class QueueBroker(Handler):
         self.received_count = 0
         self._dynamic = 0
         self._conn_of: dict[Link, ServerConnection] = {}
+        #: queues whose messages or consumers' credit changed since the last pump: only they
+        #: are pumped (a benchmark's echo service must not walk every queue ever made per call)
+        self._dirty: set[str] = set()
+        self._queue_of: dict[Link, str] = {}  # a consumer link's queue
 
     # -- Handler ------------------------------------------------------------------------------------
     def connection_made(self, conn: ServerConnection) -> None:
@@ -93,10 +97,10 @@ class QueueBroker(Handler):
             elif isinstance(event, DeliveryUpdated):
                 self._updated(event.delivery, event.state)
             elif isinstance(event, CreditChanged):
-                self._pump_all()
+                self._credit_changed(event.link)
             elif isinstance(event, LinkDetached):
                 self._drop_link(event.link)
-        self._pump_all()
+        self._pump(self._dirty)
 
     # -- links ---------------------------------------------------------------------------------------
     def _attach(self, conn: ServerConnection, link: Link) -> None:
@@ -124,15 +128,23 @@ class QueueBroker(Handler):
             key = str(address)
             self.queues.setdefault(key, deque())
             self.consumers.setdefault(key, []).append(link)
+            self._queue_of[link] = key
+            self._dirty.add(key)
+
+    def _credit_changed(self, link: Link) -> None:
+        address = self._queue_of.get(link)
+        if address is not None:
+            self._dirty.add(address)
 
     def _drop_link(self, link: Link) -> None:
         self._conn_of.pop(link, None)
-        for consumers in self.consumers.values():
-            if link in consumers:
-                consumers.remove(link)
+        address = self._queue_of.pop(link, None)
+        if address is not None:
+            self.consumers[address].remove(link)
         for delivery in [d for d in self.unsettled if d.link is link]:
             address, payload = self.unsettled.pop(delivery)
             self.queues.setdefault(address, deque()).appendleft(payload)
+            self._dirty.add(address)
 
     # -- messages ------------------------------------------------------------------------------------
     def _received(self, delivery: Delivery) -> None:
@@ -166,8 +178,10 @@ class QueueBroker(Handler):
             props = message.properties or Properties()
             reply = Message(body=message.body, properties=Properties(to=props.reply_to, correlation_id=props.message_id))
             self.queues.setdefault(str(props.reply_to), deque()).append(reply.encode())
+            self._dirty.add(str(props.reply_to))
         else:
             self.queues.setdefault(str(address), deque()).append(payload)
+            self._dirty.add(str(address))
         if not delivery.settled:
             delivery.accept()
 
@@ -189,11 +203,22 @@ class QueueBroker(Handler):
         elif isinstance(state, (Released, Modified)):
             del self.unsettled[delivery]
             self.queues.setdefault(entry[0], deque()).appendleft(entry[1])
+            self._dirty.add(entry[0])
         if not delivery.settled:
             delivery.settle()
 
     def _pump_all(self) -> None:
-        for address, queue in self.queues.items():
+        """Pump every queue (after a change made outside a handler call)."""
+        self._pump(set(self.queues))
+
+    def _pump(self, addresses: set[str]) -> None:
+        """Hand queued messages of ``addresses`` to their consumers with credit (emptied)."""
+        touched: set[ServerConnection] = set()
+        while addresses:
+            address = addresses.pop()
+            queue = self.queues.get(address)
+            if queue is None:
+                continue
             consumers = self.consumers.get(address, [])
             progress = True
             while queue and progress:
@@ -208,8 +233,10 @@ class QueueBroker(Handler):
                     if not delivery.settled:
                         self.unsettled[delivery] = (address, payload)
                     progress = True
+                    touched.add(self._conn_of[link])
             for link in consumers:
                 if not queue and link.credit.drain:
                     link.drained()
-        for conn in self.connections:
+                    touched.add(self._conn_of[link])
+        for conn in touched:
             conn.wakeup()
