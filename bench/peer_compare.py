@@ -22,6 +22,11 @@ python-qpid-proton and rhea run against ``interop/proton/listener.py`` and
 ``interop/rhea/listener.js``. No targets yet: this prints the numbers and their ratios. On a
 shared machine use ``--repeat 3``: each client's best run is kept.
 
+``--pin same`` runs every listener and client on CPU 0: a request/reply then costs the sum of
+both sides' CPU (theirs and the kernel's), without cross-CPU wake-ups, which makes it the
+steadier measure of work per call on a VM; ``--pin split`` puts listeners on CPU 1 and clients
+on CPU 0. The default leaves placement to the scheduler.
+
 amqp10's sender uses ``Sender.send_many`` (one thread or task keeps up to ``--window``
 messages in flight), as Proton and rhea keep their window from one event loop.
 """
@@ -286,12 +291,24 @@ def proton_client(url: str, count: int, calls: int, window: int) -> dict[str, An
 _READY = re.compile(r"listening on ([\d ]+)")
 
 
+#: ``--pin``: the CPU a listener and a client run on (``None``: wherever the scheduler likes)
+_PINS: dict[str, tuple[int | None, int | None]] = {"none": (None, None), "same": (0, 0), "split": (1, 0)}
+_pin = _PINS["none"]
+
+
+def _on_cpu(cpu: int | None) -> Any:
+    """A ``preexec_fn`` that keeps the child on ``cpu`` (``None``: no function)."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 class Server:
     """A listener child, stopped by PID."""
 
     def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                        env=env, cwd=REPO)
+                                        env=env, cwd=REPO, preexec_fn=_on_cpu(_pin[0]))
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         match = _READY.search(line)
@@ -311,7 +328,8 @@ class Server:
 
 
 def _child(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
+                          preexec_fn=_on_cpu(_pin[1]))
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -376,7 +394,8 @@ def run_all(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
 def report(results: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) -> str:
     lines = [
         f"{args.count:,} messages per throughput run (at most {args.window} unsettled), best of {args.repeat}, "
-        f"{args.calls:,} request/reply calls; loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        f"{args.calls:,} request/reply calls; loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"pinned: {args.pin}",
         "",
         f"{'client':<32}{'at-least-once msg/s':>22}{'at-most-once msg/s':>21}{'req/reply median ms':>22}{'p99 ms':>9}"
         f"{'alo CPU us/msg':>16}{'amo CPU us/msg':>16}",
@@ -433,6 +452,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--paths", type=lambda v: v.split(","), default=["cython", "pure"],
                         help="amqp10 codec paths to run, comma-separated (default: cython,pure)")
     parser.add_argument("--no-proton", action="store_true", help="leave python-qpid-proton out")
+    parser.add_argument("--pin", choices=sorted(_PINS), default="none",
+                        help="CPU placement: same (everything on CPU 0), split (listeners on 1, clients on 0)")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also run amqp10 from DIR/amqp10 (an assembled older tree: amqp10/ with codec/ and "
                              "_speedups/ inside), as 'amqp10-base', for before/after ratios in one run")
@@ -462,6 +483,8 @@ def main(argv: list[str]) -> int:
     if args.client == "proton":
         print(json.dumps(proton_client(args.url, args.count, args.calls, args.window)))
         return 0
+    global _pin
+    _pin = _PINS[args.pin]
     results = run_all(args)
     print(report(results, args))
     if args.json:
