@@ -243,20 +243,12 @@ class Pump:
     def flush_by(self, at: float) -> None:
         """Write the engine's output at ``at`` (trio time) at the latest, unless a command
         writes it sooner: how a delayed acknowledgement rides with the caller's next frame
-        without a writer turn per call. Moves a deadline (the timer's entry, or the sleeping
-        writer's cancel scope); wakes nobody now. trio thread only."""
-        if self._fd is None or self._writing or self._broken is not None or self.done:
-            self._waker.set()  # TLS, or the writer is busy: it writes it with the rest
-            return
-        timer = self._timer
-        if timer is not None:
-            if self._deadline is None or at < self._deadline:
-                self._deadline = at
-            if self._timer_at is None or at < self._timer_at:
-                timer.schedule(self, at)
-            return
+        without a writer turn per call. Moves the sleeping writer's cancel-scope deadline; wakes
+        nobody now. trio thread only."""
         scope = self._scope
-        if scope is None or self._waker.woken:
+        if self._fd is None or self._writing or self._broken is not None or self.done or scope is None or self._waker.woken:
+            # TLS, the writer is busy or already woken, or a server's timer-driven pump
+            # (whose connections make no requests): the writer writes it now with the rest.
             self._waker.set()
         elif at < scope.deadline:
             scope.deadline = at  # the sleeping writer wakes then, takes a new scope and writes
