@@ -71,6 +71,7 @@ from .errors import LinkRedirectError as LinkRedirectError
 from .errors import LocalProtocolError as LocalProtocolError
 from .errors import NotAbortableError as NotAbortableError
 from .errors import RemoteProtocolError as RemoteProtocolError
+from .errors import RequestRefusedError as RequestRefusedError
 from .errors import SASLError as SASLError
 from .errors import SessionEndedError as SessionEndedError
 from .errors import SettleModeDowngradedError as SettleModeDowngradedError

@@ -85,6 +85,8 @@ PENDING = Pending.PENDING
 
 #: The outcomes that end an unsettled delivery's life at the sender (spec 3.4).
 OUTCOMES = (Accepted, Rejected, Released, Modified)
+#: The outcomes that refuse a delivery: nobody took it (3.4.3-3.4.5); a request so settled gets no reply.
+REFUSALS = (Rejected, Released, Modified)
 
 
 def is_final(state: Any) -> bool:
@@ -302,6 +304,8 @@ class ClientCore:
             self._on_delivery_settled(event)
         elif self.watchers:
             self.wake(delivery)
+            if isinstance(event.state, REFUSALS):
+                self._wake_on_refusal(delivery)
 
     def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
         delivery = event.delivery
@@ -310,6 +314,13 @@ class ClientCore:
             record.in_flight.discard(delivery)
         if self.watchers:
             self.wake(delivery)
+            if isinstance(delivery.remote_state, REFUSALS):
+                self._wake_on_refusal(delivery)
+
+    def _wake_on_refusal(self, delivery: EngineDelivery) -> None:
+        record = self.links.get(delivery.link)
+        if record is not None and record.wake_on_refusal is not None:
+            self.wake(record.wake_on_refusal)
 
     def _on_reconciled(self, event: UnsettledReconciled) -> None:
         # A resumed link (spec 2.6.13): the deliveries sent again or resumed are in flight
@@ -510,6 +521,9 @@ class LinkRecord:
         self.rebound = False
         #: credit granted while a reconnect was putting the link back (granted on the new link)
         self.credit_owed = 0
+        #: a sender's watch key to wake as well when one of its deliveries is refused
+        #: (rejected, released, modified): a requester's receiver, whose wait then raises
+        self.wake_on_refusal: object | None = None
 
     def current(self, delivery: EngineDelivery) -> EngineDelivery:
         """``delivery``, or, if it belonged to a link lost with its connection, what took its

@@ -539,6 +539,8 @@ class Requester(RequesterView, _Closable):
 
         Raises:
             Timeout: no reply in time. LinkDetachedError, ConnectionClosedError.
+            RequestRefusedError: the request was rejected, released or modified (no reply
+            will come), raised as soon as that outcome arrives.
         """
         return await self._sync.call(_calls.request, self._requests, message, timeout)
 

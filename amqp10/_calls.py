@@ -374,7 +374,7 @@ def request(run: Runner, requests: Requests, message: Message | Any, timeout: fl
     try:
         delivery = yield from submit(run, requests.sender, outgoing, budget)
         try:
-            reply: Message = yield Wait(lambda: requests.reply(key), budget, "waiting for a reply", watch=requests.receiver)
+            reply: Message = yield Wait(lambda: requests.reply(key, delivery), budget, "waiting for a reply", watch=requests.receiver)
         except BaseException:
             run(lambda: requests.sender.withdraw(delivery))
             raise

@@ -11,10 +11,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from ._api import PENDING, LinkRecord, Pending
+from ._api import PENDING, REFUSALS, LinkRecord, Pending
 from .codec.message import Message
 from .codec.spec import Properties
-from .errors import AMQPError
+from .engine.delivery import Delivery as EngineDelivery
+from .errors import AMQPError, RequestRefusedError
 
 __all__ = ["Requests"]
 
@@ -33,6 +34,8 @@ class Requests:
     def __init__(self, sender: LinkRecord, receiver: LinkRecord) -> None:
         self.sender = sender
         self.receiver = receiver
+        # A refused request gets no reply: its wait (which watches the receiver) must wake.
+        sender.wake_on_refusal = receiver
         self._waiting: set[Any] = set()
         self._replies: dict[Any, Message] = {}
 
@@ -65,8 +68,9 @@ class Requests:
         self._waiting.discard(key)
         self._replies.pop(key, None)
 
-    def reply(self, key: Any) -> "Message | Pending":
-        """Predicate: the reply to request ``key``."""
+    def reply(self, key: Any, request: EngineDelivery | None = None) -> "Message | Pending":
+        """Predicate: the reply to request ``key``; raises ``RequestRefusedError`` once the
+        ``request`` delivery is refused (rejected, released, modified) with no reply come."""
         receiver = self.receiver
         while receiver.deliveries:
             delivery = receiver.deliveries.popleft()
@@ -92,6 +96,19 @@ class Requests:
         if key in self._replies:
             self._waiting.discard(key)
             return self._replies.pop(key)
+        if request is not None:
+            self._check_refused(key, request)
         receiver.check()
         self.sender.check()
         return PENDING
+
+    def _check_refused(self, key: Any, request: EngineDelivery) -> None:
+        # A reply that came anyway wins (checked first); otherwise a refusal ends the wait:
+        # nothing will answer a request nobody took (spec 3.4.3-3.4.5).
+        sender = self.sender
+        if request.link is not sender.link:
+            request = sender.current(request)
+        state = request.remote_state
+        if isinstance(state, REFUSALS):
+            self._waiting.discard(key)
+            raise RequestRefusedError(state)

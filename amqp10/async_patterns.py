@@ -84,6 +84,8 @@ async def call(conn: Connection, address: str, message: Message | Any, *, timeou
         Timeout: no reply within ``timeout`` (default: the connection's).
         RemoteError: the server's handler failed.
         LinkDetachedError: nobody serves ``address`` (the peer refused the link).
+        RequestRefusedError: the request was rejected, released or modified (e.g. a router
+            with no server for ``address`` released it): no reply will come.
     """
     if reply_to is None:
         return _checked(await conn.request(address, message, timeout=timeout))

@@ -36,6 +36,7 @@ __all__ = [
     "SettleModeDowngradedError",
     "NotAbortableError",
     "DeliveryAbortedError",
+    "RequestRefusedError",
     "AnonymousRelayNotOfferedError",
     "SASLError",
     "Timeout",
@@ -208,6 +209,25 @@ class SASLError(AMQPError):
 class Timeout(AMQPError, TimeoutError):
     """A blocking or async call did not complete within its ``timeout``. The connection is
     still usable unless another error says otherwise."""
+
+
+class RequestRefusedError(AMQPError):
+    """The request was refused, so no reply will come: the service (or a router or broker on
+    the way) settled it ``Rejected`` (``condition`` and ``description`` are its error's),
+    ``Released`` (nobody took it, e.g. a router with no consumer for the address) or
+    ``Modified``. ``outcome`` is the outcome as received. Raised by ``Requester.request``
+    instead of waiting out its timeout; a released request may be sent again."""
+
+    def __init__(self, outcome: Any) -> None:
+        error = getattr(outcome, "error", None)
+        name = type(outcome).__name__.lower()
+        super().__init__(
+            getattr(error, "description", None) or f"the request was {name}: no reply will come",
+            condition=getattr(error, "condition", None),
+            info=getattr(error, "info", None),
+        )
+        #: the outcome the request was settled with (``Rejected``, ``Released``, ``Modified``)
+        self.outcome = outcome
 
 
 class DeliveryAbortedError(AMQPError):

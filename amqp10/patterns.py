@@ -184,6 +184,8 @@ def call(conn: Connection, address: str, message: Message | Any, *, timeout: flo
         Timeout: no reply within ``timeout`` (default: the connection's).
         RemoteError: the server's handler failed.
         LinkDetachedError: nobody serves ``address`` (the peer refused the link).
+        RequestRefusedError: the request was rejected, released or modified (e.g. a router
+            with no server for ``address`` released it): no reply will come.
     """
     if reply_to is None:
         return _checked(conn.request(address, message, timeout=timeout))

@@ -471,6 +471,7 @@ class Connection(ConnectionView):
 
         Raises:
             Timeout: no reply in time. LinkDetachedError: the peer refused the address.
+            RequestRefusedError: the request was rejected, released or modified.
         """
         with self._requesters_lock:  # one requester per address, even with many threads
             requester = self._requesters.get(address)
@@ -878,6 +879,8 @@ class Requester(RequesterView):
 
         Raises:
             Timeout: no reply in time (a late reply is dropped).
+            RequestRefusedError: the request was rejected, released or modified (no reply
+            will come), raised as soon as that outcome arrives.
             LinkDetachedError, ConnectionClosedError: the links ended.
         """
         return self._sync.call(_calls.request, self._requests, message, timeout)
