@@ -97,7 +97,8 @@ function requestReply() {
           const median = samples.length % 2
             ? samples[(samples.length - 1) / 2]
             : (samples[samples.length / 2 - 1] + samples[samples.length / 2]) / 2;
-          resolve({ median_ms: median * 1000, p99_ms: samples[Math.floor(samples.length * 0.99) - 1] * 1000 });
+          const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+          resolve({ median_ms: median * 1000, mean_ms: mean * 1000, p99_ms: samples[Math.floor(samples.length * 0.99) - 1] * 1000 });
         });
       }
     });
