@@ -6,6 +6,7 @@ requests by ``correlation-id``. Must never: do I/O or wait (the adapters wait on
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from dataclasses import replace
@@ -25,7 +26,8 @@ log = logging.getLogger("amqp10.client")
 class Requests:
     """Request/reply correlation over one sender and one dynamic receiver.
 
-    Each request gets a ``message-id`` (a UUID unless it has one) and ``reply-to`` = the
+    Each request gets a ``message-id`` unless it has one (a string: this requester's UUID, a
+    colon and a count, so unique everywhere without a random draw per request) and ``reply-to`` = the
     receiver's address; a reply is matched by its ``correlation-id`` (the convention of
     brokers' management nodes and of RPC over AMQP). Replies nobody waits for any more (the
     request timed out or was cancelled) are accepted and dropped.
@@ -38,6 +40,10 @@ class Requests:
         sender.wake_on_refusal = receiver
         self._waiting: set[Any] = set()
         self._replies: dict[Any, Message] = {}
+        # Message ids: one UUID per requester and a count. A ``uuid4()`` per request read the
+        # OS's random source each call (a system call on the request path, issue 9).
+        self._id_prefix = f"{uuid.uuid4()}:"
+        self._sent = itertools.count(1)
 
     def prepare(self, message: Message | Any) -> tuple[Message, Any]:
         """A copy of ``message`` addressed for a reply, and the id its reply will carry."""
@@ -46,10 +52,10 @@ class Requests:
         properties = message.properties
         if properties is None:
             # The common case, built directly: ``replace`` costs 4x a plain Properties(...).
-            message_id: Any = uuid.uuid4()
+            message_id: Any = f"{self._id_prefix}{next(self._sent)}"
             properties = Properties(message_id=message_id, reply_to=self.receiver.address)
         else:
-            message_id = properties.message_id if properties.message_id is not None else uuid.uuid4()
+            message_id = properties.message_id if properties.message_id is not None else f"{self._id_prefix}{next(self._sent)}"
             properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
         copy = Message(
             body=message.body,

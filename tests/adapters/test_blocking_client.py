@@ -417,3 +417,13 @@ def _eventually(check: object, seconds: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_request_ids_are_distinct_and_unique_to_their_requester(listener: Listener) -> None:
+    with amqp10.connect(listener.url, timeout=5) as conn, conn.open_requester("echo") as first, conn.open_requester("echo") as second:
+        ids = [first.request(Message(body=n), timeout=5).properties.correlation_id for n in range(3)]  # type: ignore[union-attr]
+        other = second.request(Message(body="x"), timeout=5).properties.correlation_id  # type: ignore[union-attr]
+    assert all(isinstance(i, str) for i in ids + [other])
+    assert len(set(ids)) == 3
+    prefixes = {i.rsplit(":", 1)[0] for i in ids}
+    assert len(prefixes) == 1 and other.rsplit(":", 1)[0] not in prefixes
