@@ -146,6 +146,7 @@ class _Sync:
         watchers = self.core.watchers
         with reactor.lock:
             if watch is None or watch in watchers:
+                self._reading_resumed()
                 return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
             channel = self.channel
             if _LEAD and channel is not None and not channel.closed and not reactor.in_reactor_thread:
@@ -155,12 +156,20 @@ class _Sync:
                     return self._lead(channel, waker, predicate, deadline, timeout, what)
                 finally:
                     del watchers[watch]
+            self._reading_resumed()
             cond = self._condition()
             watchers[watch] = cond.notify
             try:
                 return self._wait_on(cond, predicate, deadline, timeout, what)
             finally:
                 del watchers[watch]
+
+    def _reading_resumed(self) -> None:
+        # A wait that does not read the socket itself relies on the I/O thread reading it:
+        # end the linger after a leading wait (``_lead``) now (lock held).
+        channel = self.channel
+        if channel is not None and not channel.leaders:
+            self.reactor.watch(channel)
 
     def _waker(self) -> _Waker:
         waker: _Waker | None = getattr(self._local, "waker", None)
@@ -186,7 +195,18 @@ class _Sync:
             if waker.leading:
                 waker.leading = False
                 channel.leaders -= 1
-                self.reactor.watch(channel)
+                if channel.leaders or channel.closed:
+                    self.reactor.watch(channel)
+                else:
+                    # The I/O thread takes up reading again by ACK_DELAY, not at once: a caller
+                    # making requests in a loop leads again well before, and the socket's
+                    # selector registration would otherwise be dropped and remade every call
+                    # (two epoll_ctl calls, issue 9). Bytes coming meanwhile wait in the
+                    # kernel for the next leader, a wait that does not lead (it resumes
+                    # reading at once: ``_reading_resumed``) or that turn; the reply's
+                    # delayed accept already has the I/O thread turn by then, so this adds
+                    # no wake-up.
+                    self.reactor.service_by(channel, time.monotonic() + ACK_DELAY)
 
     def _lead_loop(
         self, channel: Channel, waker: _Waker, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
@@ -855,7 +875,7 @@ class Receiver(_Link, ReceiverView):
 class Requester(RequesterView):
     """Request/reply over a sender to one address and a dynamic receiver for the replies.
 
-    Each ``request`` sets ``message-id`` (a UUID unless given) and ``reply-to``, sends, and
+    Each ``request`` sets ``message-id`` (unique, unless given) and ``reply-to``, sends, and
     waits for the reply whose ``correlation-id`` matches. Safe to use from several threads:
     replies are matched to their waiting request whatever the order they arrive in.
     """

@@ -1,7 +1,9 @@
 """A blocking wait that watches one thing (a receive, a request's reply) reads the socket in
 the waiting thread ("leader"), and while it does the I/O thread does not watch that socket for
-reading: what arrives wakes and is read by the waiting thread only, and once the wait ends the
-I/O thread reads again. Waits are bounded; nothing is timed.
+reading: what arrives wakes and is read by the waiting thread only. Once the wait ends the I/O
+thread reads again by ACK_DELAY (so back-to-back requests do not change the selector's
+registration each call), or at once when a wait that does not read the socket itself begins.
+Waits are bounded; nothing is timed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from typing import Any, Callable
 
 import amqp10
+import amqp10.blocking._client
 from amqp10 import Message
 from amqp10.blocking import Listener
 from amqp10.blocking._reactor import Channel
@@ -76,3 +79,41 @@ def test_the_io_thread_reads_again_after_the_leading_wait_ended(listener: Listen
         assert _until(lambda: any(ch is channel for ch, _ in reads))
         assert all(thread is not threading.current_thread() for ch, thread in reads if ch is channel)
         assert receiver.receive(timeout=5).message.body == "while nobody waits"
+
+
+def _count_selector_changes(conn: Any, monkeypatch: Any) -> list[str]:
+    changes: list[str] = []
+    selector = conn._sync.reactor._selector
+    for name in ("register", "unregister", "modify"):
+        original = getattr(selector, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            changes.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(selector, name, counted)
+    return changes
+
+
+def test_back_to_back_requests_leave_the_sockets_selector_registration_alone(listener: Listener, monkeypatch: Any) -> None:
+    # The I/O thread takes reading up again only by ACK_DELAY after a leading wait; made long
+    # here, so no turn of its own can change the registration while the requests run.
+    monkeypatch.setattr(amqp10.blocking._client, "ACK_DELAY", 60.0)
+    with amqp10.connect(listener.url, timeout=5) as conn, conn.open_requester("echo") as requester:
+        assert requester.request(Message(body=0), timeout=5).body == 0
+        changes = _count_selector_changes(conn, monkeypatch)
+        for n in range(1, 21):
+            assert requester.request(Message(body=n), timeout=5).body == n
+        assert changes == []  # it was two per request (stop reading, read again)
+
+
+def test_a_wait_that_does_not_read_the_socket_itself_resumes_the_io_threads_reading_at_once(listener: Listener, monkeypatch: Any) -> None:
+    monkeypatch.setattr(amqp10.blocking._client, "ACK_DELAY", 60.0)
+    with amqp10.connect(listener.url, timeout=5) as conn, conn.open_requester("echo") as requester:
+        assert requester.request(Message(body="ping"), timeout=5).body == "ping"
+        channel = conn._sync.channel
+        assert channel is not None and channel.leaders == 0
+        # Attaching waits for the peer's ATTACH, which only the I/O thread reads: it must not
+        # wait out the linger (60 s here) after the request's leading wait.
+        sender = conn.open_sender("elsewhere", timeout=2)
+        assert sender.send(Message(body="after a request"), timeout=2) is not None
