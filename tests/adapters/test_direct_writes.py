@@ -161,15 +161,6 @@ def _no_timely_ack(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "ACK_DELAY", _NEVER)
 
 
-def _wait_for(condition: Callable[[], bool]) -> bool:
-    end = time.monotonic() + BOUND
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def test_blocking_a_replys_accept_waits_for_the_next_request_and_rides_with_it(echo_peer: EmbeddedPeer, monkeypatch: pytest.MonkeyPatch) -> None:
     _no_timely_ack(monkeypatch)
     with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
@@ -180,7 +171,7 @@ def test_blocking_a_replys_accept_waits_for_the_next_request_and_rides_with_it(e
         assert _held(echo_peer, reply_to) == 1  # not written on its own
         assert requester.request(Message(body=2), timeout=5).body == 2
         # The first reply's accept went out with the second request; the second's waits.
-        assert _wait_for(lambda: _held(echo_peer, reply_to) == 1)
+        assert _block_until(lambda: _held(echo_peer, reply_to) == 1)
         assert requester.request(Message(body=3), timeout=5).body == 3
         time.sleep(_PAUSE)
         assert _held(echo_peer, reply_to) == 1
@@ -193,7 +184,7 @@ def test_blocking_a_replys_accept_goes_out_alone_without_another_request(echo_pe
         reply_to = requester.receiver.address
         assert reply_to is not None
         # Nothing else happens on this connection: the I/O thread writes it by ACK_DELAY.
-        assert _wait_for(lambda: _held(echo_peer, reply_to) == 0)
+        assert _block_until(lambda: _held(echo_peer, reply_to) == 0)
 
 
 def test_blocking_requests_from_several_threads_leave_no_reply_unaccepted(echo_peer: EmbeddedPeer) -> None:
@@ -215,7 +206,7 @@ def test_blocking_requests_from_several_threads_leave_no_reply_unaccepted(echo_p
         assert not failures
         reply_to = requester.receiver.address
         assert reply_to is not None
-        assert _wait_for(lambda: _held(echo_peer, reply_to) == 0)
+        assert _block_until(lambda: _held(echo_peer, reply_to) == 0)
 
 
 @each_async_adapter
