@@ -65,6 +65,8 @@ class _Sync:
         #: set once the connection may reconnect: calls that fail during an outage wait for
         #: it to end and are performed again (``_redial``)
         self.resilience: Redialer | None = None
+        #: waits on this connection that rely on the I/O thread to read (``_follow``)
+        self._followers = 0
 
     def run(self, fn: Callable[[], _T]) -> _T:
         """Run an engine command under the lock and get its output moving (a ``Runner``)."""
@@ -146,8 +148,7 @@ class _Sync:
         watchers = self.core.watchers
         with reactor.lock:
             if watch is None or watch in watchers:
-                self._reading_resumed()
-                return self._wait_on(reactor.changed, predicate, deadline, timeout, what)
+                return self._follow(reactor.changed, predicate, deadline, timeout, what)
             channel = self.channel
             if _LEAD and channel is not None and not channel.closed and not reactor.in_reactor_thread:
                 waker = self._waker()
@@ -156,20 +157,27 @@ class _Sync:
                     return self._lead(channel, waker, predicate, deadline, timeout, what)
                 finally:
                     del watchers[watch]
-            self._reading_resumed()
             cond = self._condition()
             watchers[watch] = cond.notify
             try:
-                return self._wait_on(cond, predicate, deadline, timeout, what)
+                return self._follow(cond, predicate, deadline, timeout, what)
             finally:
                 del watchers[watch]
 
-    def _reading_resumed(self) -> None:
+    def _follow(
+        self, cond: threading.Condition, predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
+    ) -> _T:
         # A wait that does not read the socket itself relies on the I/O thread reading it:
-        # end the linger after a leading wait (``_lead``) now (lock held).
-        channel = self.channel
-        if channel is not None and not channel.leaders:
-            self.reactor.watch(channel)
+        # it ends the linger after a leading wait (``_lead``) now, and while it is counted
+        # here a leading wait that ends hands reading back at once (lock held).
+        self._followers += 1
+        try:
+            channel = self.channel
+            if channel is not None and not channel.leaders:
+                self.reactor.watch(channel)
+            return self._wait_on(cond, predicate, deadline, timeout, what)
+        finally:
+            self._followers -= 1
 
     def _waker(self) -> _Waker:
         waker: _Waker | None = getattr(self._local, "waker", None)
@@ -195,7 +203,7 @@ class _Sync:
             if waker.leading:
                 waker.leading = False
                 channel.leaders -= 1
-                if channel.leaders or channel.closed:
+                if channel.leaders or channel.closed or self._followers:
                     self.reactor.watch(channel)
                 else:
                     # The I/O thread takes up reading again by ACK_DELAY, not at once: a caller
@@ -203,7 +211,7 @@ class _Sync:
                     # selector registration would otherwise be dropped and remade every call
                     # (two epoll_ctl calls, issue 9). Bytes coming meanwhile wait in the
                     # kernel for the next leader, a wait that does not lead (it resumes
-                    # reading at once: ``_reading_resumed``) or that turn; the reply's
+                    # reading at once: ``_follow``) or that turn; the reply's
                     # delayed accept already has the I/O thread turn by then, so this adds
                     # no wake-up.
                     self.reactor.service_by(channel, time.monotonic() + ACK_DELAY)

@@ -104,7 +104,9 @@ def test_back_to_back_requests_leave_the_sockets_selector_registration_alone(lis
         changes = _count_selector_changes(conn, monkeypatch)
         for n in range(1, 21):
             assert requester.request(Message(body=n), timeout=5).body == n
-        assert changes == []  # it was two per request (stop reading, read again)
+        # It was two per request (stop reading, read again): 40 here. A turn the I/O thread
+        # takes for its own reasons between two requests may still add a pair now and then.
+        assert len(changes) <= 4, changes
 
 
 def test_a_wait_that_does_not_read_the_socket_itself_resumes_the_io_threads_reading_at_once(listener: Listener, monkeypatch: Any) -> None:
@@ -117,3 +119,36 @@ def test_a_wait_that_does_not_read_the_socket_itself_resumes_the_io_threads_read
         # wait out the linger (60 s here) after the request's leading wait.
         sender = conn.open_sender("elsewhere", timeout=2)
         assert sender.send(Message(body="after a request"), timeout=2) is not None
+
+
+def test_a_leading_wait_that_ends_while_another_thread_waits_on_the_io_thread_hands_reading_back_at_once(listener: Listener, monkeypatch: Any) -> None:
+    monkeypatch.setattr(amqp10.blocking._client, "ACK_DELAY", 60.0)  # no turn ends the linger
+    with amqp10.connect(listener.url, timeout=5) as conn, conn.open_requester("held") as requester:
+        channel = conn._sync.channel
+        assert channel is not None
+        # A leads (waiting for a reply that never comes); B waits for an ATTACH, which only
+        # the I/O thread reads for it. The listener answers B only after A's wait ended.
+        leading = threading.Thread(target=lambda: _ignore_timeout(lambda: requester.request(Message(body="no reply"), timeout=1.0)))
+        leading.start()
+        assert _until(lambda: channel.leaders == 1)
+        held, gate = threading.Event(), threading.Event()
+        blocker = threading.Thread(target=lambda: listener.call(lambda: (held.set(), gate.wait(BOUND))))
+        blocker.start()
+        assert held.wait(BOUND)  # the listener is stopped until the gate opens
+        senders: list[Any] = []
+        follower = threading.Thread(target=lambda: senders.append(conn.open_sender("after-the-lead", timeout=BOUND)))
+        follower.start()
+        assert _until(lambda: conn._sync._followers == 1)
+        leading.join(BOUND)
+        assert not leading.is_alive() and channel.leaders == 0
+        gate.set()
+        blocker.join(BOUND)
+        follower.join(BOUND + 1)
+        assert len(senders) == 1  # without the hand-back nobody read the ATTACH: timed out
+
+
+def _ignore_timeout(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except amqp10.Timeout:
+        pass
