@@ -305,7 +305,7 @@ class ClientCore:
         elif self.watchers:
             self.wake(delivery)
             if isinstance(event.state, REFUSALS):
-                self._wake_on_refusal(delivery)
+                self._wake_on_refusal(self.links.get(delivery.link))
 
     def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
         delivery = event.delivery
@@ -315,10 +315,10 @@ class ClientCore:
         if self.watchers:
             self.wake(delivery)
             if isinstance(delivery.remote_state, REFUSALS):
-                self._wake_on_refusal(delivery)
+                self._wake_on_refusal(record)
 
-    def _wake_on_refusal(self, delivery: EngineDelivery) -> None:
-        record = self.links.get(delivery.link)
+    def _wake_on_refusal(self, record: "LinkRecord | None") -> None:
+        # A requester's reply wait watches its receiver, not the request: wake it as well.
         if record is not None and record.wake_on_refusal is not None:
             self.wake(record.wake_on_refusal)
 

@@ -52,10 +52,10 @@ class Requests:
         properties = message.properties
         if properties is None:
             # The common case, built directly: ``replace`` costs 4x a plain Properties(...).
-            message_id: Any = f"{self._id_prefix}{next(self._sent)}"
+            message_id: Any = self._next_id()
             properties = Properties(message_id=message_id, reply_to=self.receiver.address)
         else:
-            message_id = properties.message_id if properties.message_id is not None else f"{self._id_prefix}{next(self._sent)}"
+            message_id = properties.message_id if properties.message_id is not None else self._next_id()
             properties = replace(properties, message_id=message_id, reply_to=self.receiver.address)
         copy = Message(
             body=message.body,
@@ -68,6 +68,9 @@ class Requests:
         )
         self._waiting.add(message_id)
         return copy, message_id
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._sent)}"
 
     def forget(self, key: Any) -> None:
         """Stop waiting for ``key``'s reply (timed out, cancelled, or send failed)."""
@@ -111,10 +114,7 @@ class Requests:
     def _check_refused(self, key: Any, request: EngineDelivery) -> None:
         # A reply that came anyway wins (checked first); otherwise a refusal ends the wait:
         # nothing will answer a request nobody took (spec 3.4.3-3.4.5).
-        sender = self.sender
-        if request.link is not sender.link:
-            request = sender.current(request)
-        state = request.remote_state
+        state = self.sender.current(request).remote_state
         if isinstance(state, REFUSALS):
             self._waiting.discard(key)
             raise RequestRefusedError(state)
