@@ -154,8 +154,8 @@ class NodeRecord(LinkRecord):
         super().__init__(*args, **kwargs)
         self.members: list[LinkRecord] = []
 
-    def _top_up(self) -> None:
-        super()._top_up()
+    def _top_up(self, awaited: int | None = None) -> None:
+        super()._top_up(awaited)
         self.members = [m for m in self.members if not m.detached]
         for member in self.members:
             member._top_up()

@@ -125,8 +125,8 @@ class ClientCore:
         #: more deliveries buffered, so more accepts follow at once (an adapter that could
         #: write it at once lets its I/O batch it instead; read and cleared with the above)
         self.output_deferrable = False
-        #: a predicate accepted what it handed out and nothing else needs writing now: that
-        #: acknowledgement may wait up to ``ACK_DELAY`` for a frame to ride with (the caller's
+        #: a predicate accepted what it handed out (or topped up credit that still covers
+        #: every awaited reply) and nothing else needs writing now: that output may wait up to ``ACK_DELAY`` for a frame to ride with (the caller's
         #: next request, usually). The adapter has its output written by then at the latest,
         #: without waking anything per call, then clears this (``output_pending`` wins).
         self.ack_delayed = False
@@ -720,15 +720,23 @@ class LinkRecord:
             self.core.output_pending = True
         return public
 
-    def _top_up(self) -> None:
+    def _top_up(self, awaited: int | None = None) -> None:
+        """Keep ``credit + buffered`` near the window. ``awaited``: how many messages callers
+        wait for now (a requester's outstanding replies); while the credit left covers them
+        the FLOW is not urgent and rides with the next write, as a reply's accept does
+        (``ClientCore.ack_delayed``), rather than costing a write of its own (issue 9)."""
         window = self.credit_window
         link = self.link
         if not window or link.state is not LinkState.ATTACHED or not isinstance(link, Receiver):
             return
         buffered = len(self.deliveries) + len(self.streams)
-        if link.credit.link_credit + buffered <= window // 2 and not self.draining:
+        credit = link.credit.link_credit
+        if credit + buffered <= window // 2 and not self.draining:
             link.flow(window - buffered)
-            self.core.output_pending = True
+            if awaited is not None and credit >= awaited:
+                self.core.ack_delayed = True
+            else:
+                self.core.output_pending = True
 
     def _top_up_streams(self) -> None:
         self._top_up()

@@ -101,7 +101,7 @@ class Requests:
                 self._replies[corr] = message
             else:
                 log.debug("dropping a reply nobody waits for (correlation-id %r)", corr)
-        receiver._top_up()
+        receiver._top_up(awaited=len(self._waiting))
         if key in self._replies:
             self._waiting.discard(key)
             return self._replies.pop(key)

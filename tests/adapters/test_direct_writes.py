@@ -28,8 +28,10 @@ import amqp10.asyncio._client
 import amqp10.blocking._client
 import amqp10.trio._client
 from amqp10 import Message, Properties
+from amqp10._options import DEFAULT_CREDIT
 from amqp10.peer.server import EmbeddedPeer, start
 from support.async_adapters import AsyncAdapter, each_async_adapter
+from support.broker import QueueBroker
 
 #: how long a test waits, at most, for the peer to see what it expects
 BOUND = 5.0
@@ -224,6 +226,82 @@ async def test_async_a_replys_accept_waits_for_the_next_request_and_rides_with_i
         assert await _eventually(adapter, lambda: _held(echo_peer, reply_to) == 1)
         await _pause(adapter, _PAUSE)
         assert _held(echo_peer, reply_to) == 1
+
+
+# A requester tops up its reply credit (window DEFAULT_CREDIT) once half is used; while what
+# is left covers every reply awaited, that FLOW waits for the next request like an accept.
+# The echo listener's view of its reply link's credit says what the requester wrote.
+
+
+@pytest.fixture
+def echo_listener() -> Iterator[tuple[amqp10.blocking.Listener, QueueBroker]]:
+    broker = QueueBroker()
+    with amqp10.listen("127.0.0.1", 0, broker) as listener:
+        yield listener, broker
+
+
+def _reply_credit(echo: tuple[amqp10.blocking.Listener, QueueBroker], reply_to: str) -> int:
+    listener, broker = echo
+    return listener.call(lambda: int(broker.consumers[reply_to][0].credit.link_credit))
+
+
+def test_blocking_a_requesters_credit_top_up_rides_with_the_next_request(echo_listener: tuple[amqp10.blocking.Listener, QueueBroker], monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_timely_ack(monkeypatch)
+    half = DEFAULT_CREDIT // 2
+    with amqp10.connect(echo_listener[0].url, timeout=5) as conn, conn.open_requester("echo") as requester:
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        for n in range(half):
+            assert requester.request(Message(body=n), timeout=5).body == n
+        time.sleep(_PAUSE)
+        assert _reply_credit(echo_listener, reply_to) == DEFAULT_CREDIT - half  # no FLOW alone
+        assert requester.request(Message(body="next"), timeout=5).body == "next"
+        # The FLOW (back to the window) came with that request, before its reply used one.
+        assert _reply_credit(echo_listener, reply_to) == DEFAULT_CREDIT - 1
+
+
+@each_async_adapter
+async def test_async_a_requesters_credit_top_up_rides_with_the_next_request(adapter: AsyncAdapter, echo_listener: tuple[amqp10.blocking.Listener, QueueBroker], monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_timely_ack(monkeypatch)
+    half = DEFAULT_CREDIT // 2
+    async with adapter.connect(echo_listener[0].url, timeout=5) as conn:
+        requester = await conn.open_requester("echo")
+        reply_to = requester.receiver.address
+        assert reply_to is not None
+        for n in range(half):
+            assert (await requester.request(Message(body=n), timeout=5)).body == n
+        await _pause(adapter, _PAUSE)
+        assert _reply_credit(echo_listener, reply_to) == DEFAULT_CREDIT - half
+        assert (await requester.request(Message(body="next"), timeout=5)).body == "next"
+        assert _reply_credit(echo_listener, reply_to) == DEFAULT_CREDIT - 1
+
+
+def test_blocking_more_callers_than_the_reply_credit_all_get_replies_with_no_accept_timer(echo_listener: tuple[amqp10.blocking.Listener, QueueBroker], monkeypatch: pytest.MonkeyPatch) -> None:
+    # More callers wait than the credit left covers, each making one request: the top-ups
+    # must still reach the peer (``_top_up`` writes at once when the credit left does not
+    # cover the awaited replies; the waits of the other threads also get the I/O thread
+    # writing), or the last replies would never be sent.
+    _no_timely_ack(monkeypatch)
+    callers = 3 * DEFAULT_CREDIT
+    with amqp10.connect(echo_listener[0].url, timeout=5) as conn, conn.open_requester("echo") as requester:
+        start_together = threading.Barrier(callers)
+        failures: list[BaseException] = []
+        answered: list[int] = []
+
+        def call(n: int) -> None:
+            try:
+                start_together.wait(BOUND)
+                answered.append(requester.request(Message(body=n), timeout=BOUND).body)
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(BOUND * 2)
+        assert not failures
+        assert sorted(answered) == list(range(callers))
 
 
 async def _pause(adapter: AsyncAdapter, seconds: float) -> None:
