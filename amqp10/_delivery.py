@@ -24,7 +24,7 @@ __all__ = ["Delivery", "Runner"]
 _T = TypeVar("_T")
 
 #: A payload gathered from several frames and at least this large gives its single data
-#: section to the message's body in place, when the compiled path can (``take_slice``).
+#: section to the message's body in place, where ``take_slice`` can (CPython, either path).
 _HAND_OVER_AT = 1 << 16
 #: An empty data section, standing in for the body while the other sections are decoded.
 _EMPTY_DATA = b"\x00\x53\x75\xa0\x00"
@@ -43,7 +43,7 @@ def _decode_handing_over(delivery: EngineDelivery, limits: Limits) -> tuple[Mess
     """
     view = delivery.payload
     assert isinstance(view, memoryview)
-    if type(view.obj) is not bytes:  # gathered on the pure path: a bytearray, never taken
+    if type(view.obj) is not bytes:  # not a gathered buffer (``Gather`` makes bytes): never taken
         return Message.decode(view, limits), None
     try:
         data = [(start, end) for descriptor, start, end in split_sections(view, limits) if descriptor == 0x75]
