@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generat
 from . import _calls, _settlement, _streaming, _transactions
 from ._async_streams import IncomingStream, OutgoingStream, send_chunks
 from ._async_transaction import Transaction
-from ._api import ClientCore, LinkRecord, Pending, SessionRecord
+from ._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from ._async_redial import AsyncRedialer
 from ._reconnect import OutageState, ReconnectSettings, in_doubt, retryable
 from ._calls import Steps
@@ -119,6 +119,11 @@ class AsyncDriver:
 
     async def wait(self, predicate: Callable[[], "_T | Pending"], timeout: float | None, what: str, watch: object = None) -> _T:
         """Re-evaluate ``predicate`` whenever events arrive until it is not ``PENDING``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
+        """``predicate``'s value now, as the first look of a ``wait`` would take it (its
+        output moving the same way), without setting up the wait (``_calls.take_buffered``)."""
         raise NotImplementedError  # pragma: no cover
 
 
@@ -486,7 +491,13 @@ class Receiver(_Link, ReceiverView):
         Cancellation-safe: a cancelled receive has taken nothing; the delivery stays buffered
         for the next one.
         """
-        return await self._sync.call(_calls.receive, self._record, timeout)
+        sync = self._sync
+        record = self._record
+        if record.deliveries and sync.resilience is None:
+            delivery = sync.ready(lambda: _calls.take_buffered(sync.run, record))
+            if delivery is not PENDING:
+                return delivery  # as a wait's first look returns it: with no checkpoint
+        return await sync.call(_calls.receive, record, timeout)
 
     async def receive_stream(self, *, timeout: float | None = None) -> IncomingStream:
         """Wait for the next message on a receiver opened with ``streaming=True`` (see

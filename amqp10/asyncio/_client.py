@@ -142,6 +142,17 @@ class _Async(AsyncDriver):
     ) -> _T:
         loop = asyncio.get_running_loop()
         while True:
+            result = self.ready(predicate)
+            if result is not PENDING:
+                return result
+            if deadline is not None and loop.time() >= deadline:
+                raise Timeout(f"{what} did not complete within {timeout:g} s")
+            await park(lot, deadline)
+
+    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
+        """``predicate``'s value now, with its output moving (``AsyncDriver.ready``; each look
+        of a wait is one of these)."""
+        while True:
             result = predicate()
             core = self.core
             if core.output_pending:
@@ -152,15 +163,11 @@ class _Async(AsyncDriver):
                 # A reply's accept: it rides with the caller's next request, or goes out
                 # by ACK_DELAY (no writer turn per call).
                 core.ack_delayed = False
-                self.pump.flush_by(loop.time() + ACK_DELAY)
-            if result is not PENDING:
-                return result
-            if self.pump.done and not self.core.finished:
-                self.core.finished = True
+                self.pump.flush_by(asyncio.get_running_loop().time() + ACK_DELAY)
+            if result is PENDING and self.pump.done and not core.finished:
+                core.finished = True
                 continue
-            if deadline is not None and loop.time() >= deadline:
-                raise Timeout(f"{what} did not complete within {timeout:g} s")
-            await park(lot, deadline)
+            return result
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "_Opening[Connection]":

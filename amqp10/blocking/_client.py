@@ -262,6 +262,13 @@ class _Sync:
                 channel.on_readable()
                 self.kick()  # what the input made the engine say (flow, a close) goes out
 
+    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
+        """``predicate``'s value now, as the first look of a ``wait`` would take it (its
+        output moving the same way), without setting up the wait: a call's fast path when
+        what it waits for is usually there already (``_calls.take_buffered``)."""
+        with self.reactor.lock:
+            return self._evaluate(predicate)
+
     def _evaluate(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
         result = predicate()
         core = self.core
@@ -820,7 +827,13 @@ class Receiver(_Link, ReceiverView):
             LinkDetachedError / SessionEndedError / ConnectionClosedError: the link ended
                 (after every delivery that had arrived was handed out).
         """
-        return self._sync.call(_calls.receive, self._record, timeout)
+        sync = self._sync
+        record = self._record
+        if record.deliveries and sync.resilience is None:
+            delivery = sync.ready(lambda: _calls.take_buffered(sync.run, record))
+            if delivery is not PENDING:
+                return delivery
+        return sync.call(_calls.receive, record, timeout)
 
     def receive_stream(self, *, timeout: float | None = None) -> IncomingStream:
         """Wait for the next message on a receiver opened with ``streaming=True``; it is

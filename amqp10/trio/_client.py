@@ -146,6 +146,10 @@ class _Async(AsyncDriver):
             return result
         raise Timeout(f"{what} did not complete within {timeout:g} s")
 
+    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
+        """``predicate``'s value now, as a wait's first look takes it (``AsyncDriver.ready``)."""
+        return self._evaluate(None, predicate)[0]
+
     def _evaluate(self, watch: object, predicate: Callable[[], "_T | Pending"]) -> "tuple[_T | Pending, trio.Event | None]":
         """The predicate's value, and the event a change to ``watch`` will set (registered
         before the predicate runs, so no change after its look is missed)."""
