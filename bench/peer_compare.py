@@ -19,7 +19,9 @@ amqp10 runs in child processes with and without ``AMQP10_PURE=1``, against its e
 (``amqp10.peer``, throughput) and the test handler's echo service (``tests/support/broker.py``,
 request/reply), both served by ``amqp10.listen`` in one child on the same codec path.
 python-qpid-proton and rhea run against ``interop/proton/listener.py`` and
-``interop/rhea/listener.js``. No targets yet: this prints the numbers and their ratios. On a
+``interop/rhea/listener.js``. Every listener gives a sending link the same credit
+(``LISTENER_CREDIT``; amqp10's broker gave 200 before, against the others' 1000, which capped
+its at-most-once senders). No targets yet: this prints the numbers and their ratios. On a
 shared machine use ``--repeat 3``: each client's best run is kept.
 
 ``--pin same`` runs every listener and client on CPU 0: a request/reply then costs the sum of
@@ -46,6 +48,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP = 50
+#: the credit every listener gives a client's sending link (``--credit`` of Proton's and rhea's
+#: listeners, ``credit_window`` of amqp10's embedded broker): the same for all, so that no
+#: client's throughput is capped by its listener's flow control and not the others'
+LISTENER_CREDIT = 1000
 
 
 # -- amqp10 -----------------------------------------------------------------------------------------
@@ -57,7 +63,7 @@ def serve_amqp10() -> None:
     from amqp10.peer.server import start
     from support.broker import QueueBroker
 
-    with start("127.0.0.1", 0) as broker, amqp10.listen("127.0.0.1", 0, QueueBroker()) as echo:
+    with start("127.0.0.1", 0, credit_window=LISTENER_CREDIT) as broker, amqp10.listen("127.0.0.1", 0, QueueBroker()) as echo:
         print(f"listening on {broker.port} {echo.port}", flush=True)
         try:
             while True:
@@ -374,10 +380,10 @@ def run_all(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
                         "--client", f"amqp10-{adapter}", "--url", f"amqp://127.0.0.1:{broker}",
                         "--echo-url", f"amqp://127.0.0.1:{echo}", *work], env))
         if not args.no_proton:
-            server = Server([sys.executable, str(REPO / "interop" / "proton" / "listener.py"), "--port", "0", "--credit", "1000"])
+            server = Server([sys.executable, str(REPO / "interop" / "proton" / "listener.py"), "--port", "0", "--credit", str(LISTENER_CREDIT)])
             servers.append(server)
             clients.append(("python-qpid-proton", me + ["--client", "proton", "--url", f"amqp://127.0.0.1:{server.ports[0]}", *work], None))
-        server = Server(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0", "--credit", "1000"])
+        server = Server(["node", str(REPO / "interop" / "rhea" / "listener.js"), "--port", "0", "--credit", str(LISTENER_CREDIT)])
         servers.append(server)
         clients.append(("rhea", ["node", str(REPO / "bench" / "rhea_bench.js"), f"amqp://127.0.0.1:{server.ports[0]}",
                                  str(args.count), str(args.calls), str(args.window)], None))
