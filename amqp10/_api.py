@@ -126,9 +126,10 @@ class ClientCore:
         #: write it at once lets its I/O batch it instead; read and cleared with the above)
         self.output_deferrable = False
         #: a predicate accepted what it handed out (or topped up credit that still covers
-        #: every awaited reply) and nothing else needs writing now: that output may wait up to ``ACK_DELAY`` for a frame to ride with (the caller's
-        #: next request, usually). The adapter has its output written by then at the latest,
-        #: without waking anything per call, then clears this (``output_pending`` wins).
+        #: every awaited reply) and nothing else needs writing now: that output may wait up
+        #: to ``ACK_DELAY`` for a frame to ride with (the caller's next request, usually).
+        #: The adapter has its output written by then at the latest, without waking anything
+        #: per call, then clears this (``output_pending`` wins).
         self.ack_delayed = False
         #: bytes beyond which ``send`` waits for the transport to take some (``None``: no
         #: limit), and how many are not yet written: the engine's, plus what the adapter's
