@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generat
 from . import _calls, _settlement, _streaming, _transactions
 from ._async_streams import IncomingStream, OutgoingStream, send_chunks
 from ._async_transaction import Transaction
-from ._api import PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from ._api import ACK_DELAY, PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from ._async_redial import AsyncRedialer
 from ._reconnect import OutageState, ReconnectSettings, in_doubt, retryable
 from ._calls import Steps
@@ -62,7 +62,7 @@ class _Pump(Protocol):
 
     def kick(self) -> None: ...
 
-    def flush_by(self, at: float) -> None: ...
+    def flush_within(self, delay: float) -> None: ...
 
 
 class _Writing(Protocol):
@@ -122,9 +122,25 @@ class AsyncDriver:
         raise NotImplementedError  # pragma: no cover
 
     def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
-        """``predicate``'s value now, as the first look of a ``wait`` would take it (its
-        output moving the same way), without setting up the wait (``_calls.take_buffered``)."""
-        raise NotImplementedError  # pragma: no cover
+        """``predicate``'s value now, with its output moving: each look of a ``wait`` is one
+        of these, and a call whose result is usually there already tries one first without
+        setting up the wait (``_calls.take_buffered``)."""
+        while True:
+            result = predicate()
+            core = self.core
+            if core.output_pending:
+                core.output_pending = False
+                core.ack_delayed = False  # the writer's turn writes the accept too
+                self.pump.wakeup()
+            elif core.ack_delayed:
+                # A reply's accept: it rides with the caller's next request, or goes out
+                # within ACK_DELAY (no writer turn per call).
+                core.ack_delayed = False
+                self.pump.flush_within(ACK_DELAY)
+            if result is PENDING and self.pump.done and not core.finished:
+                core.finished = True
+                continue
+            return result
 
 
 def start_connection(

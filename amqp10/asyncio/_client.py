@@ -29,7 +29,7 @@ import ssl
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from .. import _async_client as _shared
-from .._api import ACK_DELAY, PENDING, ClientCore, Pending
+from .._api import PENDING, ClientCore, Pending
 from .._async_client import AsyncDriver, _Opening, start_connection
 from .._async_client import Receiver as Receiver
 from .._async_client import Requester as Requester
@@ -148,26 +148,6 @@ class _Async(AsyncDriver):
             if deadline is not None and loop.time() >= deadline:
                 raise Timeout(f"{what} did not complete within {timeout:g} s")
             await park(lot, deadline)
-
-    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
-        """``predicate``'s value now, with its output moving (``AsyncDriver.ready``; each look
-        of a wait is one of these)."""
-        while True:
-            result = predicate()
-            core = self.core
-            if core.output_pending:
-                core.output_pending = False
-                core.ack_delayed = False  # the writer's turn writes the accept too
-                self.pump.wakeup()
-            elif core.ack_delayed:
-                # A reply's accept: it rides with the caller's next request, or goes out
-                # by ACK_DELAY (no writer turn per call).
-                core.ack_delayed = False
-                self.pump.flush_by(asyncio.get_running_loop().time() + ACK_DELAY)
-            if result is PENDING and self.pump.done and not core.finished:
-                core.finished = True
-                continue
-            return result
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "_Opening[Connection]":

@@ -189,7 +189,7 @@ class Pump(asyncio.Protocol):
         self._woken = False
         self._paused = False  # the transport holds bytes the kernel has not taken yet
         self._deadline: float | None = None  # the engine's deadline the writer sleeps until
-        self._flush_timer: asyncio.TimerHandle | None = None  # a pending ``flush_by``
+        self._flush_timer: asyncio.TimerHandle | None = None  # a pending ``flush_within``
         self._gone: asyncio.Future[None] = self._loop.create_future()
         self._broken: str | None = None
         self.done = False
@@ -229,11 +229,12 @@ class Pump(asyncio.Protocol):
             return
         self._flush()
 
-    def flush_by(self, at: float) -> None:
-        """Write the engine's output at ``at`` (loop time) at the latest, unless a command
+    def flush_within(self, delay: float) -> None:
+        """Write the engine's output within ``delay`` seconds at the latest, unless a command
         writes it sooner: how a delayed acknowledgement rides with the caller's next frame
         without a writer turn per call. One timer serves every call until it fires; it
         wakes the writer only if output is still waiting then. Event loop thread only."""
+        at = self._loop.time() + delay
         timer = self._flush_timer
         if timer is None or at < timer.when():
             if timer is not None:

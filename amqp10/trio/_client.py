@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeV
 import trio  # type: ignore[import-untyped,unused-ignore]  # trio < 0.23 ships no py.typed
 
 from .. import _async_client as _shared
-from .._api import ACK_DELAY, PENDING, ClientCore, Pending
+from .._api import PENDING, ClientCore, Pending
 from .._async_client import AsyncDriver, start_connection
 from .._async_client import Receiver as Receiver
 from .._async_client import Requester as Requester
@@ -146,33 +146,14 @@ class _Async(AsyncDriver):
             return result
         raise Timeout(f"{what} did not complete within {timeout:g} s")
 
-    def ready(self, predicate: Callable[[], "_T | Pending"]) -> "_T | Pending":
-        """``predicate``'s value now, as a wait's first look takes it (``AsyncDriver.ready``)."""
-        return self._evaluate(None, predicate)[0]
-
     def _evaluate(self, watch: object, predicate: Callable[[], "_T | Pending"]) -> "tuple[_T | Pending, trio.Event | None]":
         """The predicate's value, and the event a change to ``watch`` will set (registered
         before the predicate runs, so no change after its look is missed)."""
-        while True:
-            event = None
-            if watch is not None:
-                event = trio.Event()
-                self.core.watchers[watch] = event.set
-            result = predicate()
-            core = self.core
-            if core.output_pending:
-                core.output_pending = False
-                core.ack_delayed = False  # the writer's turn writes the accept too
-                self.pump.wakeup()
-            elif core.ack_delayed:
-                # A reply's accept: it rides with the caller's next request, or goes out
-                # by ACK_DELAY (no writer turn per call).
-                core.ack_delayed = False
-                self.pump.flush_by(trio.current_time() + ACK_DELAY)
-            if result is PENDING and self.pump.done and not self.core.finished:
-                self.core.finished = True
-                continue
-            return result, event
+        event = None
+        if watch is not None:
+            event = trio.Event()
+            self.core.watchers[watch] = event.set
+        return self.ready(predicate), event
 
 
 @asynccontextmanager

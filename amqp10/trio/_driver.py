@@ -240,11 +240,12 @@ class Pump:
             return
         self._flush()
 
-    def flush_by(self, at: float) -> None:
-        """Write the engine's output at ``at`` (trio time) at the latest, unless a command
+    def flush_within(self, delay: float) -> None:
+        """Write the engine's output within ``delay`` seconds at the latest, unless a command
         writes it sooner: how a delayed acknowledgement rides with the caller's next frame
         without a writer turn per call. Moves the sleeping writer's cancel-scope deadline; wakes
         nobody now. trio thread only."""
+        at = trio.current_time() + delay
         scope = self._scope
         if self._fd is None or self._writing or self._broken is not None or self.done or scope is None or self._waker.woken:
             # TLS, the writer is busy or already woken, or a server's timer-driven pump
