@@ -302,7 +302,9 @@ class ClientCore:
             delivery.settle()
             self.output_pending = True
         if delivery.settled:
-            self._on_delivery_settled(event)
+            if not event.settled:
+                # Settled here just now; one the peer settled has its DeliverySettled next.
+                self._on_delivery_settled(event)
         elif self.watchers:
             self.wake(delivery)
             if isinstance(event.state, REFUSALS):

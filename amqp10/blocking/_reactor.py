@@ -253,7 +253,7 @@ class Reactor:
     @property
     def in_reactor_thread(self) -> bool:
         """True when called from the reactor's own thread (e.g. in a handler)."""
-        return threading.current_thread() is self._thread
+        return threading.get_ident() == self._thread_id
 
     def start(self) -> None:
         """Start the thread."""
@@ -433,6 +433,7 @@ class Reactor:
             self._selector.close()
             self._wake_r.close()
             self._wake_w.close()
+            self._thread_id = None  # a later thread may be given the same identifier
 
     def _dispatch(self, data: object, mask: int) -> None:
         if data is None:

@@ -822,12 +822,26 @@ class Receiver(Link):
         if self.streaming and not delivery.resumed:
             self._on_part(delivery, transfer, payload)
             return
+        connection = session.connection
+        if not transfer.more and not delivery._size and not delivery.resumed and not connection._partial_bytes:
+            # The common case, a whole message in one frame, with no other delivery holding
+            # partial bytes (so the partial-deliveries limit cannot be crossed): the payload
+            # is the frame's bytes, kept as one copy, without gathering (issue 9: the hot path
+            # of every received message).
+            self._incoming = None
+            delivery.payload = bytes(payload)
+            delivery._size = len(payload)
+            delivery.complete = True
+            if delivery.remote_settled:
+                delivery.settled = True
+            session._events.append(DeliveryReceived(delivery=delivery))
+            return
         # Limits.max_partial_deliveries_size, also before the chunk is kept.
-        session.connection._hold_partial(delivery.size, len(payload))
+        connection._hold_partial(delivery.size, len(payload))
         delivery._append(payload)
         if not transfer.more:
             self._incoming = None
-            session.connection._release_partial(delivery.size)
+            connection._release_partial(delivery.size)
             delivery._finish()
             if delivery.remote_settled:
                 # A pre-settled delivery needs no disposition: this end is done with it too.

@@ -10,6 +10,7 @@ never: touch the byte stream (it asks its connection to write frames) or decide 
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..codec.composite import Composite
@@ -359,8 +360,17 @@ class Session:
         if self.state is not SessionState.MAPPED or not self.connection._can_write_frames():
             return
         senders = self._senders
+        window = self.window
+        if len(senders) == 1:
+            # One sender (the usual case): no turns to take. It writes until it is blocked,
+            # its queue is empty or the window is shut (issue 9: runs for every send).
+            sender = senders[0]
+            while window.can_send and sender._write_next_frame():
+                if sender._current is None and not sender._queue:
+                    break
+            return
         idle = 0
-        while senders and self.window.can_send and idle < len(senders):
+        while senders and window.can_send and idle < len(senders):
             self._rr %= len(senders)
             sender = senders[self._rr]
             if sender._write_next_frame():
@@ -559,7 +569,7 @@ class Session:
         if span == 1:  # the common case: one delivery
             ids = [first] if first in table else []
         elif span <= len(table):
-            ids = [serial_add(first, i) for i in range(span) if serial_add(first, i) in table]
+            ids = [did for did in map(serial_add, repeat(first, span), range(span)) if did in table]
         else:
             ids = sorted(
                 (d for d in table if serial_in_range(d, first, last)),

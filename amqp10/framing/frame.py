@@ -78,14 +78,16 @@ def begin_frame(out: bytearray, frame_type: FrameType, channel: int, extended: b
     word count). Call ``finish_frame`` after appending the body.
     """
     start = len(out)
+    if not extended:  # the usual frame: doff 2, the 8-byte header alone (spec 2.3.1)
+        out += _HEADER.pack(0, 2, frame_type, channel)
+        return start
     pad = (-len(extended)) % 4
     doff = 2 + (len(extended) + pad) // 4
     if doff > 255:
         raise ValueError("extended frame header longer than 1012 bytes")
     out += _HEADER.pack(0, doff, frame_type, channel)
-    if extended:
-        out += extended
-        out += bytes(pad)
+    out += extended
+    out += bytes(pad)
     return start
 
 
