@@ -150,7 +150,7 @@ class _Sync:
             if watch is None or watch in watchers:
                 return self._follow(reactor.changed, predicate, deadline, timeout, what)
             channel = self.channel
-            if _LEAD and channel is not None and not channel.closed and not reactor.in_reactor_thread:
+            if _LEAD and channel is not None and not channel.closed and not channel.leaders and not reactor.in_reactor_thread:
                 waker = self._waker()
                 watchers[watch] = waker.notify
                 try:
