@@ -193,8 +193,10 @@ class _Sync:
         from the I/O thread (a thread switch, most of a request's latency). While it waits in
         ``select`` the I/O thread does not watch the socket for reading (``Channel.leaders``;
         it still writes, ticks and watches for writability), so the reply wakes one thread,
-        not two racing for the lock; several leading threads race as before, whichever reads
-        first processes the bytes under the lock. The I/O thread's delivering it instead (or a
+        not two racing for the lock. One thread leads at a time (``wait``): the others follow,
+        woken through their own conditions when what they watch changes; with every waiting
+        thread in ``select`` on the socket, each read woke them all to race for the lock (a
+        hundred threads each sending one message). The I/O thread's delivering it instead (or a
         failure) wakes this thread through its own socketpair, never lost between a check
         and ``select``. Lock held on entry and exit."""
         try:
