@@ -301,14 +301,14 @@ class ClientCore:
         if delivery.link.is_sender and is_final(event.state) and not delivery.settled:
             delivery.settle()
             self.output_pending = True
-        if delivery.settled:
-            if not event.settled:
-                # Settled here just now; one the peer settled has its DeliverySettled next.
-                self._on_delivery_settled(event)
-        elif self.watchers:
-            self.wake(delivery)
-            if isinstance(event.state, REFUSALS):
-                self._wake_on_refusal(self.links.get(delivery.link))
+        if not delivery.settled:
+            if self.watchers:
+                self.wake(delivery)
+                if isinstance(event.state, REFUSALS):
+                    self._wake_on_refusal(self.links.get(delivery.link))
+        elif not event.settled:
+            # Settled here just now; one the peer settled has its DeliverySettled next.
+            self._on_delivery_settled(event)
 
     def _on_delivery_settled(self, event: DeliverySettled | DeliveryUpdated) -> None:
         delivery = event.delivery

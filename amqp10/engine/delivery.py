@@ -228,6 +228,12 @@ class Delivery:
             self._chunks = []
         self.complete = True
 
+    def _finish_whole(self, chunk: memoryview) -> None:
+        """``_append`` then ``_finish`` for a delivery that arrives whole in one frame."""
+        self.payload = bytes(chunk)
+        self._size = len(chunk)
+        self.complete = True
+
     def _discard(self) -> None:
         """Drop what an unfinished incoming delivery gathered (aborted, refused, link gone)."""
         self._chunks = []

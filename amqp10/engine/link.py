@@ -823,33 +823,27 @@ class Receiver(Link):
             self._on_part(delivery, transfer, payload)
             return
         connection = session.connection
-        if not transfer.more and not delivery._size and not delivery.resumed and not connection._partial_bytes:
-            # The common case, a whole message in one frame, with no other delivery holding
-            # partial bytes (so the partial-deliveries limit cannot be crossed): the payload
-            # is the frame's bytes, kept as one copy, without gathering (issue 9: the hot path
-            # of every received message).
-            self._incoming = None
-            delivery.payload = bytes(payload)
-            delivery._size = len(payload)
-            delivery.complete = True
-            if delivery.remote_settled:
-                delivery.settled = True
-            session._events.append(DeliveryReceived(delivery=delivery))
-            return
-        # Limits.max_partial_deliveries_size, also before the chunk is kept.
-        connection._hold_partial(delivery.size, len(payload))
-        delivery._append(payload)
-        if not transfer.more:
-            self._incoming = None
+        if transfer.more or delivery._size or delivery.resumed or connection._partial_bytes:
+            # Limits.max_partial_deliveries_size, also before the chunk is kept.
+            connection._hold_partial(delivery.size, len(payload))
+            delivery._append(payload)
+            if transfer.more:
+                return
             connection._release_partial(delivery.size)
             delivery._finish()
-            if delivery.remote_settled:
-                # A pre-settled delivery needs no disposition: this end is done with it too.
-                delivery.settled = True
-            if delivery.resumed:
-                resuming.finish_resumed(self, delivery)
-                return
-            session._events.append(DeliveryReceived(delivery=delivery))
+        else:
+            # A whole message in one frame while no other delivery holds partial bytes (so
+            # that limit cannot be crossed): kept as one copy, without gathering (issue 9:
+            # the usual case of every received message).
+            delivery._finish_whole(payload)
+        self._incoming = None
+        if delivery.remote_settled:
+            # A pre-settled delivery needs no disposition: this end is done with it too.
+            delivery.settled = True
+        if delivery.resumed:
+            resuming.finish_resumed(self, delivery)
+            return
+        session._events.append(DeliveryReceived(delivery=delivery))
 
     def _on_part(self, delivery: Delivery, transfer: Transfer, payload: memoryview) -> None:
         # A streaming receiver keeps nothing: each frame's bytes go to the application, and

@@ -361,22 +361,19 @@ class Session:
             return
         senders = self._senders
         window = self.window
-        if len(senders) == 1:
-            # One sender (the usual case): no turns to take. It writes until it is blocked,
-            # its queue is empty or the window is shut (issue 9: runs for every send).
-            sender = senders[0]
-            while window.can_send and sender._write_next_frame():
-                if sender._current is None and not sender._queue:
-                    break
-            return
-        idle = 0
+        idle = 0  # senders in a row that cannot write now
         while senders and window.can_send and idle < len(senders):
             self._rr %= len(senders)
             sender = senders[self._rr]
             if sender._write_next_frame():
-                idle = 0
                 if sender._current is None:
                     self._rr += 1  # a whole delivery went: next sender's turn
+                    # One with nothing more queued counts as idle already, rather than being
+                    # asked again (with one sender, the usual case, that ends the loop: issue
+                    # 9, this runs for every send).
+                    idle = 0 if sender._queue else 1
+                else:
+                    idle = 0
             else:
                 idle += 1
                 self._rr += 1
