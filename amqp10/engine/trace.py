@@ -20,12 +20,42 @@ LOGGER = logging.getLogger("amqp10.frames")
 ENABLED: bool = os.environ.get("AMQP10_TRACE_FRM") == "1"
 
 
+class _UnlessConfigured(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes a traced frame to stderr only when no other handler would get it.
+
+    ``PN_TRACE_FRM`` prints without any setup, and so must ``AMQP10_TRACE_FRM``: an
+    application that configured no logging would otherwise lose every frame, since a DEBUG
+    record that reaches no handler goes to ``logging.lastResort``, which shows WARNING and
+    above only. An application that did configure logging (before or after tracing began)
+    gets the frames where it sends its logs, once, and nothing here.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._handled_elsewhere():
+            super().emit(record)
+
+    def _handled_elsewhere(self) -> bool:
+        logger: logging.Logger | None = LOGGER
+        while logger is not None:
+            if any(handler is not self for handler in logger.handlers):
+                return True
+            if not logger.propagate:
+                return False
+            logger = logger.parent
+        return False
+
+
+_fallback = _UnlessConfigured()
+
+
 def set_enabled(enabled: bool) -> None:
     """Turn tracing on or off at run time (tests; a CLI ``--trace`` flag)."""
     global ENABLED
     ENABLED = enabled
     if enabled and LOGGER.level == logging.NOTSET:
         LOGGER.setLevel(logging.DEBUG)
+    if enabled and _fallback not in LOGGER.handlers:
+        LOGGER.addHandler(_fallback)
 
 
 if ENABLED:
