@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 __all__ = ["ENABLED", "LOGGER", "set_enabled", "log_frame", "log_header"]
@@ -20,19 +21,24 @@ LOGGER = logging.getLogger("amqp10.frames")
 ENABLED: bool = os.environ.get("AMQP10_TRACE_FRM") == "1"
 
 
-class _UnlessConfigured(logging.StreamHandler):  # type: ignore[type-arg]
+class _UnlessConfigured(logging.Handler):
     """Writes a traced frame to stderr only when no other handler would get it.
 
     ``PN_TRACE_FRM`` prints without any setup, and so must ``AMQP10_TRACE_FRM``: an
     application that configured no logging would otherwise lose every frame, since a DEBUG
     record that reaches no handler goes to ``logging.lastResort``, which shows WARNING and
     above only. An application that did configure logging (before or after tracing began)
-    gets the frames where it sends its logs, once, and nothing here.
+    gets the frames where it sends its logs, once, and nothing here. Like ``lastResort``, it
+    writes to whatever ``sys.stderr`` is at the time.
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self._handled_elsewhere():
-            super().emit(record)
+        if self._handled_elsewhere():
+            return
+        try:
+            sys.stderr.write(f"{self.format(record)}\n")
+        except Exception:  # noqa: BLE001 - logging's own rule: a failing handler never raises
+            self.handleError(record)
 
     def _handled_elsewhere(self) -> bool:
         logger: logging.Logger | None = LOGGER
