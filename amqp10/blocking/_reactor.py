@@ -154,19 +154,23 @@ class Channel:
         log.error("internal error on a connection; closing it", exc_info=exc)
         self.close(f"internal error: {type(exc).__name__}: {exc}")
 
-    def on_readable(self) -> None:
-        """The socket has bytes (or EOF, or an error)."""
+    def on_readable(self) -> bool:
+        """The socket has bytes (or EOF, or an error). Returns whether anything came: a
+        wake-up that finds the socket empty (another thread read it first) changes nothing."""
         try:
-            self._on_readable()
+            return self._on_readable()
         except Exception as exc:
             self._crash(exc)
+            return True
 
-    def _on_readable(self) -> None:
+    def _on_readable(self) -> bool:
         try:
             data = self.transport.read()
         except TransportError as exc:
             self.lose(str(exc))
-            return
+            return True
+        if data is None:
+            return False
         self._ensure_engine()
         engine = self.engine
         if engine is not None and data:
@@ -176,6 +180,7 @@ class Channel:
                 self.close("the peer closed the socket before the AMQP close handshake")
             else:
                 self.close(None)
+        return True
 
     def on_writable(self) -> None:
         """The socket takes bytes again."""
@@ -408,17 +413,21 @@ class Reactor:
     def _run(self) -> None:
         self._thread_id = threading.get_ident()
         try:
+            ready: list[tuple[selectors.SelectorKey, int]] = []
             while True:
+                # What a read brought in and the turn that writes what it caused happen under
+                # one hold of the lock: a client thread woken by that read cannot queue output
+                # in between (a reply's accept, meant to ride with the next request) for this
+                # turn to write on its own.
                 with self.lock:
+                    for key, mask in ready:
+                        self._dispatch(key.data, mask)
                     if self._stopping or (self.stop_when_idle and not self._channels):
                         break
                     timeout = self._turn_prepare()
                     if self.stop_when_idle and not self._channels:
                         break
                 ready = self._selector.select(timeout)
-                with self.lock:
-                    for key, mask in ready:
-                        self._dispatch(key.data, mask)
         except Exception:  # a bug here must not leave waiters hanging forever
             log.exception("the amqp10 I/O thread failed")
         finally:
@@ -446,11 +455,17 @@ class Reactor:
         elif isinstance(data, socket.socket):
             self._accept(data)
         elif isinstance(data, Channel):
+            active = False
             if mask & selectors.EVENT_WRITE and not data.closed:
                 data.on_writable()
+                active = True
             if mask & selectors.EVENT_READ and not data.closed:
-                data.on_readable()
-            if not data.closed:  # flush what the input caused, update the mask and deadline
+                # A read that found nothing (a leading wait in a client thread took the bytes
+                # between our select and our read) asks for no turn: servicing the channel
+                # then would write whatever a client thread queued meanwhile, such as a
+                # reply's accept meant to ride with the next request (``ACK_DELAY``).
+                active = data.on_readable() or active
+            if active and not data.closed:  # flush what the input caused, update the mask and deadline
                 self._woken_channels.append(data)
 
     def _accept(self, listener: socket.socket) -> None:

@@ -124,8 +124,10 @@ class Transport:
         """Bytes given to ``write`` (or made by TLS) that the socket has not taken yet."""
         return len(self._raw_out) + len(self._plain_out) + sum(map(len, self._views))
 
-    def read(self) -> bytes:
-        """Read what the socket has and return the application bytes (maybe none yet).
+    def read(self) -> bytes | None:
+        """Read what the socket has and return the application bytes (maybe none yet), or
+        ``None`` when the socket had nothing at all: a wake-up whose bytes another thread
+        read first (a leading wait, ``blocking._client``), after which nothing is to be done.
 
         Sets ``eof`` when the peer closed its side.
 
@@ -136,7 +138,7 @@ class Transport:
         try:
             data = self.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
-            return b""
+            return None
         except OSError as exc:
             raise TransportError(f"socket error: {exc}") from exc
         if self._tls is None:

@@ -34,9 +34,9 @@ def _record_reads(monkeypatch: Any) -> list[tuple[Channel, threading.Thread]]:
     reads: list[tuple[Channel, threading.Thread]] = []
     original = Channel.on_readable
 
-    def on_readable(self: Channel) -> None:
+    def on_readable(self: Channel) -> bool:
         reads.append((self, threading.current_thread()))
-        original(self)
+        return original(self)
 
     monkeypatch.setattr(Channel, "on_readable", on_readable)
     return reads

@@ -179,6 +179,29 @@ def test_blocking_a_replys_accept_waits_for_the_next_request_and_rides_with_it(e
         assert _held(echo_peer, reply_to) == 1
 
 
+#: connections in the test below: enough that a race hit a few times in a hundred shows
+_ROUNDS = 60
+
+
+def test_blocking_a_replys_accept_stays_delayed_whichever_thread_reads_the_reply(echo_peer: EmbeddedPeer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh connection's first reply may be read by the I/O thread (it still watches the
+    # socket until the caller's wait takes over reading), or by the caller while the I/O
+    # thread wakes for the same bytes and finds them gone. Neither may make the I/O thread's
+    # next turn write the accept the caller queued meanwhile: before the reactor's read and
+    # its turn shared one hold of the lock, and an empty read asked for no turn, a few first
+    # accepts in a hundred went out on their own.
+    _no_timely_ack(monkeypatch)
+    sent_alone = 0
+    for n in range(_ROUNDS):
+        with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
+            assert requester.request(Message(body=n), timeout=5).body == n
+            reply_to = requester.receiver.address
+            assert reply_to is not None
+            time.sleep(0.05)
+            sent_alone += _held(echo_peer, reply_to) != 1
+    assert sent_alone == 0, f"{sent_alone} of {_ROUNDS} first accepts were written on their own"
+
+
 def test_blocking_a_replys_accept_goes_out_alone_without_another_request(echo_peer: EmbeddedPeer) -> None:
     with amqp10.connect(echo_peer.url, timeout=5) as conn, conn.open_requester("service") as requester:
         for n in range(3):
