@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: opens a connection between two engines in memory; ``SETUP`` runs first
+#: opens a connection between two engines in memory; ``{setup}`` (logging set-up, or nothing) runs first
 SCRIPT = """
 import sys
 {setup}
