@@ -57,6 +57,12 @@ DEFAULT_CREDIT = 10
 #: waits (a peer that reads slowly or not at all must not make us buffer without bound).
 DEFAULT_WRITE_BUFFER_LIMIT = 16 * 1024 * 1024
 
+#: Seconds a blocking call waiting for the peer polls the socket before it sleeps, while
+#: answers have been coming that fast (``ConnectOptions.busy_poll``). 200 µs covers a
+#: request/reply round trip on loopback or a LAN with a Python peer; a slower answer sleeps
+#: at once after the first few.
+DEFAULT_BUSY_POLL = 0.0002
+
 #: Seconds the opening (headers, SASL, OPEN) and the closing (CLOSE answered) may take, on
 #: both ends, unless told otherwise (``Config.handshake_timeout``): a peer that stalls there
 #: is dropped instead of holding a socket forever.
@@ -168,6 +174,12 @@ class ConnectOptions(TypedDict, total=False):
         write_buffer_limit: bytes the connection may hold that the socket has not taken yet
             (default 16 MiB); beyond it ``send`` waits, within its timeout, for the peer to
             read. ``None``: no limit.
+        busy_poll: seconds a blocking call waiting for the peer (``amqp10.connect`` only;
+            the trio and asyncio adapters leave waiting to their event loop) polls the
+            socket before sleeping, while the peer's answers have mostly come within it
+            (default 200 µs; ``0``: never poll). Saves the wake-up from sleep on fast
+            round trips (docs/scale.md), for up to that much CPU per wait; a wait whose
+            answers take longer soon stops polling.
         handshake_timeout: seconds the AMQP opening (headers, SASL, the server's OPEN) and
             closing (the server's answer to our CLOSE) may each take before the engine
             gives up on the server (default 30; ``None``: no bound).
@@ -209,6 +221,7 @@ class ConnectOptions(TypedDict, total=False):
     offered_capabilities: Sequence[str] | None
     desired_capabilities: Sequence[str] | None
     write_buffer_limit: int | None
+    busy_poll: float
     handshake_timeout: float | None
     timeout: float | None
     limits: Limits | None
@@ -231,6 +244,7 @@ class ClientOptions:
         ssl_context: the TLS context, or ``None`` for plain TCP.
         timeout: the default time limit, in seconds, of calls that wait for the peer.
         write_buffer_limit: unwritten bytes beyond which ``send`` waits (``None``: no limit).
+        busy_poll: seconds a blocking wait polls the socket before sleeping (0: never).
     """
 
     url: URL
@@ -238,6 +252,7 @@ class ClientOptions:
     ssl_context: ssl.SSLContext | None
     timeout: float | None
     write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT
+    busy_poll: float = DEFAULT_BUSY_POLL
 
 
 def client_options(
@@ -257,6 +272,7 @@ def client_options(
     offered_capabilities: Sequence[str] | None = None,
     desired_capabilities: Sequence[str] | None = None,
     write_buffer_limit: int | None = DEFAULT_WRITE_BUFFER_LIMIT,
+    busy_poll: float = DEFAULT_BUSY_POLL,
     handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
     timeout: float | None = 30.0,
     limits: Limits | None = None,
@@ -277,6 +293,8 @@ def client_options(
     engine_fields = _engine_fields(limits, incoming_window, outgoing_window)
     if write_buffer_limit is not None and write_buffer_limit < 0:
         raise ValueError("write_buffer_limit must be >= 0 (or None: no limit)")
+    if not busy_poll >= 0:
+        raise ValueError("busy_poll must be >= 0 seconds (0: never poll)")
     parsed = parse_url(url)
     user = username if username is not None else parsed.username
     secret = password if password is not None else parsed.password
@@ -306,7 +324,7 @@ def client_options(
         **_open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities),
         **engine_fields,
     )
-    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit)
+    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit, busy_poll=float(busy_poll))
 
 
 class ServerOptions(TypedDict, total=False):
