@@ -19,6 +19,7 @@ from ._async_streams import IncomingStream, OutgoingStream, send_chunks
 from ._async_transaction import Transaction
 from ._api import ACK_DELAY, PENDING, ClientCore, LinkRecord, Pending, SessionRecord
 from ._async_redial import AsyncRedialer
+from ._busy_poll import BusyPoll
 from ._reconnect import OutageState, ReconnectSettings, in_doubt, retryable
 from ._calls import Steps
 from ._delivery import Delivery, Runner
@@ -88,6 +89,9 @@ class AsyncDriver:
     core: ClientCore
     pump: _Pump
     default_timeout: float | None
+    #: whether a wait polls before it parks (``ConnectOptions.busy_poll``; off on accepted
+    #: connections, whose waits are a server's)
+    busy_poll: BusyPoll = BusyPoll(0.0)
     #: set once the connection may reconnect: calls failing in an outage wait and retry
     resilience: AsyncRedialer | None = None
 

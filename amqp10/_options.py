@@ -174,12 +174,13 @@ class ConnectOptions(TypedDict, total=False):
         write_buffer_limit: bytes the connection may hold that the socket has not taken yet
             (default 16 MiB); beyond it ``send`` waits, within its timeout, for the peer to
             read. ``None``: no limit.
-        busy_poll: seconds a blocking call waiting for the peer (``amqp10.connect`` only;
-            the trio and asyncio adapters leave waiting to their event loop) polls the
-            socket before sleeping, while the peer's answers have mostly come within it
-            (default 200 µs; ``0``: never poll). Saves the wake-up from sleep on fast
-            round trips (docs/scale.md), for up to that much CPU per wait; a wait whose
-            answers take longer soon stops polling.
+        busy_poll: seconds a call waiting for the peer (a reply, a delivery, an outcome)
+            polls for it before sleeping, while the peer's answers have mostly come within
+            it (default 200 µs; ``0``: never poll). Saves the wake-up from sleep on fast
+            round trips (docs/scale.md), for up to that much CPU per wait; waits whose
+            answers take longer soon stop polling. The blocking adapter polls the socket
+            with ``select``; trio and asyncio yield to their event loop, which then looks at
+            its sockets without sleeping (other tasks run meanwhile as usual).
         handshake_timeout: seconds the AMQP opening (headers, SASL, the server's OPEN) and
             closing (the server's answer to our CLOSE) may each take before the engine
             gives up on the server (default 30; ``None``: no bound).
@@ -244,7 +245,7 @@ class ClientOptions:
         ssl_context: the TLS context, or ``None`` for plain TCP.
         timeout: the default time limit, in seconds, of calls that wait for the peer.
         write_buffer_limit: unwritten bytes beyond which ``send`` waits (``None``: no limit).
-        busy_poll: seconds a blocking wait polls the socket before sleeping (0: never).
+        busy_poll: seconds a wait for the peer polls before sleeping (0: never; ``_busy_poll``).
     """
 
     url: URL

@@ -37,6 +37,7 @@ from .._async_client import Sender as Sender
 from .._async_client import Session as Session
 from .._async_client import Tracker as Tracker
 from .._async_client import Transaction as Transaction
+from .._busy_poll import BusyPoll
 from .._calls import Steps
 from .._options import ClientOptions, client_options
 from .._reconnect import ReconnectSettings, split_options
@@ -61,11 +62,13 @@ class _Async(AsyncDriver):
     """Runs commands and drives ``_calls`` on one connection: the asyncio way to wait (parked
     on a future that every batch of events resolves) is all this adapter adds."""
 
-    def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None) -> None:
+    def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None, busy_poll: float = 0.0) -> None:
         self.core = core
         self.pump = pump
         self.default_timeout = default_timeout
         self.lot: set[asyncio.Future[None]] = set()
+        if busy_poll > 0:
+            self.busy_poll = BusyPoll(busy_poll)
 
     def changed(self) -> None:
         """Events arrived: let every waiter re-evaluate its predicate."""
@@ -141,13 +144,37 @@ class _Async(AsyncDriver):
         self, lot: set["asyncio.Future[None]"], predicate: Callable[[], "_T | Pending"], deadline: float | None, timeout: float | None, what: str
     ) -> _T:
         loop = asyncio.get_running_loop()
+        result = self.ready(predicate)
+        if result is not PENDING:
+            return result  # there already: not a wait, nothing for the polling rule to learn
+        busy_poll = self.busy_poll
+        started = loop.time()
+        # Busy polling (``_busy_poll``): yielding to the loop with a callback ready makes it
+        # look at the sockets without sleeping; what came is handled before this task resumes.
+        poll_until = busy_poll.until(started)
+        news: asyncio.Future[None] | None = None  # resolved by a change while polling
         while True:
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                busy_poll.record(None)
+                raise Timeout(f"{what} did not complete within {timeout:g} s")
+            if now < poll_until:
+                if news is None:
+                    news = loop.create_future()
+                    lot.add(news)
+                await asyncio.sleep(0)
+                if not news.done():
+                    continue  # nothing about what we wait for: no need to look
+                news = None
+            else:
+                if news is not None:
+                    lot.discard(news)
+                    news = None
+                await park(lot, deadline)
             result = self.ready(predicate)
             if result is not PENDING:
+                busy_poll.record(loop.time() - started)
                 return result
-            if deadline is not None and loop.time() >= deadline:
-                raise Timeout(f"{what} did not complete within {timeout:g} s")
-            await park(lot, deadline)
 
 
 def connect(url: str, **options: "Unpack[ConnectOptions]") -> "_Opening[Connection]":
@@ -221,7 +248,7 @@ class Connection(_shared.Connection):
 
     def _attach_pump(self, pump: Pump) -> None:
         self._pump = pump
-        self._sync = _Async(self._core, pump, self._options.timeout)
+        self._sync = _Async(self._core, pump, self._options.timeout, self._options.busy_poll)
 
     async def _run_pump(self, pump: Pump) -> None:
         try:

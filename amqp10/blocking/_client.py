@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, Iterable
 
 from .. import _calls, _settlement, _streaming, _transactions
 from .._api import ACK_DELAY, PENDING, ClientCore, LinkRecord, Pending, SessionRecord
+from .._busy_poll import BusyPoll
 from .._calls import Steps
 from .._delivery import Delivery, Runner
 from .._outcomes import DeliveryState, Outcome
@@ -327,46 +328,27 @@ _LEAD_SLICE = 0.05
 
 
 class _BusyPoller:
-    """Waits for one of a few sockets to be readable, polling them for up to ``budget``
-    seconds before sleeping in ``select`` while that has been paying off.
-
-    Sleeping costs a wake-up from idle when the answer comes: on a loopback or LAN round trip
-    that is a large part of the whole (64 of ~150 µs on the machine the request/reply
-    benchmark runs on). A wait whose answer usually arrives within ``budget`` polls instead,
-    a few µs per look, releasing the GIL each time; one whose answer usually takes longer
-    sleeps at once, so a slow service costs no CPU. "Usually" is a running share of the
-    recent waits (polled or not) that ended within ``budget``: polling while it is above one
-    half, which bounds the CPU spent on polls that end in a sleep anyway to about ``budget``
-    per wait that paid off. Only a leading wait (one thread per connection) polls. The same
-    idea as Linux's ``busy_poll``, adaptive mutexes and Aeron's back-off idle strategy.
-    """
-
-    #: how quickly the share follows the recent waits (each wait moves it 1/8 of the way)
-    _WEIGHT = 0.125
+    """How a leading wait waits for its sockets: polls them (``select`` with no timeout,
+    which releases the GIL each look) while the connection's ``BusyPoll`` says so, then
+    sleeps in ``select``. Only a leading wait polls: one thread per connection."""
 
     def __init__(self, budget: float) -> None:
-        self.budget = budget
-        #: running share of waits that ended within ``budget`` (optimistic: try at first)
-        self.hits = 1.0 if budget > 0 else 0.0
+        self.policy = BusyPoll(budget)
 
     def wait(self, socks: list[Any], timeout: float) -> list[Any]:
         """The sockets of ``socks`` readable within ``timeout`` seconds (``[]``: none, or one
         was closed meanwhile). Called without the reactor lock."""
-        budget = self.budget
-        if budget <= 0:
+        policy = self.policy
+        if policy.budget <= 0:
             return _select(socks, timeout)
         started = time.perf_counter()
+        until = min(policy.until(started), started + timeout)
         ready: list[Any] = []
-        if self.hits >= 0.5:
-            until = started + min(budget, timeout)
-            while not ready:
-                ready = _select(socks, 0)
-                if time.perf_counter() >= until:
-                    break
+        while not ready and time.perf_counter() < until:
+            ready = _select(socks, 0)
         if not ready:
             ready = _select(socks, timeout)
-        hit = 1.0 if ready and time.perf_counter() - started <= budget else 0.0
-        self.hits += (hit - self.hits) * self._WEIGHT
+        policy.record(time.perf_counter() - started if ready else None)
         return ready
 
 

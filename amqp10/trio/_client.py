@@ -35,6 +35,7 @@ from .._async_client import Sender as Sender
 from .._async_client import Session as Session
 from .._async_client import Tracker as Tracker
 from .._async_client import Transaction as Transaction
+from .._busy_poll import BusyPoll
 from .._calls import Steps
 from .._options import ClientOptions, client_options
 from .._reconnect import split_options
@@ -62,11 +63,13 @@ class _Async(AsyncDriver):
     """Runs commands and drives ``_calls`` on one connection: the trio way to wait (parked
     on a ``ParkingLot`` that every batch of events unparks) is all this adapter adds."""
 
-    def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None) -> None:
+    def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None, busy_poll: float = 0.0) -> None:
         self.core = core
         self.pump = pump
         self.default_timeout = default_timeout
         self.lot = trio.lowlevel.ParkingLot()
+        if busy_poll > 0:
+            self.busy_poll = BusyPoll(busy_poll)
 
     def changed(self) -> None:
         """Events arrived: let every waiter re-evaluate its predicate."""
@@ -127,23 +130,35 @@ class _Async(AsyncDriver):
         result, event = self._evaluate(watch, predicate)
         if result is not PENDING:
             return result  # no scope at all when it is there already (a buffered delivery)
-        if trio.current_time() >= deadline:
+        started = trio.current_time()
+        if started >= deadline:
             raise Timeout(f"{what} did not complete within {timeout:g} s")
+        busy_poll = self.busy_poll
+        # Busy polling (``_busy_poll``): a checkpoint with this task still runnable makes trio
+        # look at the sockets without sleeping; what came is handled before this task resumes.
+        poll_until = busy_poll.until(started)
         # One cancel scope for the whole wait, not one per wake-up: entering and leaving a
         # scope with a deadline costs trio a deadline-heap update each time.
         with trio.CancelScope(deadline=deadline):
             while True:
-                if event is None:
+                if poll_until > started and trio.current_time() < poll_until:
+                    await trio.lowlevel.checkpoint()
+                    if event is not None and not event.is_set():
+                        continue  # nothing about what we watch: no need to look
+                elif event is None:
                     await self.lot.park()
                 else:
                     await event.wait()
                 result, event = self._evaluate(watch, predicate)
                 if result is not PENDING:
+                    busy_poll.record(trio.current_time() - started)
                     return result
         # The deadline passed while parked: one last look, then the timeout.
         result, _ = self._evaluate(watch, predicate)
         if result is not PENDING:
+            busy_poll.record(trio.current_time() - started)
             return result
+        busy_poll.record(None)
         raise Timeout(f"{what} did not complete within {timeout:g} s")
 
     def _evaluate(self, watch: object, predicate: Callable[[], "_T | Pending"]) -> "tuple[_T | Pending, trio.Event | None]":
@@ -275,7 +290,7 @@ class Connection(_shared.Connection):
 
     def _attach_pump(self, pump: Pump) -> None:
         self._pump = pump
-        self._sync = _Async(self._core, pump, self._options.timeout)
+        self._sync = _Async(self._core, pump, self._options.timeout, self._options.busy_poll)
 
     _nursery: Any  # the trio.Nursery of connect()
 

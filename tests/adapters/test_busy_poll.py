@@ -1,7 +1,9 @@
-"""A leading blocking wait polls its socket for up to ``busy_poll`` seconds before sleeping,
-only while the answers it waits for have mostly come that fast: a wait whose answers come late
-sleeps at once, and polling resumes when answers speed up again. Sockets are real
-(a socketpair); what is counted is which ``select`` calls were made, never how long they took.
+"""A wait for the peer polls for up to ``busy_poll`` seconds before sleeping, only while the
+answers it waits for have mostly come that fast (``amqp10._busy_poll``): a wait whose answers
+come late sleeps at once, and polling resumes when answers speed up again. The blocking adapter
+polls its socket with ``select``; asyncio and trio yield to their loop instead of parking.
+Sockets are real (a socketpair, loopback); what is counted is which calls were made, never how
+long they took.
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ import threading
 from typing import Any
 
 import pytest
+import trio
 
 import amqp10
+import amqp10.asyncio
+import amqp10.asyncio._client as asyncio_client
 import amqp10.blocking._client as client
+import amqp10.trio
 from amqp10 import Message
+from amqp10._busy_poll import BusyPoll
 from amqp10.blocking import Listener
 from amqp10.blocking._client import _BusyPoller
+from support.asyncio_helpers import asyncio_test
+from support.asyncio_helpers import serving as asyncio_serving
+from support.broker import QueueBroker
+from support.trio_helpers import serving as trio_serving
+from support.trio_helpers import trio_test
 
 BUDGET = 0.0002  # the default, 200 µs
 LATE = 0.02  # an answer this late is far outside the budget on any machine
@@ -59,7 +71,7 @@ def test_a_wait_whose_answers_come_late_stops_polling_and_sleeps_at_once(monkeyp
         assert 0 in timeouts  # the first wait polls (nothing learned yet)
         for _ in range(5):
             _late_wait(poller, ours, theirs)
-        assert poller.hits < 0.5
+        assert poller.policy.hits < 0.5
         del timeouts[:]
         assert _late_wait(poller, ours, theirs) == [ours]
         assert timeouts == [5.0]  # straight to sleep: one select, no polls
@@ -71,12 +83,12 @@ def test_polling_resumes_once_answers_come_within_the_budget_again(monkeypatch: 
         poller = _BusyPoller(BUDGET)
         for _ in range(6):
             _late_wait(poller, ours, theirs)
-        assert poller.hits < 0.5
+        assert poller.policy.hits < 0.5
         for _ in range(20):  # answers already there when the wait begins: within any budget
             theirs.send(b"x")
             assert poller.wait([ours], 5.0) == [ours]
             ours.recv(16)
-        assert poller.hits >= 0.5
+        assert poller.policy.hits >= 0.5
         timeouts = _record_selects(monkeypatch)
         _late_wait(poller, ours, theirs)
         assert timeouts[0] == 0 and timeouts[-1] == 5.0  # polled first, then slept
@@ -102,7 +114,7 @@ def test_a_wait_that_times_out_while_polling_returns_nothing() -> None:
 
 def test_requests_polled_for_get_their_replies_and_the_option_reaches_the_poller(listener: Listener) -> None:
     with amqp10.connect(listener.url, timeout=5, busy_poll=0.001) as conn, conn.open_requester("echo") as requester:
-        assert conn._sync._poller.budget == 0.001
+        assert conn._sync._poller.policy.budget == 0.001
         for i in range(20):
             assert requester.request(Message(body=f"call-{i}"), timeout=5).body == f"call-{i}"
 
@@ -111,3 +123,80 @@ def test_requests_polled_for_get_their_replies_and_the_option_reaches_the_poller
 def test_a_negative_or_nan_busy_poll_is_refused(value: float) -> None:
     with pytest.raises(ValueError, match="busy_poll"):
         amqp10.connect("amqp://127.0.0.1:1", busy_poll=value)
+
+
+# -- the policy all three adapters share ------------------------------------------------------------
+
+def test_the_policy_polls_until_answers_prove_slow_and_again_once_they_are_fast() -> None:
+    policy = BusyPoll(BUDGET)
+    assert policy.until(10.0) == 10.0 + BUDGET  # a new connection polls
+    for _ in range(6):
+        policy.record(LATE)
+    assert policy.until(10.0) == 10.0  # answers came late: sleep at once
+    for _ in range(6):
+        policy.record(None)  # timed out: no better
+    assert policy.until(10.0) == 10.0
+    for _ in range(20):
+        policy.record(BUDGET / 2)
+    assert policy.until(10.0) == 10.0 + BUDGET
+
+
+def test_a_policy_with_no_budget_never_polls_whatever_it_records() -> None:
+    policy = BusyPoll(0.0)
+    for _ in range(5):
+        policy.record(0.0)
+    assert policy.until(3.0) == 3.0
+
+
+# -- asyncio and trio: a polling wait yields to the loop instead of parking -------------------------
+
+def _count_calls(monkeypatch: Any, owner: Any, name: str) -> list[int]:
+    calls: list[int] = []
+    original = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize("busy_poll", [0.0, 5.0])
+@asyncio_test
+async def test_asyncio_a_polling_request_is_answered_without_parking(broker: QueueBroker, monkeypatch: Any, busy_poll: float) -> None:
+    # With a budget longer than any answer takes the wait never parks; with none it parks
+    # for every reply (the server runs in this loop: a parked wait is how it lets it answer).
+    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=busy_poll) as conn:
+        async with conn.open_requester("echo") as requester:
+            parks = _count_calls(monkeypatch, asyncio_client, "park")
+            for i in range(10):
+                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+    assert (len(parks) == 0) if busy_poll else (len(parks) >= 10)
+
+
+@pytest.mark.parametrize("busy_poll", [0.0, 5.0])
+@trio_test
+async def test_trio_a_polling_request_is_answered_without_parking(broker: QueueBroker, monkeypatch: Any, busy_poll: float) -> None:
+    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=busy_poll) as conn:
+        async with conn.open_requester("echo") as requester:
+            waits = _count_calls(monkeypatch, trio.Event, "wait")
+            for i in range(10):
+                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+    assert (len(waits) == 0) if busy_poll else (len(waits) >= 10)
+
+
+@asyncio_test
+async def test_asyncio_a_polling_wait_still_times_out(broker: QueueBroker) -> None:
+    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        receiver = await conn.open_receiver("nothing-comes")
+        with pytest.raises(amqp10.Timeout):
+            await receiver.receive(timeout=0.05)
+
+
+@trio_test
+async def test_trio_a_polling_wait_still_times_out(broker: QueueBroker) -> None:
+    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        receiver = await conn.open_receiver("nothing-comes")
+        with pytest.raises(amqp10.Timeout):
+            await receiver.receive(timeout=0.05)
