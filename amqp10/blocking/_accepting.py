@@ -136,10 +136,12 @@ class AcceptingListener(Listener):
         timeout: the default time limit of the accepted connections' calls (as ``connect``'s).
     """
 
-    def __init__(self, sock: socket.socket, ssl_context: ssl.SSLContext | None, make_config: Callable[[str | None], Config], timeout: float | None) -> None:
+    def __init__(
+        self, sock: socket.socket, ssl_context: ssl.SSLContext | None, make_config: Callable[[str | None], Config], timeout: float | None, busy_poll: float = 0.0
+    ) -> None:
         self._accepted: collections.deque[AcceptedConnection] = collections.deque()
         self._default_timeout = timeout
-        super().__init__(sock, AcceptingHandler(self._hand_over, lambda core: None), ssl_context, make_config)
+        super().__init__(sock, AcceptingHandler(self._hand_over, lambda core: None), ssl_context, make_config, busy_poll)
 
     def _hand_over(self, served: ServerConnection, core: AcceptedCore) -> Callable[[], None]:
         reactor = self._reactor
@@ -173,8 +175,10 @@ class AcceptingListener(Listener):
             return self._accepted.popleft()
 
 
-def listen_accepting(host: str, port: int, *, ssl_context: ssl.SSLContext | None, backlog: int, timeout: float | None, options: "ServerOptions") -> AcceptingListener:
+def listen_accepting(
+    host: str, port: int, *, ssl_context: ssl.SSLContext | None, backlog: int, timeout: float | None, busy_poll: float, options: "ServerOptions"
+) -> AcceptingListener:
     """``listen()`` without a handler (see there)."""
     make_config = server_configs(tls_active=ssl_context is not None, **options)
     sock = socket.create_server((host, port), backlog=backlog, reuse_port=False)
-    return AcceptingListener(sock, ssl_context, make_config, timeout)
+    return AcceptingListener(sock, ssl_context, make_config, timeout, busy_poll)

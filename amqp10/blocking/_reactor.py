@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Callable
 
+from .._busy_poll import BusyPoll
 from ..engine.connection import Connection as EngineConnection
 from ..engine.events import Event
 from ._transport import Transport, TransportError
@@ -228,7 +229,7 @@ class Reactor:
         changed: notified (under ``lock``) after every batch of events; waiters wait on it.
     """
 
-    def __init__(self, name: str, *, stop_when_idle: bool) -> None:
+    def __init__(self, name: str, *, stop_when_idle: bool, busy_poll: float = 0.0) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._selector = selectors.DefaultSelector()
@@ -253,6 +254,9 @@ class Reactor:
         #: deadline); a client writing its own output compares the engine's next deadline
         #: with it to know whether the loop must be woken to honour it
         self.planned_wake: float | None = None
+        #: whether the loop polls its sockets before sleeping (a listener's ``busy_poll``;
+        #: a client's I/O thread never does: its waiting threads poll, ``_client._BusyPoller``)
+        self._busy_poll = BusyPoll(busy_poll)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
@@ -427,7 +431,7 @@ class Reactor:
                     timeout = self._turn_prepare()
                     if self.stop_when_idle and not self._channels:
                         break
-                ready = self._selector.select(timeout)
+                ready = self._select(timeout)
         except Exception:  # a bug here must not leave waiters hanging forever
             log.exception("the amqp10 I/O thread failed")
         finally:
@@ -443,6 +447,30 @@ class Reactor:
             self._wake_r.close()
             self._wake_w.close()
             self._thread_id = None  # a later thread may be given the same identifier
+
+    def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        """The selector's ready keys within ``timeout`` (``None``: no limit), polled for first
+        while the busy-polling rule says so (``amqp10._busy_poll``): a listener whose clients'
+        next frames mostly come within the budget takes them without a wake-up from sleep."""
+        policy = self._busy_poll
+        if policy.budget <= 0:
+            return self._selector.select(timeout)
+        started = time.perf_counter()
+        until = policy.until(started)
+        if timeout is not None:
+            until = min(until, started + timeout)
+        ready: list[tuple[selectors.SelectorKey, int]] = []
+        while not ready and time.perf_counter() < until:
+            ready = self._selector.select(0)
+        if not ready:
+            remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - started))
+            ready = self._selector.select(remaining)
+        waited = time.perf_counter() - started
+        if ready:
+            policy.record(waited)
+        elif waited > policy.budget:
+            policy.record(None)  # a deadline came first: nothing arrived within the budget
+        return ready
 
     def _dispatch(self, data: object, mask: int) -> None:
         if data is None:

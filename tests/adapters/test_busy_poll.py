@@ -8,6 +8,7 @@ long they took.
 
 from __future__ import annotations
 
+import selectors
 import socket
 import threading
 from typing import Any
@@ -24,6 +25,7 @@ from amqp10 import Message
 from amqp10._busy_poll import BusyPoll
 from amqp10.blocking import Listener
 from amqp10.blocking._client import _BusyPoller
+from amqp10.blocking._reactor import Reactor
 from support.asyncio_helpers import asyncio_test
 from support.asyncio_helpers import serving as asyncio_serving
 from support.broker import QueueBroker
@@ -200,3 +202,80 @@ async def test_trio_a_polling_wait_still_times_out(broker: QueueBroker) -> None:
         receiver = await conn.open_receiver("nothing-comes")
         with pytest.raises(amqp10.Timeout):
             await receiver.receive(timeout=0.05)
+
+
+# -- the blocking listener's thread ---------------------------------------------------------------
+
+class _CountingSelector:
+    """The reactor's selector, recording the timeout of each ``select``."""
+
+    def __init__(self, selector: Any) -> None:
+        self._selector = selector
+        self.timeouts: list[float | None] = []
+
+    def select(self, timeout: float | None = None) -> Any:
+        self.timeouts.append(timeout)
+        return self._selector.select(timeout)
+
+
+@pytest.fixture
+def reactor_with_socket() -> Any:
+    """An unstarted listener reactor (budget set per test) with one socket of a pair to watch."""
+    made: list[Reactor] = []
+    ours, theirs = socket.socketpair()
+
+    def make(budget: float) -> tuple[Reactor, _CountingSelector]:
+        reactor = Reactor("test", stop_when_idle=False, busy_poll=budget)
+        reactor._selector.register(ours, selectors.EVENT_READ, "ours")
+        counting = _CountingSelector(reactor._selector)
+        reactor._selector = counting  # type: ignore[assignment]
+        made.append(reactor)
+        return reactor, counting
+
+    yield make, ours, theirs
+    for reactor in made:
+        counting = reactor._selector
+        reactor._selector = counting._selector  # type: ignore[attr-defined]
+        reactor._selector.close()
+        reactor._wake_r.close()
+        reactor._wake_w.close()
+    ours.close()
+    theirs.close()
+
+
+def test_a_listener_polls_before_sleeping_and_stops_once_its_clients_pause_longer(reactor_with_socket: Any) -> None:
+    make, ours, theirs = reactor_with_socket
+    reactor, counting = make(BUDGET)
+    theirs.send(b"x")
+    assert [key.data for key, _ in reactor._select(5.0)] == ["ours"]
+    assert counting.timeouts == [0]  # polled, and the frame was there: no sleep
+    ours.recv(16)
+    for _ in range(6):  # the next frames come late
+        timer = _answer_after(theirs, LATE)
+        assert reactor._select(5.0)
+        timer.join()
+        ours.recv(16)
+    assert reactor._busy_poll.hits < 0.5
+    del counting.timeouts[:]
+    theirs.send(b"x")
+    assert reactor._select(5.0)
+    assert len(counting.timeouts) == 1 and counting.timeouts[0] not in (0, None)  # slept at once
+
+
+def test_a_listener_with_busy_poll_zero_never_polls(reactor_with_socket: Any) -> None:
+    make, ours, theirs = reactor_with_socket
+    reactor, counting = make(0.0)
+    for _ in range(3):
+        theirs.send(b"x")
+        assert reactor._select(5.0)
+        ours.recv(16)
+    assert counting.timeouts == [5.0, 5.0, 5.0]
+
+
+def test_listen_takes_busy_poll_for_its_thread_and_refuses_a_negative_one(broker: QueueBroker) -> None:
+    with amqp10.listen("127.0.0.1", 0, broker, busy_poll=0.001) as served:
+        assert served._reactor._busy_poll.budget == 0.001
+        with amqp10.connect(served.url, timeout=5, busy_poll=0) as conn, conn.open_requester("echo") as requester:
+            assert requester.request(Message(body="polled"), timeout=5).body == "polled"
+    with pytest.raises(ValueError, match="busy_poll"):
+        amqp10.listen("127.0.0.1", 0, broker, busy_poll=-1.0)
