@@ -63,6 +63,8 @@ class _Async(AsyncDriver):
     """Runs commands and drives ``_calls`` on one connection: the trio way to wait (parked
     on a ``ParkingLot`` that every batch of events unparks) is all this adapter adds."""
 
+    pump: Pump  # the trio pump (``read_now`` for busy polling), not only the shared protocol
+
     def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None, busy_poll: float = 0.0) -> None:
         self.core = core
         self.pump = pump
@@ -134,15 +136,19 @@ class _Async(AsyncDriver):
         if started >= deadline:
             raise Timeout(f"{what} did not complete within {timeout:g} s")
         busy_poll = self.busy_poll
-        # Busy polling (``_busy_poll``): a checkpoint with this task still runnable makes trio
-        # look at the sockets without sleeping; what came is handled before this task resumes.
+        # Busy polling (``_busy_poll``): this task reads the socket itself without waiting
+        # (``Pump.read_now``), and a checkpoint with it still runnable lets the other tasks
+        # run and trio look at its sockets without sleeping.
         poll_until = busy_poll.until(started)
         # One cancel scope for the whole wait, not one per wake-up: entering and leaving a
         # scope with a deadline costs trio a deadline-heap update each time.
         with trio.CancelScope(deadline=deadline):
             while True:
                 if poll_until > started and trio.current_time() < poll_until:
-                    await trio.lowlevel.checkpoint()
+                    # Read the socket from this task when it can (plain TCP): the answer is
+                    # taken in without a scheduler round through the reader task.
+                    if not self.pump.read_now():
+                        await trio.lowlevel.checkpoint()
                     if event is not None and not event.is_set():
                         continue  # nothing about what we watch: no need to look
                 elif event is None:

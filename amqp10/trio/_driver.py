@@ -425,7 +425,6 @@ class Pump:
         return True
 
     async def _reader(self) -> None:
-        engine = self.engine
         # Plain TCP (``_fd``): wait until readable, then one ``os.read``. ``receive_some``
         # tries a read first and waits only after it fails, so every frame of an idle
         # connection (a heartbeat) cost a failed read and its exception as well. After a
@@ -451,29 +450,55 @@ class Pump:
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._lost(describe_failure(exc))
                 return
-            if not data:
-                if not engine.finished:
-                    self._lost("the peer closed the socket before the AMQP close handshake")
-                self._waker.set()
+            if not self._took(data):
                 return
-            events = engine.receive_data(data)
-            if events:
-                self._deliver(events)
-            if engine.finished:
-                self._waker.set()
-                return
-            if engine.bytes_to_send and self._fd is not None and not self._writing and self._broken is None:
-                # Frames the input made the engine say (a flow, an answer) go out from here,
-                # as a command's do, without a writer turn. Dispositions alone are left to
-                # the writer (below): they are batched, and a task woken by this input may
-                # add its own (an accept) or a next request for them to ride with.
-                self._flush()
-                continue
-            # Stamp the read by ticking here and wake the writer only if that queued a frame
-            # (or, without a timer, moved the deadline earlier): an idle connection's
-            # heartbeat costs no writer turn.
-            deadline = engine.tick(trio.current_time())
-            if engine.has_data_to_send:
-                self._waker.set()
-            else:
-                self._plan(deadline)
+
+    def read_now(self) -> bool:
+        """Read what the socket holds now, without waiting, and take it in as the reader
+        task would: a waiting task's busy polling (``_busy_poll``) gets its answer without a
+        scheduler round through the reader. Plain TCP only (``False`` otherwise); ``True``
+        when anything (or the end of the stream) was read. trio thread only; never suspends."""
+        fd = self._fd
+        if fd is None or self._broken is not None or self.engine.finished:
+            return False
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._lost(describe_failure(exc))
+            return True
+        self._took(data)
+        return True
+
+    def _took(self, data: bytes | bytearray) -> bool:
+        """Take in ``data`` read from the socket (``b""``: the peer closed it); False once
+        reading is over."""
+        engine = self.engine
+        if not data:
+            if not engine.finished:
+                self._lost("the peer closed the socket before the AMQP close handshake")
+            self._waker.set()
+            return False
+        events = engine.receive_data(data)
+        if events:
+            self._deliver(events)
+        if engine.finished:
+            self._waker.set()
+            return False
+        if engine.bytes_to_send and self._fd is not None and not self._writing and self._broken is None:
+            # Frames the input made the engine say (a flow, an answer) go out from here,
+            # as a command's do, without a writer turn. Dispositions alone are left to
+            # the writer (below): they are batched, and a task woken by this input may
+            # add its own (an accept) or a next request for them to ride with.
+            self._flush()
+            return True
+        # Stamp the read by ticking here and wake the writer only if that queued a frame
+        # (or, without a timer, moved the deadline earlier): an idle connection's
+        # heartbeat costs no writer turn.
+        deadline = engine.tick(trio.current_time())
+        if engine.has_data_to_send:
+            self._waker.set()
+        else:
+            self._plan(deadline)
+        return True

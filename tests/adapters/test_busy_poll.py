@@ -279,3 +279,27 @@ def test_listen_takes_busy_poll_for_its_thread_and_refuses_a_negative_one(broker
             assert requester.request(Message(body="polled"), timeout=5).body == "polled"
     with pytest.raises(ValueError, match="busy_poll"):
         amqp10.listen("127.0.0.1", 0, broker, busy_poll=-1.0)
+
+
+@trio_test
+async def test_trio_a_polling_request_takes_in_replies_from_its_own_task(broker: QueueBroker, monkeypatch: Any) -> None:
+    # Plain TCP: the polling wait reads the socket itself (``Pump.read_now``), so a reply is
+    # taken in by the requesting task, not handed over by the reader task. The server runs in
+    # this loop, so the reader task, woken in the same scheduler batch, takes some first.
+    from amqp10.trio._driver import Pump
+
+    took: list[bool] = []
+    original = Pump.read_now
+
+    def read_now(self: Pump) -> bool:
+        result = original(self)
+        took.append(result)
+        return result
+
+    monkeypatch.setattr(Pump, "read_now", read_now)
+    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        async with conn.open_requester("echo") as requester:
+            del took[:]
+            for i in range(10):
+                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+            assert took.count(True) >= 1
