@@ -62,6 +62,8 @@ class _Async(AsyncDriver):
     """Runs commands and drives ``_calls`` on one connection: the asyncio way to wait (parked
     on a future that every batch of events resolves) is all this adapter adds."""
 
+    pump: Pump  # the asyncio pump (``read_now`` for busy polling), not only the shared protocol
+
     def __init__(self, core: ClientCore, pump: Pump, default_timeout: float | None, busy_poll: float = 0.0) -> None:
         self.core = core
         self.pump = pump
@@ -149,8 +151,9 @@ class _Async(AsyncDriver):
             return result  # there already: not a wait, nothing for the polling rule to learn
         busy_poll = self.busy_poll
         started = loop.time()
-        # Busy polling (``_busy_poll``): yielding to the loop with a callback ready makes it
-        # look at the sockets without sleeping; what came is handled before this task resumes.
+        # Busy polling (``_busy_poll``): this task reads the socket itself without waiting
+        # (``Pump.read_now``), and yielding to the loop with a callback ready lets the other
+        # tasks run and the loop look at its sockets without sleeping.
         poll_until = busy_poll.until(started)
         news: asyncio.Future[None] | None = None  # resolved by a change while polling
         while True:
@@ -162,7 +165,8 @@ class _Async(AsyncDriver):
                 if news is None:
                     news = loop.create_future()
                     lot.add(news)
-                await asyncio.sleep(0)
+                if not self.pump.read_now():
+                    await asyncio.sleep(0)
                 if not news.done():
                     continue  # nothing about what we wait for: no need to look
                 news = None

@@ -30,7 +30,9 @@ Must never: interpret events (the owner's callback does) or block the event loop
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import logging
+import os
 import ssl
 import threading
 from typing import Awaitable, Callable, TypeVar
@@ -192,6 +194,7 @@ class Pump(asyncio.Protocol):
         self._flush_timer: asyncio.TimerHandle | None = None  # a pending ``flush_within``
         self._gone: asyncio.Future[None] = self._loop.create_future()
         self._broken: str | None = None
+        self._read_fd: int | None = None  # set by ``_take_over`` when ``read_now`` may read
         self.done = False
         #: sent as CLOSE if the pump is cancelled while the connection is open (a server
         #: shutting down says so rather than dropping the socket)
@@ -358,7 +361,27 @@ class Pump(asyncio.Protocol):
             if holding.eof:
                 self.eof_received()  # the transport is closing: connection_lost follows
                 return
+        self._read_fd = _plain_socket_fd(self.transport)
         self.transport.resume_reading()
+
+    def read_now(self) -> bool:
+        """Read what the socket holds now, without waiting, and take it in as the transport
+        would hand it over (``data_received``): a waiting task's busy polling (``_busy_poll``)
+        gets its answer without a loop round through the transport. Only for a plain TCP
+        transport of a selector event loop, which reads that socket only when the selector
+        says it is readable and takes an empty read in its stride (``False`` otherwise, and
+        when nothing was there). The end of the stream is left for the transport to find."""
+        fd = self._read_fd
+        if fd is None or self._broken is not None or self._gone.done() or self.engine.finished or not self.transport.is_reading():
+            return False
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except OSError:  # nothing there, or a failure the transport will meet and report
+            return False
+        if not data:
+            return False  # the end of the stream: the transport's own read sees it too
+        self.data_received(data)
+        return True
 
     async def run(self) -> None:
         """Pump until done; then close the transport. Never raises for I/O failures, and a
@@ -422,3 +445,22 @@ class Pump(asyncio.Protocol):
             if not self._woken:
                 await park(self._wake, deadline)
 
+
+#: bytes ``Pump.read_now`` reads at most at once (the selector transport's own reads take up
+#: to 256 KiB; an answer being waited for is far smaller)
+_READ_SIZE = 65536
+#: the standard library's plain TCP transport of selector event loops (private, so looked up
+#: rather than imported: another Python without it just never reads behind a transport)
+_SELECTOR_TRANSPORT: type | None = getattr(asyncio.selector_events, "_SelectorSocketTransport", None)
+
+
+def _plain_socket_fd(transport: asyncio.BaseTransport) -> int | None:
+    """The socket's descriptor when ``transport`` is a plain TCP transport of a selector
+    event loop (what ``Pump.read_now`` may read behind it), else ``None`` (TLS, another loop
+    such as uvloop or the proactor)."""
+    if transport.get_extra_info("sslcontext") is not None:
+        return None
+    if _SELECTOR_TRANSPORT is None or not isinstance(transport, _SELECTOR_TRANSPORT):
+        return None
+    sock = transport.get_extra_info("socket")
+    return None if sock is None else int(sock.fileno())

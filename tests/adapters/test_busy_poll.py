@@ -303,3 +303,39 @@ async def test_trio_a_polling_request_takes_in_replies_from_its_own_task(broker:
             for i in range(10):
                 assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
             assert took.count(True) >= 1
+
+
+@asyncio_test
+async def test_asyncio_a_polling_request_takes_in_replies_from_its_own_task(broker: QueueBroker, monkeypatch: Any) -> None:
+    # A plain TCP transport of the selector loop: the polling wait reads the socket itself
+    # (``Pump.read_now``); the server runs in this loop, so the transport takes some first.
+    from amqp10.asyncio._driver import Pump
+
+    took: list[bool] = []
+    original = Pump.read_now
+
+    def read_now(self: Pump) -> bool:
+        result = original(self)
+        took.append(result)
+        return result
+
+    monkeypatch.setattr(Pump, "read_now", read_now)
+    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        async with conn.open_requester("echo") as requester:
+            del took[:]
+            for i in range(10):
+                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+            assert took.count(True) >= 1
+
+
+@asyncio_test
+async def test_asyncio_a_tls_connection_never_reads_behind_its_transport(broker: QueueBroker, certs: Any) -> None:
+    from amqp10 import tls
+
+    server_context = tls.server_context(certs.server_cert, certs.server_key)
+    client_context = tls.client_context(cafile=certs.ca)
+    async with asyncio_serving(broker, ssl_context=server_context) as server:
+        async with amqp10.asyncio.connect(f"amqps://localhost:{server.port}", ssl_context=client_context, timeout=5, busy_poll=5.0) as conn:
+            assert conn._sync.pump._read_fd is None
+            async with conn.open_requester("echo") as requester:
+                assert (await requester.request(Message(body="over tls"), timeout=5)).body == "over tls"
