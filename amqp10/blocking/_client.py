@@ -347,7 +347,7 @@ class _BusyPoller:
         while not ready and time.perf_counter() < until:
             ready = _select(socks, 0)
         if not ready:
-            ready = _select(socks, timeout)
+            ready = _select(socks, max(0.0, started + timeout - time.perf_counter()))
         policy.record(time.perf_counter() - started if ready else None)
         return ready
 
