@@ -179,8 +179,9 @@ class ConnectOptions(TypedDict, total=False):
             it (default 200 µs; ``0``: never poll). Saves the wake-up from sleep on fast
             round trips (docs/scale.md), for up to that much CPU per wait; waits whose
             answers take longer soon stop polling. The blocking adapter polls the socket
-            with ``select``; trio and asyncio yield to their event loop, which then looks at
-            its sockets without sleeping (other tasks run meanwhile as usual).
+            with ``select``; trio and asyncio read a plain TCP socket from the waiting task
+            and otherwise yield to their event loop, which then looks at its sockets
+            without sleeping (other tasks run meanwhile as usual).
         handshake_timeout: seconds the AMQP opening (headers, SASL, the server's OPEN) and
             closing (the server's answer to our CLOSE) may each take before the engine
             gives up on the server (default 30; ``None``: no bound).
