@@ -137,29 +137,34 @@ class _Async(AsyncDriver):
             raise Timeout(f"{what} did not complete within {timeout:g} s")
         busy_poll = self.busy_poll
         # Busy polling (``_busy_poll``): this task reads the socket itself without waiting
-        # (``Pump.read_now``), and a checkpoint with it still runnable lets the other tasks
-        # run and trio look at its sockets without sleeping.
-        poll_until = busy_poll.until(started)
-        # One cancel scope for the whole wait, not one per wake-up: entering and leaving a
-        # scope with a deadline costs trio a deadline-heap update each time.
-        with trio.CancelScope(deadline=deadline):
-            while True:
-                if poll_until > started and trio.current_time() < poll_until:
-                    # Read the socket from this task when it can (plain TCP): the answer is
-                    # taken in without a scheduler round through the reader task.
-                    if not self.pump.read_now():
-                        await trio.lowlevel.checkpoint()
-                    if event is not None and not event.is_set():
-                        continue  # nothing about what we watch: no need to look
-                elif event is None:
-                    await self.lot.park()
-                else:
-                    await event.wait()
-                result, event = self._evaluate(watch, predicate)
-                if result is not PENDING:
-                    busy_poll.record(trio.current_time() - started)
-                    return result
-        # The deadline passed while parked: one last look, then the timeout.
+        # (``Pump.read_now``: the answer is taken in without a scheduler round through the
+        # reader task), and a checkpoint with it still runnable lets the other tasks run and
+        # trio look at its sockets without sleeping. No cancel scope while polling: the
+        # deadline is checked here, and an answer that comes meanwhile costs no scope.
+        poll_until = min(busy_poll.until(started), deadline)
+        while trio.current_time() < poll_until:
+            if not self.pump.read_now():
+                await trio.lowlevel.checkpoint()
+            if event is not None and not event.is_set():
+                continue  # nothing about what we watch: no need to look
+            result, event = self._evaluate(watch, predicate)
+            if result is not PENDING:
+                busy_poll.record(trio.current_time() - started)
+                return result
+        if trio.current_time() < deadline:
+            # One cancel scope for the rest of the wait, not one per wake-up: entering and
+            # leaving a scope with a deadline costs trio a deadline-heap update each time.
+            with trio.CancelScope(deadline=deadline):
+                while True:
+                    if event is None:
+                        await self.lot.park()
+                    else:
+                        await event.wait()
+                    result, event = self._evaluate(watch, predicate)
+                    if result is not PENDING:
+                        busy_poll.record(trio.current_time() - started)
+                        return result
+        # The deadline passed while polling or parked: one last look, then the timeout.
         result, _ = self._evaluate(watch, predicate)
         if result is not PENDING:
             busy_poll.record(trio.current_time() - started)

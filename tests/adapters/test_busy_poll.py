@@ -339,3 +339,28 @@ async def test_asyncio_a_tls_connection_never_reads_behind_its_transport(broker:
             assert conn._sync.pump._read_fd is None
             async with conn.open_requester("echo") as requester:
                 assert (await requester.request(Message(body="over tls"), timeout=5)).body == "over tls"
+
+
+@trio_test
+async def test_trio_a_polling_wait_is_cancelled_like_a_parked_one(broker: QueueBroker) -> None:
+    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        receiver = await conn.open_receiver("nothing-yet")
+        with trio.move_on_after(0.05) as scope:
+            await receiver.receive(timeout=5)  # polls until cancelled: the budget outlasts it
+        assert scope.cancelled_caught
+        sender = await conn.open_sender("nothing-yet")
+        await sender.send(Message(body="after the cancel"))
+        assert (await receiver.receive(timeout=5)).message.body == "after the cancel"
+
+
+@asyncio_test
+async def test_asyncio_a_polling_wait_is_cancelled_like_a_parked_one(broker: QueueBroker) -> None:
+    import asyncio
+
+    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+        receiver = await conn.open_receiver("nothing-yet")
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(receiver.receive(timeout=5), 0.05)
+        sender = await conn.open_sender("nothing-yet")
+        await sender.send(Message(body="after the cancel"))
+        assert (await receiver.receive(timeout=5)).message.body == "after the cancel"
