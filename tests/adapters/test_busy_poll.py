@@ -8,6 +8,7 @@ long they took.
 
 from __future__ import annotations
 
+import importlib
 import selectors
 import socket
 import threading
@@ -26,6 +27,7 @@ from amqp10._busy_poll import BusyPoll
 from amqp10.blocking import Listener
 from amqp10.blocking._client import _BusyPoller
 from amqp10.blocking._reactor import Reactor
+from support.async_adapters import AsyncAdapter, each_async_adapter
 from support.asyncio_helpers import asyncio_test
 from support.asyncio_helpers import serving as asyncio_serving
 from support.broker import QueueBroker
@@ -172,8 +174,7 @@ async def test_asyncio_a_polling_request_is_answered_without_parking(broker: Que
     async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=busy_poll) as conn:
         async with conn.open_requester("echo") as requester:
             parks = _count_calls(monkeypatch, asyncio_client, "park")
-            for i in range(10):
-                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+            await _ten_requests(requester)
     assert (len(parks) == 0) if busy_poll else (len(parks) >= 10)
 
 
@@ -183,22 +184,13 @@ async def test_trio_a_polling_request_is_answered_without_parking(broker: QueueB
     async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=busy_poll) as conn:
         async with conn.open_requester("echo") as requester:
             waits = _count_calls(monkeypatch, trio.Event, "wait")
-            for i in range(10):
-                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+            await _ten_requests(requester)
     assert (len(waits) == 0) if busy_poll else (len(waits) >= 10)
 
 
-@asyncio_test
-async def test_asyncio_a_polling_wait_still_times_out(broker: QueueBroker) -> None:
-    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
-        receiver = await conn.open_receiver("nothing-comes")
-        with pytest.raises(amqp10.Timeout):
-            await receiver.receive(timeout=0.05)
-
-
-@trio_test
-async def test_trio_a_polling_wait_still_times_out(broker: QueueBroker) -> None:
-    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+@each_async_adapter
+async def test_a_polling_wait_still_times_out(adapter: AsyncAdapter, broker: QueueBroker) -> None:
+    async with adapter.serving(broker) as server, adapter.connect(server.url, timeout=5, busy_poll=5.0) as conn:
         receiver = await conn.open_receiver("nothing-comes")
         with pytest.raises(amqp10.Timeout):
             await receiver.receive(timeout=0.05)
@@ -281,50 +273,37 @@ def test_listen_takes_busy_poll_for_its_thread_and_refuses_a_negative_one(broker
         amqp10.listen("127.0.0.1", 0, broker, busy_poll=-1.0)
 
 
-@trio_test
-async def test_trio_a_polling_request_takes_in_replies_from_its_own_task(broker: QueueBroker, monkeypatch: Any) -> None:
-    # Plain TCP: the polling wait reads the socket itself (``Pump.read_now``), so a reply is
-    # taken in by the requesting task, not handed over by the reader task. The server runs in
-    # this loop, so the reader task, woken in the same scheduler batch, takes some first.
-    from amqp10.trio._driver import Pump
-
+def _record_read_now(monkeypatch: Any, pump_class: Any) -> list[bool]:
+    """What each ``read_now`` of ``pump_class`` returned (True: it took something in)."""
     took: list[bool] = []
-    original = Pump.read_now
+    original = pump_class.read_now
 
-    def read_now(self: Pump) -> bool:
-        result = original(self)
+    def read_now(self: Any) -> bool:
+        result: bool = original(self)
         took.append(result)
         return result
 
-    monkeypatch.setattr(Pump, "read_now", read_now)
-    async with trio_serving(broker) as server, amqp10.trio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
+    monkeypatch.setattr(pump_class, "read_now", read_now)
+    return took
+
+
+async def _ten_requests(requester: Any) -> None:
+    for i in range(10):
+        assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+
+
+@each_async_adapter
+async def test_a_polling_request_takes_in_replies_from_its_own_task(adapter: AsyncAdapter, broker: QueueBroker, monkeypatch: Any) -> None:
+    # Plain TCP: the polling wait reads the socket itself (``Pump.read_now``; asyncio: behind
+    # the selector loop's own transport), so a reply is taken in by the requesting task, not
+    # handed over by the reader task or the transport. The server runs in this loop and
+    # gets some replies in first through the loop's own look at the sockets.
+    pump_class = importlib.import_module(f"amqp10.{adapter.name}._driver").Pump
+    took = _record_read_now(monkeypatch, pump_class)
+    async with adapter.serving(broker) as server, adapter.connect(server.url, timeout=5, busy_poll=5.0) as conn:
         async with conn.open_requester("echo") as requester:
             del took[:]
-            for i in range(10):
-                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
-            assert took.count(True) >= 1
-
-
-@asyncio_test
-async def test_asyncio_a_polling_request_takes_in_replies_from_its_own_task(broker: QueueBroker, monkeypatch: Any) -> None:
-    # A plain TCP transport of the selector loop: the polling wait reads the socket itself
-    # (``Pump.read_now``); the server runs in this loop, so the transport takes some first.
-    from amqp10.asyncio._driver import Pump
-
-    took: list[bool] = []
-    original = Pump.read_now
-
-    def read_now(self: Pump) -> bool:
-        result = original(self)
-        took.append(result)
-        return result
-
-    monkeypatch.setattr(Pump, "read_now", read_now)
-    async with asyncio_serving(broker) as server, amqp10.asyncio.connect(server.url, timeout=5, busy_poll=5.0) as conn:
-        async with conn.open_requester("echo") as requester:
-            del took[:]
-            for i in range(10):
-                assert (await requester.request(Message(body=f"call-{i}"), timeout=5)).body == f"call-{i}"
+            await _ten_requests(requester)
             assert took.count(True) >= 1
 
 
