@@ -16,7 +16,7 @@ of adaptive mutexes and of Aeron's back-off idle strategy.
 
 from __future__ import annotations
 
-__all__ = ["BusyPoll"]
+__all__ = ["BusyPoll", "checked_budget"]
 
 
 class BusyPoll:
@@ -49,3 +49,14 @@ class BusyPoll:
         if self.budget > 0:
             hit = 1.0 if waited is not None and waited <= self.budget else 0.0
             self.hits += (hit - self.hits) * self.WEIGHT
+
+
+def checked_budget(value: float) -> float:
+    """A ``busy_poll`` option as given to ``connect`` or ``listen``, in seconds.
+
+    Raises:
+        ValueError: it is negative (or NaN).
+    """
+    if not value >= 0:
+        raise ValueError("busy_poll must be >= 0 seconds (0: never poll)")
+    return float(value)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict
 
 from . import tls
+from ._busy_poll import checked_budget
 from ._reconnect import Reconnect
 from ._settle_modes import RcvSettleMode, receiver_settle_mode
 from .codec.limits import Limits
@@ -295,8 +296,7 @@ def client_options(
     engine_fields = _engine_fields(limits, incoming_window, outgoing_window)
     if write_buffer_limit is not None and write_buffer_limit < 0:
         raise ValueError("write_buffer_limit must be >= 0 (or None: no limit)")
-    if not busy_poll >= 0:
-        raise ValueError("busy_poll must be >= 0 seconds (0: never poll)")
+    busy_poll = checked_budget(busy_poll)
     parsed = parse_url(url)
     user = username if username is not None else parsed.username
     secret = password if password is not None else parsed.password
@@ -326,7 +326,7 @@ def client_options(
         **_open_fields(idle_timeout, max_frame_size, channel_max, properties, offered_capabilities, desired_capabilities),
         **engine_fields,
     )
-    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit, busy_poll=float(busy_poll))
+    return ClientOptions(url=parsed, config=config, ssl_context=ssl_context, timeout=timeout, write_buffer_limit=write_buffer_limit, busy_poll=busy_poll)
 
 
 class ServerOptions(TypedDict, total=False):

@@ -35,7 +35,7 @@ from ..engine.delivery import Delivery as EngineDelivery
 from ..engine.events import Event
 from ..errors import ConnectionClosedError, LinkDetachedError, SessionEndedError, Timeout
 from .._reconnect import ReconnectSettings, in_doubt, retryable, split_options
-from ._reactor import Channel, Reactor
+from ._reactor import Channel, Reactor, poll_then_wait
 from ._redial import Redialer
 from ._streams import IncomingStream, OutgoingStream
 from ._transaction import Transaction
@@ -338,21 +338,10 @@ class _BusyPoller:
     def wait(self, socks: list[Any], timeout: float) -> list[Any]:
         """The sockets of ``socks`` readable within ``timeout`` seconds (``[]``: none, or one
         was closed meanwhile). Called without the reactor lock."""
-        policy = self.policy
-        if policy.budget <= 0:
-            return _select(socks, timeout)
-        started = time.perf_counter()
-        until = min(policy.until(started), started + timeout)
-        ready: list[Any] = []
-        while not ready and time.perf_counter() < until:
-            ready = _select(socks, 0)
-        if not ready:
-            ready = _select(socks, max(0.0, started + timeout - time.perf_counter()))
-        policy.record(time.perf_counter() - started if ready else None)
-        return ready
+        return poll_then_wait(self.policy, lambda limit: _select(socks, limit), timeout)
 
 
-def _select(socks: list[Any], timeout: float) -> list[Any]:
+def _select(socks: list[Any], timeout: float | None) -> list[Any]:
     try:
         return select.select(socks, (), (), timeout)[0]
     except (OSError, ValueError):  # the I/O thread closed the socket meanwhile

@@ -14,6 +14,7 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Callable, TypeVar, overload
 
+from .._busy_poll import checked_budget
 from .._handler import Handler, ServedConnection, call_handler
 from .._options import DEFAULT_BUSY_POLL, server_configs
 from ..codec.spec import Error
@@ -93,8 +94,7 @@ def listen(
         OSError: the address cannot be bound.
         ValueError: the SASL options leave nothing to offer, or ``busy_poll`` is negative.
     """
-    if not busy_poll >= 0:
-        raise ValueError("busy_poll must be >= 0 seconds (0: never poll)")
+    busy_poll = checked_budget(busy_poll)
     if handler is None:
         from ._accepting import listen_accepting
 

@@ -26,7 +26,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .._busy_poll import BusyPoll
 from ..engine.connection import Connection as EngineConnection
@@ -450,27 +450,9 @@ class Reactor:
 
     def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
         """The selector's ready keys within ``timeout`` (``None``: no limit), polled for first
-        while the busy-polling rule says so (``amqp10._busy_poll``): a listener whose clients'
-        next frames mostly come within the budget takes them without a wake-up from sleep."""
-        policy = self._busy_poll
-        if policy.budget <= 0:
-            return self._selector.select(timeout)
-        started = time.perf_counter()
-        until = policy.until(started)
-        if timeout is not None:
-            until = min(until, started + timeout)
-        ready: list[tuple[selectors.SelectorKey, int]] = []
-        while not ready and time.perf_counter() < until:
-            ready = self._selector.select(0)
-        if not ready:
-            remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - started))
-            ready = self._selector.select(remaining)
-        waited = time.perf_counter() - started
-        if ready:
-            policy.record(waited)
-        elif waited > policy.budget:
-            policy.record(None)  # a deadline came first: nothing arrived within the budget
-        return ready
+        while the busy-polling rule says so: a listener whose clients' next frames mostly
+        come within the budget takes them without a wake-up from sleep."""
+        return poll_then_wait(self._busy_poll, self._selector.select, timeout)
 
     def _dispatch(self, data: object, mask: int) -> None:
         if data is None:
@@ -510,3 +492,32 @@ class Reactor:
             except Exception:
                 log.exception("setting up an accepted connection failed")
                 sock.close()
+
+
+_R = TypeVar("_R")
+
+
+def poll_then_wait(policy: BusyPoll, wait: Callable[[float | None], list[_R]], timeout: float | None) -> list[_R]:
+    """What ``wait(timeout)`` (a ``select``: the ready list, ``[]`` when the time ran out)
+    returns, looked for first with ``wait(0)`` for as long as ``policy`` says to poll
+    (``amqp10._busy_poll``); then it waits for the rest of ``timeout`` (``None``: no limit).
+    The one poll-then-sleep loop of this adapter: a listener's thread and a client's leading
+    wait (``_client._BusyPoller``) both use it. Tells ``policy`` how long the wait took; a
+    ``timeout`` that ran out within the budget tells it nothing."""
+    if policy.budget <= 0:
+        return wait(timeout)
+    started = time.perf_counter()
+    until = policy.until(started)
+    if timeout is not None:
+        until = min(until, started + timeout)
+    ready: list[_R] = []
+    while not ready and time.perf_counter() < until:
+        ready = wait(0)
+    if not ready:
+        ready = wait(None if timeout is None else max(0.0, started + timeout - time.perf_counter()))
+    waited = time.perf_counter() - started
+    if ready:
+        policy.record(waited)
+    elif waited > policy.budget:
+        policy.record(None)  # nothing came within the budget
+    return ready
