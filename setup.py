@@ -44,6 +44,17 @@ class OptionalBuildExt(build_ext):
         )
 
 
+def _compiled_modules() -> tuple[str, ...]:
+    """``amqp10._compiled.COMPILED_MODULES``, read without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_amqp10_compiled", os.path.join("amqp10", "_compiled.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.COMPILED_MODULES)
+
+
 def _extensions() -> list:  # type: ignore[type-arg]
     if os.environ.get("AMQP10_NO_SPEEDUPS") == "1":
         return []
@@ -60,8 +71,17 @@ def _extensions() -> list:  # type: ignore[type-arg]
     exts = [
         Extension("amqp10._speedups." + os.path.basename(s)[:-4], [s]) for s in sources
     ]
+    # The engine's and framing layer's hot modules, compiled from their unchanged source into
+    # extension modules of the same name (amqp10/_compiled.py: which ones, and how
+    # AMQP10_PURE=1 still runs them from source). Annotations are not C types here: the
+    # compiled module must behave exactly as its source does.
+    exts += [Extension(name, [name.replace(".", os.sep) + ".py"]) for name in _compiled_modules()]
     try:
-        return cythonize(exts, language_level=3, compiler_directives={"embedsignature": True})
+        return cythonize(
+            exts,
+            language_level=3,
+            compiler_directives={"embedsignature": True, "annotation_typing": False},
+        )
     except Exception as exc:  # noqa: BLE001 - a Cython error means "pure only", not no install
         OptionalBuildExt._warn(exc)
         return []

@@ -12,6 +12,14 @@ from . import _source_tree
 # codec/: load the checkout's codec/ and _speedups/ as amqp10.codec and amqp10._speedups.
 _source_tree.map_source_tree(_sys.modules[__name__])
 
+from . import _compiled  # noqa: E402
+from . import codec as _codec  # noqa: E402
+
+# The engine's and framing layer's hot modules may be compiled from their source (setup.py):
+# they run compiled exactly when the codec does (``_compiled``), so AMQP10_PURE=1 (read once,
+# by the codec) makes the whole stack pure Python. The codec imports nothing of the engine.
+_compiled.install(pure=_codec.IMPL == "pure")
+
 from .codec.limits import Limits as Limits
 from .codec.message import AmqpSequence as AmqpSequence
 from .codec.message import AmqpValue as AmqpValue

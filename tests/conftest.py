@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
 
+import amqp10._compiled
 import amqp10.codec
 
 
@@ -16,7 +18,14 @@ os.environ["PYTHONSAFEPATH"] = "1"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"amqp10.codec.IMPL = {amqp10.codec.IMPL!r}"
+    compiled = _import_compiled_modules()
+    return f"amqp10.codec.IMPL = {amqp10.codec.IMPL!r}; compiled engine modules: {len(compiled)} of {len(amqp10._compiled.COMPILED_MODULES)}"
+
+
+def _import_compiled_modules() -> list[str]:
+    for name in amqp10._compiled.COMPILED_MODULES:
+        importlib.import_module(name)
+    return amqp10._compiled.compiled_in_use()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -27,3 +36,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"{amqp10.codec.IMPL!r}: the Cython speedups did not load (run `pip install .` "
             "with Cython and a C compiler present)"
         )
+    compiled = _import_compiled_modules()
+    if os.environ.get("AMQP10_REQUIRE_SPEEDUPS") == "1" and len(compiled) != len(amqp10._compiled.COMPILED_MODULES):
+        missing = sorted(set(amqp10._compiled.COMPILED_MODULES) - set(compiled))
+        raise pytest.UsageError(
+            f"AMQP10_REQUIRE_SPEEDUPS=1 but these modules run from source, not compiled: {missing} "
+            "(run `pip install .`, or `python setup.py build_ext --inplace` in a checkout)"
+        )
+    if os.environ.get("AMQP10_PURE") == "1" and compiled:
+        raise pytest.UsageError(f"AMQP10_PURE=1 but these modules run compiled: {compiled}")
