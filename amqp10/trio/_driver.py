@@ -296,7 +296,16 @@ class Pump:
             return
         planned = self._deadline
         if deadline is not None and (planned is None or deadline < planned):
-            self._waker.set()
+            scope = self._scope
+            if scope is not None and not self._writing and not self._waker.woken and self._broken is None:
+                # The writer sleeps in its scope: bring the scope's deadline forward, so it
+                # wakes then, with no turn now. A turn now would also write what a command
+                # left to ride with its next frame (a requester's credit top-up, a reply's
+                # accept: ``flush_within``), as a write of its own.
+                scope.deadline = deadline
+                self._deadline = deadline
+            else:
+                self._waker.set()
         else:
             self._deadline = deadline  # later: the writer's wait ends early and re-plans
 
