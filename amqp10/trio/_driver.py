@@ -245,14 +245,24 @@ class Pump:
         writes it sooner: how a delayed acknowledgement rides with the caller's next frame
         without a writer turn per call. Moves the sleeping writer's cancel-scope deadline; wakes
         nobody now. trio thread only."""
-        at = trio.current_time() + delay
-        scope = self._scope
-        if self._fd is None or self._writing or self._broken is not None or self.done or scope is None or self._waker.woken:
-            # TLS, the writer is busy or already woken, or a server's timer-driven pump
-            # (whose connections make no requests): the writer writes it now with the rest.
+        # TLS (no direct writes), or a writer not asleep in its scope (busy, already woken,
+        # or a server's timer-driven pump, whose connections make no requests): the writer
+        # writes it now with the rest.
+        if self._fd is None or not self._writer_wakes_by(trio.current_time() + delay):
             self._waker.set()
-        elif at < scope.deadline:
-            scope.deadline = at  # the sleeping writer wakes then, takes a new scope and writes
+
+    def _writer_wakes_by(self, at: float) -> bool:
+        """Make the writer, asleep in its cancel scope, wake by ``at`` (its scope's deadline
+        brought forward, never put back), with no turn now; False when it is not asleep there
+        (writing, woken already, broken, done, or timer-driven: no scope), so the caller
+        wakes it. A turn now would also write, as a write of its own, what a command left to
+        ride with its next frame (a reply's accept, a requester's credit top-up)."""
+        scope = self._scope
+        if scope is None or self._writing or self._waker.woken or self._broken is not None or self.done:
+            return False
+        if at < scope.deadline:
+            scope.deadline = at  # the sleeping writer wakes then, takes a new scope and a turn
+        return True
 
     def _flush(self, now: float | None = None) -> None:
         """Tick (at ``now``, default the current time), take the engine's output and write it
@@ -296,13 +306,7 @@ class Pump:
             return
         planned = self._deadline
         if deadline is not None and (planned is None or deadline < planned):
-            scope = self._scope
-            if scope is not None and not self._writing and not self._waker.woken and self._broken is None:
-                # The writer sleeps in its scope: bring the scope's deadline forward, so it
-                # wakes then, with no turn now. A turn now would also write what a command
-                # left to ride with its next frame (a requester's credit top-up, a reply's
-                # accept: ``flush_within``), as a write of its own.
-                scope.deadline = deadline
+            if self._writer_wakes_by(deadline):
                 self._deadline = deadline
             else:
                 self._waker.set()
